@@ -1,0 +1,22 @@
+"""`flask infrawg ...` commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+infrawg_cli = AppGroup("infrawg", help="Infra-WG site commands.")
+
+
+@infrawg_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only load when the database has no people.")
+def demo_command(if_empty: bool) -> None:
+    """Load demo data: a chair, two staff, members, applicants; prints the passwords once."""
+    from infrawg.demo import load_demo
+
+    load_demo(if_empty=if_empty)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(infrawg_cli)

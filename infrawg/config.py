@@ -1,0 +1,100 @@
+"""Defaults and the INFRAWG_* environment, read when the app is built (never at import)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# Every setting a deployment may give, with its default; each reads INFRAWG_<NAME>.
+# The README's configuration table lists these same names.
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,  # generated once into instance/secret_key when not given
+    "DATABASE_URL": None,  # SQLite file in instance/ when not given
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_BACKEND": "smtp",  # smtp | outbox
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "Infra-WG <infra@localhost>",
+    "MEMBERSHIP_VERIFIER": "approval",  # approval | roster
+    "LIST_BACKEND": "log",
+    "LIST_ADDRESS": "infra@localhost",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_SIGNIN": "10 per minute",
+    "RATELIMIT_JOIN": "10 per hour",
+    "RATELIMIT_RESET": "5 per hour",
+    "TOKEN_MAX_AGE": 2 * 24 * 3600,  # seconds an emailed link stays valid
+    "OIDC_DISCOVERY_URL": None,
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,
+    "OIDC_NAME": "OpenID Connect",
+    "DEMO_DATA": False,
+}
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def infrawg_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The INFRAWG_* settings: defaults overridden by the environment."""
+    settings = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        raw = environ.get(f"INFRAWG_{name}")
+        if raw is not None and raw != "":
+            settings[name] = _coerce(default, raw)
+    return settings
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    # Generated once so sessions survive restarts of a development server.
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Flask configuration for one app: INFRAWG_* environment, then explicit overrides.
+
+    Overrides use the INFRAWG names without the prefix (``DATABASE_URL``) or any Flask
+    key (``TESTING``).
+    """
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    settings = infrawg_settings(os.environ)
+    settings.update(overrides or {})
+
+    secret_key = settings["SECRET_KEY"] or _instance_secret_key(instance)
+    database_url = settings["DATABASE_URL"] or f"sqlite:///{instance / 'infrawg.sqlite'}"
+    https = str(settings["BASE_URL"]).startswith("https://")
+
+    config = {
+        **settings,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MAIL_DEFAULT_SENDER": settings["MAIL_DEFAULT_SENDER"],
+        "MAIL_SUPPRESS_SEND": settings["MAIL_BACKEND"] != "smtp",
+        "RATELIMIT_STORAGE_URI": settings["RATELIMIT_STORAGE_URI"],
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    }
+    return config

@@ -1,0 +1,58 @@
+"""Roles and the authority each grant rests on."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from infrawg.extensions import db, enum_type
+from infrawg.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from infrawg.membership.models import Person
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    STAFF = "staff"
+    CHAIR = "chair"
+    BOARD = "board"
+
+
+class RoleGrant(db.Model):
+    """One grant of staff, chair or board; ended, never deleted, so history stays.
+
+    Membership itself is the person's status, not a grant.
+    """
+
+    __tablename__ = "role_grant"
+    __table_args__ = (
+        Index("ix_role_grant_person_current", "person_id", "ended_at"),
+        Index("ix_role_grant_role_current", "role", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # What the grant rests on: "board resolution", "chair's decision", "bootstrap".
+    authority: Mapped[str] = mapped_column(String(200))
+    resolution_ref: Mapped[str | None] = mapped_column(String(200))
+    resolution_date: Mapped[date | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None]
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
+    granted_by: Mapped[Person | None] = relationship(foreign_keys=[granted_by_id], lazy="raise")
+    ended_by: Mapped[Person | None] = relationship(foreign_keys=[ended_by_id], lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.role} grant #{self.id}"

@@ -1,0 +1,151 @@
+"""Accounts: signing in with a password or OpenID Connect, and password changes."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import select
+
+from infrawg import audit
+from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
+from infrawg.extensions import db
+from infrawg.membership.models import LinkedLogin, MembershipStatus, Person
+from infrawg.membership.passwords import hash_password, verify_password
+from infrawg.membership.service import normalise_email, person_by_email
+from infrawg.notices.mail import send_mail
+from infrawg.tokens import make_token, read_token
+from infrawg.web import external_url
+
+RESET = "reset-password"
+RESET_MAX_AGE = 3600
+
+
+def authenticate(email: str, password: str) -> Person:
+    """The person with these credentials; one message for every failure (no hints)."""
+    person = person_by_email(email.strip())
+    if person is None or not verify_password(person.password_hash, password):
+        raise Invalid("That email and password do not match an account.")
+    return person
+
+
+def _password_fingerprint(person: Person) -> str:
+    # Part of the reset token: once the password changes, the old link stops working.
+    return hashlib.sha256((person.password_hash or "none").encode()).hexdigest()[:16]
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the account exists; say nothing either way."""
+    try:
+        email = normalise_email(email)
+    except Invalid:
+        return
+    person = person_by_email(email)
+    if person is None:
+        return
+    token = make_token(RESET, {"person": person.id, "pw": _password_fingerprint(person)})
+    link = external_url("auth.reset_password", token=token)
+    send_mail(person.email, "Reset your password", "reset_password", person=person, link=link)
+
+
+def person_for_reset(token: str) -> Person:
+    payload = read_token(RESET, token, max_age=RESET_MAX_AGE)
+    person = db.session.get(Person, payload.get("person"))
+    if person is None:
+        raise Invalid("This link is not valid. Check that you copied all of it.")
+    if payload.get("pw") != _password_fingerprint(person):
+        raise Conflict("This link was already used. Ask for a new one if you need it.")
+    return person
+
+
+def reset_password(token: str, new_password: str) -> Person:
+    person = person_for_reset(token)
+    _set_password(person, new_password)
+    audit.record(person, "account.password_reset", person)
+    return person
+
+
+def change_password(person: Person, current: str, new_password: str) -> None:
+    if person.password_hash and not verify_password(person.password_hash, current):
+        raise Invalid("Your current password is not right.")
+    _set_password(person, new_password)
+    audit.record(person, "account.password_changed", person)
+
+
+def _set_password(person: Person, new_password: str) -> None:
+    person.password_hash = hash_password(new_password)
+    # Every other session and remember-me cookie ends with the old password.
+    person.session_version += 1
+
+
+def update_profile(person: Person, name: str) -> None:
+    name = name.strip()
+    if not name:
+        raise Invalid("Your name cannot be empty.")
+    if name != person.name:
+        person.name = name
+        audit.record(person, "account.profile_updated", person)
+
+
+def oidc_sign_in(claims: dict[str, Any], issuer: str, current: Person | None) -> Person:
+    """The person an OpenID Connect identity signs in (linking or creating as needed).
+
+    An identity links to an existing account only through a verified email that matches
+    it, or when the signed-in person links it from their account page.
+    """
+    subject = str(claims.get("sub") or "")
+    if not subject:
+        raise Invalid("The identity provider did not say who you are.")
+    linked = db.session.scalar(
+        select(LinkedLogin).where(LinkedLogin.issuer == issuer, LinkedLogin.subject == subject)
+    )
+    if linked is not None:
+        if current is not None and linked.person_id != current.id:
+            raise Conflict("That login is already linked to another account.")
+        return db.session.get(Person, linked.person_id)
+    email_verified = claims.get("email_verified") is True
+    raw_email = claims.get("email") or ""
+    if current is not None:
+        return _link(current, issuer, subject, raw_email or current.email)
+    if not raw_email or not email_verified:
+        raise NotAllowed(
+            "Your identity provider has not verified your email address, so we cannot tell "
+            "which account is yours. Sign in with your password and link the login from "
+            "your account page, or verify your email with the provider first."
+        )
+    email = normalise_email(raw_email)
+    person = person_by_email(email)
+    if person is None:
+        raise NotFound(
+            "No account uses this email yet. Apply through the join page first; you can "
+            "link this login afterwards."
+        )
+    if person.status == MembershipStatus.AWAITING_CONFIRMATION:
+        raise Conflict("Confirm your email with the link we sent before signing in this way.")
+    return _link(person, issuer, subject, email)
+
+
+def _link(person: Person, issuer: str, subject: str, email: str) -> Person:
+    login = LinkedLogin(person_id=person.id, issuer=issuer, subject=subject, email=email)
+    db.session.add(login)
+    db.session.flush()
+    audit.record(person, "account.login_linked", login)
+    return person
+
+
+def unlink_login(person: Person, login_id: int) -> None:
+    login = db.session.scalar(
+        select(LinkedLogin).where(LinkedLogin.id == login_id, LinkedLogin.person_id == person.id)
+    )
+    if login is None:
+        raise NotFound("There is no such linked login on your account.")
+    if not person.password_hash:
+        others = db.session.scalar(
+            select(LinkedLogin.id).where(
+                LinkedLogin.person_id == person.id, LinkedLogin.id != login_id
+            )
+        )
+        if others is None:
+            raise Conflict("Set a password first: this is the only way you can sign in.")
+    audit.record(person, "account.login_unlinked", login)
+    db.session.delete(login)

@@ -1,0 +1,193 @@
+"""Signing in and out, password reset, and OpenID Connect through Authlib."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.integrations.base_client.errors import OAuthError
+from flask import Flask, current_app, flash, make_response, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from requests.exceptions import RequestException
+
+from infrawg.errors import DomainError, Invalid, NotAllowed
+from infrawg.extensions import db, limiter, login_manager, oauth
+from infrawg.membership import accounts, auth_bp
+from infrawg.membership.forms import (
+    ConfirmForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    SignInForm,
+)
+from infrawg.membership.models import Person
+from infrawg.policy import public, signed_in
+from infrawg.web import redirect_after_post, render
+
+LINK_INTENT = "oidc_link_person"
+
+
+def load_user(user_id: str) -> Person | None:
+    """Flask-Login loader: the id carries the session version, so old sessions end."""
+    person_id, _, version = user_id.partition(":")
+    if not person_id.isdigit() or not version.isdigit():
+        return None
+    person = db.session.get(Person, int(person_id))
+    if person is None or person.session_version != int(version):
+        return None
+    return person
+
+
+def _unauthorized():
+    target = url_for("auth.signin", next=request.full_path.rstrip("?"))
+    if getattr(request, "htmx", None):
+        # A sign-in page swapped into a table row helps nobody: send the whole page there.
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    flash("Please sign in to see that page.", "info")
+    return redirect(target)
+
+
+def register_oidc(app: Flask) -> None:
+    login_manager.login_view = "auth.signin"
+    login_manager.unauthorized_handler(_unauthorized)
+    if app.config.get("OIDC_CLIENT_ID") and app.config.get("OIDC_DISCOVERY_URL"):
+        oauth.register(
+            name="oidc",
+            server_metadata_url=app.config["OIDC_DISCOVERY_URL"],
+            client_id=app.config["OIDC_CLIENT_ID"],
+            client_secret=app.config["OIDC_CLIENT_SECRET"],
+            client_kwargs={"scope": "openid email profile"},
+            overwrite=True,
+        )
+
+
+def _oidc_client():
+    client = oauth.create_client("oidc") if current_app.config.get("OIDC_CLIENT_ID") else None
+    if client is None:
+        raise NotAllowed("Sign-in with an identity provider is not configured on this site.")
+    return client
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: never an open redirect.
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("membership.dashboard")
+
+
+def _signin_limit() -> str:
+    return current_app.config["RATELIMIT_SIGNIN"]
+
+
+def _reset_limit() -> str:
+    return current_app.config["RATELIMIT_RESET"]
+
+
+@auth_bp.route("/signin", methods=["GET", "POST"])
+@public
+@limiter.limit(_signin_limit, methods=["POST"])
+def signin():
+    form = SignInForm()
+    if form.validate_on_submit():
+        try:
+            person = accounts.authenticate(form.email.data, form.password.data)
+        except Invalid as error:
+            form.password.errors.append(error.message)
+        else:
+            login_user(person, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render(
+        "membership/signin.html",
+        status=status,
+        form=form,
+        oidc_name=current_app.config["OIDC_NAME"]
+        if current_app.config.get("OIDC_CLIENT_ID")
+        else None,
+    )
+
+
+@auth_bp.post("/signout")
+@signed_in
+def signout():
+    ConfirmForm().validate_on_submit() or _invalid()
+    logout_user()
+    return redirect_after_post(url_for("membership.home"), "You are signed out.")
+
+
+def _invalid():
+    raise Invalid("The form was incomplete. Reload the page and try again.")
+
+
+@auth_bp.route("/signin/reset", methods=["GET", "POST"])
+@public
+@limiter.limit(_reset_limit, methods=["POST"])
+def request_reset():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data)
+        db.session.commit()
+        return render("membership/reset_sent.html", email=form.email.data)
+    status = 422 if form.is_submitted() else 200
+    return render("membership/reset_request.html", status=status, form=form)
+
+
+@auth_bp.route("/signin/reset/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_password(token: str):
+    person = accounts.person_for_reset(token)
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        accounts.reset_password(token, form.password.data)
+        db.session.commit()
+        login_user(person)
+        return redirect_after_post(url_for("membership.dashboard"), "Your password is set.")
+    status = 422 if form.is_submitted() else 200
+    return render("membership/reset_password.html", status=status, form=form, person=person)
+
+
+@auth_bp.get("/signin/oidc")
+@public
+def oidc_start():
+    client = _oidc_client()
+    if current_user.is_authenticated and request.args.get("link"):
+        session[LINK_INTENT] = current_user.id
+    else:
+        session.pop(LINK_INTENT, None)
+    return client.authorize_redirect(url_for("auth.oidc_callback", _external=True))
+
+
+@auth_bp.get("/signin/oidc/callback")
+@public
+def oidc_callback():
+    client = _oidc_client()
+    try:
+        token = client.authorize_access_token()
+    except (OAuthError, RequestException, ValueError) as error:
+        raise NotAllowed(f"The identity provider did not sign you in: {error}") from None
+    claims = token.get("userinfo") or {}
+    issuer = client.load_server_metadata().get("issuer", "")
+    linking = session.pop(LINK_INTENT, None)
+    current = current_user if current_user.is_authenticated and linking == current_user.id else None
+    try:
+        person = accounts.oidc_sign_in(claims, issuer, current)
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    if current is not None:
+        return redirect_after_post(url_for("membership.account"), "The login is linked.")
+    login_user(person)
+    return redirect(url_for("membership.dashboard"), code=303)
+
+
+@auth_bp.post("/account/logins/<int:login_id>/unlink")
+@signed_in
+def unlink_login(login_id: int):
+    ConfirmForm().validate_on_submit() or _invalid()
+    accounts.unlink_login(current_user, login_id)
+    db.session.commit()
+    return redirect_after_post(url_for("membership.account"), "The login is unlinked.")

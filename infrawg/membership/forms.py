@@ -1,0 +1,70 @@
+"""Forms of the membership area; every field has a label."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from infrawg.membership.passwords import MIN_LENGTH
+
+
+class JoinForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField(
+        f"Password (at least {MIN_LENGTH} characters)",
+        validators=[DataRequired(), Length(min=MIN_LENGTH, max=200)],
+    )
+    foundation_member = BooleanField(
+        "I am a member of the foundation",
+        validators=[
+            DataRequired("Membership is open to foundation members: confirm that you are one.")
+        ],
+    )
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email of your account", validators=[DataRequired()])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        f"New password (at least {MIN_LENGTH} characters)",
+        validators=[DataRequired(), Length(min=MIN_LENGTH, max=200)],
+    )
+    confirm = PasswordField(
+        "New password again", validators=[DataRequired(), EqualTo("password", "The two differ.")]
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField("Current password", validators=[Optional()])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+
+
+class LeaveForm(FlaskForm):
+    reason = TextAreaField("Why are you leaving? (optional)", validators=[Length(max=2000)])
+
+
+class DecisionForm(FlaskForm):
+    reason = TextAreaField("Reason (required to decline)", validators=[Length(max=2000)])
+
+
+class RosterForm(FlaskForm):
+    roster = FileField(
+        "CSV of foundation-member emails",
+        validators=[FileRequired(), FileAllowed(["csv", "txt"], "Upload a .csv file.")],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only its CSRF token: for buttons that act."""

@@ -1,0 +1,292 @@
+"""Membership (R2): applying through the list's link, confirming, approval, leaving."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import IO
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from infrawg import audit, policy
+from infrawg.errors import Conflict, Invalid, NotFound
+from infrawg.extensions import db
+from infrawg.governance.models import Role, RoleGrant
+from infrawg.membership.lists import list_backend
+from infrawg.membership.models import MembershipStatus, Person, RosterEntry
+from infrawg.membership.passwords import hash_password
+from infrawg.notices.mail import send_mail
+from infrawg.policy import Permission
+from infrawg.timeutil import utcnow
+from infrawg.tokens import make_token, read_token
+from infrawg.web import external_url
+
+CONFIRM = "confirm-email"
+
+
+def normalise_email(raw: str) -> str:
+    """The address in canonical form; Invalid with the validator's reason otherwise."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise Invalid(f"That email address is not valid: {exc}") from None
+
+
+def person_by_email(email: str) -> Person | None:
+    return db.session.scalar(select(Person).where(Person.email == email.lower()))
+
+
+def get_person(person_id: int) -> Person:
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise NotFound("There is no such person.")
+    return person
+
+
+def on_roster(email: str) -> bool:
+    return db.session.get(RosterEntry, email.lower()) is not None
+
+
+def check_can_apply(email: str) -> str:
+    """The normalised email if it may apply now; the refusal otherwise (used live by /join)."""
+    email = normalise_email(email)
+    if person_by_email(email) is not None:
+        raise Conflict(
+            "An account with this email already exists. Sign in, or reset your password."
+        )
+    # R2: under the roster verifier only foundation members may apply.
+    if current_app.config["MEMBERSHIP_VERIFIER"] == "roster" and not on_roster(email):
+        raise Invalid(
+            "This email is not on the foundation's member roster. Apply with the address "
+            "you are registered with as a foundation member, or write to the chair."
+        )
+    return email
+
+
+def _set_status(person: Person, status: MembershipStatus, reason: str | None = None) -> None:
+    person.status = status
+    person.status_reason = reason
+    person.status_changed_at = utcnow()
+
+
+def apply(name: str, email: str, password: str, foundation_member: bool) -> Person:
+    """R2: a foundation member applies; a confirmation link goes to their email."""
+    name = name.strip()
+    if not name:
+        raise Invalid("Tell us your name.")
+    if not foundation_member:
+        raise Invalid("Membership is open to foundation members: confirm that you are one.")
+    email = check_can_apply(email)
+    person = Person(
+        name=name,
+        email=email,
+        password_hash=hash_password(password),
+        declared_foundation_member=True,
+        status=MembershipStatus.AWAITING_CONFIRMATION,
+    )
+    db.session.add(person)
+    db.session.flush()
+    audit.record(person, "membership.applied", person)
+    send_confirmation(person)
+    return person
+
+
+def send_confirmation(person: Person) -> None:
+    token = make_token(CONFIRM, {"person": person.id, "email": person.email})
+    link = external_url("membership.confirm", token=token)
+    send_mail(person.email, "Confirm your email", "confirm_email", person=person, link=link)
+
+
+def resend_confirmation(person: Person) -> None:
+    if person.status != MembershipStatus.AWAITING_CONFIRMATION:
+        raise Conflict("Your email is already confirmed.")
+    send_confirmation(person)
+
+
+def person_for_confirmation(token: str) -> Person:
+    payload = read_token(CONFIRM, token)
+    person = db.session.get(Person, payload.get("person"))
+    if person is None or person.email != payload.get("email"):
+        raise Invalid("This link is not valid. Check that you copied all of it.")
+    if person.status != MembershipStatus.AWAITING_CONFIRMATION:
+        raise Conflict(
+            f"This link was already used: your email is confirmed. Your status: "
+            f"{person.status.label}."
+        )
+    return person
+
+
+def confirm_email(token: str) -> Person:
+    """Confirm the address, then let the configured verifier decide eligibility."""
+    person = person_for_confirmation(token)
+    person.email_confirmed_at = utcnow()
+    audit.record(person, "membership.email_confirmed", person)
+    _verify_eligibility(person)
+    return person
+
+
+def _verify_eligibility(person: Person) -> None:
+    verifier = current_app.config["MEMBERSHIP_VERIFIER"]
+    if verifier == "roster":
+        if on_roster(person.email):
+            _admit(person, actor=None, reason="On the foundation member roster")
+        else:
+            _set_status(person, MembershipStatus.DECLINED, "Not on the foundation member roster")
+            audit.record(None, "membership.declined", person, person.status_reason)
+        return
+    _set_status(person, MembershipStatus.AWAITING_APPROVAL)
+    audit.record(person, "membership.awaiting_approval", person)
+    deciders = people_with_roles({Role.STAFF, Role.CHAIR})
+    send_mail(
+        [p.email for p in deciders],
+        f"New application: {person.name}",
+        "application_waiting",
+        applicant=person,
+        link=external_url("membership.applications"),
+    )
+
+
+def _admit(person: Person, actor: Person | None, reason: str) -> None:
+    _set_status(person, MembershipStatus.MEMBER, reason)
+    list_backend().subscribe(person.email)
+    audit.record(actor, "membership.admitted", person, reason)
+    send_mail(
+        person.email,
+        "Welcome to the Infra-WG",
+        "welcome",
+        person=person,
+        link=external_url("membership.dashboard"),
+    )
+
+
+def people_with_roles(roles: set[Role]) -> list[Person]:
+    return list(
+        db.session.scalars(
+            select(Person)
+            .join(RoleGrant, RoleGrant.person_id == Person.id)
+            .where(
+                RoleGrant.role.in_(roles),
+                RoleGrant.ended_at.is_(None),
+                Person.status == MembershipStatus.MEMBER,
+            )
+            .distinct()
+        )
+    )
+
+
+def pending_applications():
+    return (
+        select(Person)
+        .where(Person.status == MembershipStatus.AWAITING_APPROVAL)
+        .order_by(Person.status_changed_at)
+    )
+
+
+def count_pending_applications() -> int:
+    return db.session.scalar(
+        select(func.count()).where(Person.status == MembershipStatus.AWAITING_APPROVAL)
+    )
+
+
+def decide_application(actor: Person, person: Person, approve: bool, reason: str) -> None:
+    """Staff or the chair approve or decline an application waiting for approval."""
+    policy.require(actor, Permission.MEMBERSHIP_DECIDE, person)
+    reason = reason.strip()
+    if person.status != MembershipStatus.AWAITING_APPROVAL:
+        raise Conflict(f"This application is not waiting for a decision: {person.status.label}.")
+    if approve:
+        _admit(person, actor, reason or "Approved")
+        return
+    if not reason:
+        raise Invalid("Give the applicant a reason for declining.")
+    _set_status(person, MembershipStatus.DECLINED, reason)
+    audit.record(actor, "membership.declined", person, reason)
+    send_mail(person.email, "Your application", "declined", person=person, reason=reason)
+
+
+def leave(person: Person, reason: str | None = None) -> None:
+    """A member leaves the group; the account and its history stay for the audit trail."""
+    if person.status != MembershipStatus.MEMBER:
+        raise Conflict("Only a member can leave the group.")
+    _set_status(person, MembershipStatus.LEFT, reason)
+    list_backend().unsubscribe(person.email)
+    audit.record(person, "membership.left", person, reason)
+    policy.forget_roles()
+
+
+def rejoin(person: Person) -> None:
+    """A former member applies again; the verifier decides as for a new applicant."""
+    if person.status != MembershipStatus.LEFT:
+        raise Conflict("Only someone who left the group can rejoin.")
+    audit.record(person, "membership.rejoin", person)
+    _verify_eligibility(person)
+
+
+@dataclass(frozen=True)
+class RosterResult:
+    emails: int
+    invalid_lines: tuple[int, ...]
+    admitted: int
+
+
+def upload_roster(actor: Person, stream: IO[bytes]) -> RosterResult:
+    """Replace the foundation member roster with the emails in a CSV file.
+
+    The file has an ``email`` column, or emails in its first column. Invalid lines are
+    reported, not imported; a file without a single valid email changes nothing.
+    """
+    policy.require(actor, Permission.ROSTER_MANAGE)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace")
+    reader = csv.reader(text)
+    emails: set[str] = set()
+    invalid: list[int] = []
+    column = 0
+    for line_no, row in enumerate(reader, start=1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if line_no == 1:
+            lowered = [cell.strip().lower() for cell in row]
+            if "email" in lowered:
+                column = lowered.index("email")
+                continue
+        try:
+            emails.add(normalise_email(row[column] if column < len(row) else ""))
+        except Invalid:
+            invalid.append(line_no)
+    if not emails:
+        raise Invalid("The file holds no valid email address; the roster is unchanged.")
+    db.session.execute(delete(RosterEntry))
+    db.session.add_all(RosterEntry(email=email) for email in sorted(emails))
+    admitted = 0
+    waiting = db.session.scalars(
+        select(Person).where(
+            Person.status == MembershipStatus.AWAITING_APPROVAL, Person.email.in_(emails)
+        )
+    )
+    for person in waiting:
+        _admit(person, actor, "On the foundation member roster")
+        admitted += 1
+    audit.record(actor, "membership.roster_uploaded", None, f"{len(emails)} emails")
+    return RosterResult(len(emails), tuple(invalid), admitted)
+
+
+def roster_size() -> int:
+    return db.session.scalar(select(func.count()).select_from(RosterEntry))
+
+
+@dataclass(frozen=True)
+class Drift:
+    on_list_not_members: list[str]
+    members_not_on_list: list[str]
+
+
+def list_drift() -> Drift:
+    """Where the mailing list and the membership disagree."""
+    on_list = list_backend().members()
+    members = set(
+        db.session.scalars(select(Person.email).where(Person.status == MembershipStatus.MEMBER))
+    )
+    return Drift(sorted(on_list - members), sorted(members - on_list))

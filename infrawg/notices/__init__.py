@@ -1,0 +1,5 @@
+"""Notices: mail to people (and, in development, the outbox that shows it)."""
+
+from flask import Blueprint
+
+bp = Blueprint("notices", __name__)

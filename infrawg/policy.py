@@ -1,0 +1,143 @@
+"""Who may do what: the only place that answers it.
+
+Permissions are ``scope:resource:action`` strings mapped from roles here. Routes declare
+their access with ``@public``, ``@signed_in`` or ``@requires(...)``; a route that declares
+nothing is refused for everyone (private data fails closed). Rules that depend on the
+subject (a tenant member of *this* organisation) are answered by ``can`` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import abort, current_app, g, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from infrawg.errors import NotAllowed
+from infrawg.extensions import db, login_manager
+from infrawg.governance.models import Role, RoleGrant
+
+if TYPE_CHECKING:
+    from infrawg.membership.models import Person
+
+
+class Permission(StrEnum):
+    AUDIT_READ = "governance:audit:read"
+    MEMBERSHIP_DECIDE = "membership:application:decide"
+    MEMBERSHIP_DRIFT_READ = "membership:list:drift"
+    ROSTER_MANAGE = "membership:roster:manage"
+    DIRECTORY_READ = "membership:people:read"
+    DASHBOARD_READ = "membership:dashboard:read"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.MEMBER: frozenset(
+        {Permission.AUDIT_READ, Permission.DIRECTORY_READ, Permission.DASHBOARD_READ}
+    ),
+    Role.STAFF: frozenset({Permission.MEMBERSHIP_DECIDE, Permission.MEMBERSHIP_DRIFT_READ}),
+    Role.CHAIR: frozenset(
+        {
+            Permission.MEMBERSHIP_DECIDE,
+            Permission.MEMBERSHIP_DRIFT_READ,
+            Permission.ROSTER_MANAGE,
+        }
+    ),
+    Role.BOARD: frozenset(),
+}
+
+# Roles that only count while the person is a member of the group.
+MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})
+
+
+def roles_of(person: Person | None) -> frozenset[Role]:
+    """The roles a person holds now (cached for the request)."""
+    if person is None or not getattr(person, "is_authenticated", False):
+        return frozenset()
+    cache: dict[int, frozenset[Role]] = g.setdefault("_roles", {})
+    if person.id not in cache:
+        granted = set(
+            db.session.scalars(
+                select(RoleGrant.role).where(
+                    RoleGrant.person_id == person.id, RoleGrant.ended_at.is_(None)
+                )
+            )
+        )
+        if person.is_member:
+            granted.add(Role.MEMBER)
+        else:
+            granted -= MEMBER_ONLY_ROLES
+        cache[person.id] = frozenset(granted)
+    return cache[person.id]
+
+
+def forget_roles() -> None:
+    """Drop the request's role cache after a change of roles."""
+    g.pop("_roles", None)
+
+
+def permissions_of(person: Person | None) -> frozenset[Permission]:
+    perms: set[Permission] = set()
+    for role in roles_of(person):
+        perms |= ROLE_PERMISSIONS[role]
+    return frozenset(perms)
+
+
+def can(person: Person | None, permission: Permission, subject: Any = None) -> bool:
+    """Whether ``person`` may do ``permission`` (to ``subject``, where it matters)."""
+    return permission in permissions_of(person)
+
+
+def require(person: Person | None, permission: Permission, subject: Any = None) -> None:
+    """Raise NotAllowed unless ``can(person, permission, subject)``."""
+    if not can(person, permission, subject):
+        raise NotAllowed("You do not have permission to do that.")
+
+
+# Route access declarations -------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+
+
+def public(view: F) -> F:
+    """Anyone may open this route, signed in or not."""
+    view.access = PUBLIC  # type: ignore[attr-defined]
+    return view
+
+
+def signed_in(view: F) -> F:
+    """Any signed-in account may open this route (whatever its membership status)."""
+    view.access = SIGNED_IN  # type: ignore[attr-defined]
+    return view
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Only people with ``permission`` may open this route."""
+
+    def decorate(view: F) -> F:
+        view.access = permission  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def guard_request() -> Any:
+    """before_request: enforce the route's declared access; undeclared routes show nothing."""
+    if request.endpoint is None:
+        return None  # 404/405 handled by Flask
+    view = current_app.view_functions.get(request.endpoint)
+    access = getattr(view, "access", None)
+    if request.endpoint == "static" or access == PUBLIC:
+        return None
+    if access is None:
+        abort(404)
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if access == SIGNED_IN:
+        return None
+    require(current_user, access)
+    return None

@@ -1,0 +1,178 @@
+"""What every page shares: rendering full page or fragment, errors, security headers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, flash, g, redirect, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import Select, event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from infrawg import audit, policy
+from infrawg.errors import DomainError, NotAllowed
+from infrawg.extensions import db
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+PER_PAGE = 25
+
+
+def wants_fragment() -> bool:
+    """A non-boosted htmx request gets the fragment; anything pushed to history, the page."""
+    hx = getattr(request, "htmx", None)
+    return bool(hx) and not hx.boosted and not hx.history_restore_request
+
+
+def render(full_page: str, fragment: str | None = None, status: int = 200, **context: Any):
+    """Render ``full_page``, or only ``fragment`` (a partial it includes) for htmx."""
+    template = fragment if fragment and wants_fragment() else full_page
+    return render_template(template, **context), status
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for mail, built on INFRAWG_BASE_URL (works outside requests too)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return base + current_app.url_map.bind("localhost").build(endpoint, values)
+
+
+def paginate(stmt: Select, per_page: int = PER_PAGE):
+    """One page of ``stmt`` from ?page=; a count query, never the whole table."""
+    return db.paginate(stmt, per_page=per_page, max_per_page=100, error_out=False)
+
+
+def redirect_after_post(endpoint_url: str, message: str | None = None, category: str = "ok"):
+    """303 after a successful POST; htmx follows it with HX-Location-like behaviour."""
+    if message:
+        flash(message, category)
+    return redirect(endpoint_url, code=303)
+
+
+def _error_page(status: int, title: str, message: str):
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
+    return render_template(template, status=status, title=title, message=message), status
+
+
+TITLES = {
+    400: "That did not work",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "That conflicts with what is already there",
+    413: "That is too large",
+    422: "Please check the form",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+
+def handle_domain_error(error: DomainError):
+    db.session.rollback()
+    if isinstance(error, NotAllowed) and current_user.is_authenticated:
+        # Every refused privileged act leaves a trace, in its own transaction.
+        audit.record(current_user, "refused", None, f"{request.method} {request.path}: {error}")
+        db.session.commit()
+    return _error_page(error.status, TITLES.get(error.status, "That did not work"), error.message)
+
+
+def handle_http_error(error: HTTPException):
+    db.session.rollback()
+    messages = {
+        404: "There is nothing here, or you may not see it.",
+        429: "Too many attempts from your address. Wait a minute and try again.",
+        413: "The upload is larger than this site accepts.",
+    }
+    status = error.code or 500
+    return _error_page(status, TITLES.get(status, "Error"), messages.get(status, error.description))
+
+
+def handle_csrf_error(error: CSRFError):
+    db.session.rollback()
+    return _error_page(
+        400,
+        "The form expired",
+        "The form was not sent from this site or has expired. Reload the page and try again.",
+    )
+
+
+def handle_unexpected(error: Exception):
+    db.session.rollback()
+    log.exception("Unexpected error on %s %s", request.method, request.path)
+    return _error_page(500, TITLES[500], "The error was logged. Please try again later.")
+
+
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.vary.add("HX-Request")
+    return response
+
+
+def template_context() -> dict[str, Any]:
+    person = current_user if current_user.is_authenticated else None
+    return {
+        "can": lambda permission, subject=None: policy.can(person, permission, subject),
+        "Permission": policy.Permission,
+        "roles": policy.roles_of(person),
+        "nav_counts": nav_counts(person),
+    }
+
+
+def nav_counts(person) -> dict[str, int]:
+    """Counts of what waits for this person, shown beside the navigation links."""
+    if person is None:
+        return {}
+    if "nav_counts" not in g:
+        from infrawg.membership.service import count_pending_applications
+
+        counts: dict[str, int] = {}
+        if policy.can(person, policy.Permission.MEMBERSHIP_DECIDE):
+            counts["applications"] = count_pending_applications()
+        g.nav_counts = counts
+    return g.nav_counts
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def configure_engine(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite" and not getattr(engine, "_infrawg_configured", False):
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        engine._infrawg_configured = True
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(policy.guard_request)
+    app.after_request(security_headers)
+    app.context_processor(template_context)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    if not app.debug:
+        app.register_error_handler(Exception, handle_unexpected)
+    with app.app_context():
+        configure_engine(db.engine)
+    app.jinja_env.globals["site_name"] = "Infra-WG"
+    app.jinja_env.globals["config_mail_backend"] = lambda: current_app.config["MAIL_BACKEND"]
