@@ -1,0 +1,109 @@
+"""Find providers by name and build them from plain configuration.
+
+Providers are plugins: any installed distribution can add one under the entry-point group
+`infrawg.providers` (the built-ins register the same way in pyproject.toml), so a new provider
+needs no change here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from infrawg.errors import Invalid, NotFound
+from infrawg.provisioning.base import Provider
+from infrawg.provisioning.secrets import Secret, resolve_secret
+
+GROUP = "infrawg.providers"
+
+__all__ = ["GROUP", "available_providers", "build_config", "build_provider", "get_provider_class"]
+
+
+def available_providers() -> dict[str, type[Provider[Any]]]:
+    """Every registered provider class by entry-point name, in name order."""
+    found: dict[str, type[Provider[Any]]] = {}
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        found[ep.name] = _check(ep.name, ep.load())
+    return found
+
+
+def get_provider_class(name: str) -> type[Provider[Any]]:
+    """The provider class registered as `name`; NotFound when there is none."""
+    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    if not matches:
+        known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
+        raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
+    return _check(name, matches[0].load())
+
+
+def _check(name: str, cls: Any) -> type[Provider[Any]]:
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise TypeError(f"Entry point {name!r} in {GROUP} is not a Provider subclass: {cls!r}")
+    if cls.name != name:
+        # The registry name is what the database stores; a mismatch would orphan resources.
+        raise TypeError(f"Provider class {cls.__qualname__} says name={cls.name!r}, not {name!r}")
+    return cls
+
+
+def build_config(config_cls: type, mapping: Mapping[str, Any]) -> Any:
+    """Build the provider's typed Config dataclass from a plain mapping (from configuration).
+
+    Secret fields must be references and are resolved now; Path and int fields accept strings
+    (configuration usually comes from the environment). Unknown or missing keys are refused.
+    """
+    if not dataclasses.is_dataclass(config_cls):
+        raise TypeError(f"{config_cls!r} is not a dataclass")
+    hints = typing.get_type_hints(config_cls)
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise Invalid(f"Unknown setting(s) for this provider: {', '.join(unknown)}.")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in mapping:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise Invalid(f"The provider setting {name!r} is required.")
+            continue
+        values[name] = _coerce(name, hints[name], mapping[name])
+    return config_cls(**values)
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is Secret:
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, str):
+            raise Invalid(f"The setting {name!r} must be a secret reference (env: or file:).")
+        return resolve_secret(value)
+    if hint is Path:
+        return Path(value)
+    if hint is bool:
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if hint in (int, float):
+        try:
+            return hint(value)
+        except (TypeError, ValueError) as exc:
+            raise Invalid(f"The setting {name!r} must be a number, not {value!r}.") from exc
+    if hint is str and not isinstance(value, str):
+        raise Invalid(f"The setting {name!r} must be text.")
+    if typing.get_origin(hint) is tuple and isinstance(value, str | list | tuple):
+        return tuple(value.split(",") if isinstance(value, str) else value)
+    return value
+
+
+def build_provider(name: str, config: Mapping[str, Any]) -> Provider[Any]:
+    """Look up provider `name`, build its typed config (resolving secrets) and instantiate it."""
+    cls = get_provider_class(name)
+    return cls(build_config(cls.Config, config))
