@@ -1,0 +1,261 @@
+"""Fixtures: the app on a fresh transaction per test, people of every kind, real servers.
+
+The database is SQLite (a temporary file) unless INFRAWG_TEST_DATABASE_URL names another
+(PostgreSQL in `make test`'s second run). The schema is built once per run by the Alembic
+migrations, so the suite also proves that `flask db upgrade` creates everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
+from flask import Flask, g
+from flask.testing import FlaskClient
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from infrawg import create_app
+from infrawg.extensions import db, limiter
+from infrawg.governance.models import Role, RoleGrant
+from infrawg.membership.models import MembershipStatus, Person
+from infrawg.membership.passwords import hash_password
+from infrawg.web import configure_engine
+from tests.servers.smtp import SMTPServer
+
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH: str | None = None
+
+
+def password_hash() -> str:
+    # Argon2 is slow on purpose; hash the shared test password once per run.
+    global _PASSWORD_HASH
+    if _PASSWORD_HASH is None:
+        _PASSWORD_HASH = hash_password(PASSWORD)
+    return _PASSWORD_HASH
+
+
+def reset_database(url: str) -> None:
+    """Empty the test database so the migrations run from scratch."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def migrated_app(database_url: str, **overrides) -> Flask:
+    """An app on ``database_url`` with the schema built by the migrations."""
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(database_url) | overrides)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def base_config(database_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "MAIL_BACKEND": "outbox",
+        "MEMBERSHIP_VERIFIER": "approval",
+        "BASE_URL": "http://localhost",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("INFRAWG_TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    reset_database(url)
+    app = migrated_app(url)
+    with app.app_context():
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Per-test overrides of the app's configuration (override this fixture in a module)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config) -> Iterator[Flask]:
+    app = create_app(base_config(database_url) | app_config)
+    app.test_client_class = FormClient
+    with app.app_context():
+        engine = db.engine
+        configure_engine(engine)
+        connection = engine.connect()
+        outer = connection.begin()
+        # Every commit in the test releases a savepoint; the outer transaction rolls back.
+        real_session = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        limiter.reset()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.session = real_session
+            outer.rollback()
+            connection.close()
+            engine.dispose()
+
+
+class FormClient(FlaskClient):
+    """A test client that sends the CSRF token with each POST, as a browser form does.
+
+    The test holds one app context (so it can read the database between requests); each
+    request still starts with an empty ``g``, as it would in its own app context.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        page = super().get("/")
+        match = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
+        assert match, "the home page carries the CSRF token in hx-headers"
+        return match.group(1)
+
+    def post(self, *args, csrf: bool = True, htmx: bool = False, **kwargs):
+        if csrf:
+            data = dict(kwargs.pop("data", None) or {})
+            data.setdefault("csrf_token", self.csrf_token())
+            kwargs["data"] = data
+        if htmx:
+            kwargs.setdefault("headers", {})["HX-Request"] = "true"
+        return super().post(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class People:
+    """Makes people straight in the database, with roles; signs them in on a client."""
+
+    app: Flask
+    counter: int = 0
+
+    def make(
+        self,
+        name: str | None = None,
+        status: MembershipStatus = MembershipStatus.MEMBER,
+        roles: tuple[Role, ...] = (),
+        email: str | None = None,
+    ) -> Person:
+        self.counter += 1
+        name = name or f"Person {self.counter}"
+        person = Person(
+            name=name,
+            email=email or f"person{self.counter}@example.org",
+            password_hash=password_hash(),
+            status=status,
+            declared_foundation_member=True,
+        )
+        db.session.add(person)
+        db.session.flush()
+        for role in roles:
+            db.session.add(RoleGrant(person_id=person.id, role=role, authority="test fixture"))
+        db.session.commit()
+        return person
+
+    def sign_in(self, client: FlaskClient, person: Person) -> FlaskClient:
+        with client.session_transaction() as session:
+            session["_user_id"] = person.get_id()
+            session["_fresh"] = True
+        return client
+
+
+@pytest.fixture
+def people(app) -> People:
+    return People(app)
+
+
+@pytest.fixture
+def member(people) -> Person:
+    return people.make("Mia Member")
+
+
+@pytest.fixture
+def staff(people) -> Person:
+    return people.make("Sam Staff", roles=(Role.STAFF,))
+
+
+@pytest.fixture
+def chair(people) -> Person:
+    return people.make("Cleo Chair", roles=(Role.CHAIR,))
+
+
+@pytest.fixture
+def board(people) -> Person:
+    return people.make("Bo Board", status=MembershipStatus.LEFT, roles=(Role.BOARD,))
+
+
+@pytest.fixture
+def applicant(people) -> Person:
+    return people.make("Ada Applicant", status=MembershipStatus.AWAITING_APPROVAL)
+
+
+@pytest.fixture
+def former_member(people) -> Person:
+    return people.make("Finn Former", status=MembershipStatus.LEFT)
+
+
+def html(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def outbox_to(address: str):
+    """Mails the outbox backend kept for ``address``, oldest first."""
+    from infrawg.notices.models import OutboxMail
+
+    return db.session.scalars(
+        sa.select(OutboxMail).where(OutboxMail.recipients.contains(address)).order_by(OutboxMail.id)
+    ).all()
+
+
+def link_in(body: str, path_prefix: str) -> str:
+    """The path of the first link in ``body`` that starts with ``path_prefix``."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]*)", body)
+    assert match, f"no link to {path_prefix} in mail:\n{body}"
+    return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server):
+    smtp_server.sink.clear()
+    return smtp_server.sink
+
+
+@pytest.fixture
+def smtp_config(smtp_server) -> dict:
+    return {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port}
