@@ -36,7 +36,7 @@ class MailSink:
     received: list[ReceivedMail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server, session, envelope: Envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
