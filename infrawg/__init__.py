@@ -7,20 +7,19 @@ from typing import Any
 
 from flask import Flask
 
+# One sub-package per area, each with a blueprint in __init__ and its routes in views.
+AREAS = ("membership", "governance", "tenants", "provisioning", "archives", "surveys")
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
+    from importlib import import_module
+
     from infrawg import cli, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, oauth
-    from infrawg.governance import bp as governance_bp
-    from infrawg.governance import views as _governance_views  # noqa: F401  (routes)
     from infrawg.membership import auth_bp
-    from infrawg.membership import bp as membership_bp
-    from infrawg.membership import views as _membership_views  # noqa: F401  (routes)
     from infrawg.membership.auth_views import load_user, register_oidc
-    from infrawg.notices import bp as notices_bp
-    from infrawg.notices import views as _notices_views  # noqa: F401  (routes)
     from infrawg.notices.mail import backend_for
 
     app = Flask(
@@ -43,11 +42,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_oidc(app)
     app.extensions["infrawg_mail_backend"] = backend_for(app.config["MAIL_BACKEND"])
 
-    app.register_blueprint(membership_bp)
+    for area in AREAS:
+        # Importing an area's views adds its routes to its blueprint.
+        import_module(f"infrawg.{area}.views")
+        app.register_blueprint(import_module(f"infrawg.{area}").bp)
     app.register_blueprint(auth_bp)
-    app.register_blueprint(governance_bp)
     if app.config["MAIL_BACKEND"] == "outbox":
-        app.register_blueprint(notices_bp)
+        import_module("infrawg.notices.views")
+        app.register_blueprint(import_module("infrawg.notices").bp)
 
     web.init_app(app)
     cli.init_app(app)

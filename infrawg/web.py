@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, flash, g, redirect, render_template, request
@@ -128,16 +129,27 @@ def template_context() -> dict[str, Any]:
     }
 
 
+NavCounter = Callable[[Any], dict[str, int]]
+NAV_COUNTERS: list[NavCounter] = []
+
+
+def nav_counter(func: NavCounter) -> NavCounter:
+    """Register a function giving counts of what waits for a person (shown in the nav).
+
+    Each area registers its own from its views module; keys name the nav link.
+    """
+    NAV_COUNTERS.append(func)
+    return func
+
+
 def nav_counts(person) -> dict[str, int]:
     """Counts of what waits for this person, shown beside the navigation links."""
     if person is None:
         return {}
     if "nav_counts" not in g:
-        from infrawg.membership.service import count_pending_applications
-
         counts: dict[str, int] = {}
-        if policy.can(person, policy.Permission.MEMBERSHIP_DECIDE):
-            counts["applications"] = count_pending_applications()
+        for counter in NAV_COUNTERS:
+            counts.update(counter(person))
         g.nav_counts = counts
     return g.nav_counts
 

@@ -17,8 +17,15 @@ from infrawg.membership.forms import (
     ProfileForm,
     RosterForm,
 )
-from infrawg.policy import Permission, public, requires, signed_in
-from infrawg.web import paginate, redirect_after_post, render
+from infrawg.policy import Permission, can, public, requires, signed_in
+from infrawg.web import nav_counter, paginate, redirect_after_post, render
+
+
+@nav_counter
+def _waiting_applications(person) -> dict[str, int]:
+    if can(person, Permission.MEMBERSHIP_DECIDE):
+        return {"applications": service.count_pending_applications()}
+    return {}
 
 
 def _join_limit() -> str:

@@ -1,0 +1,55 @@
+# make run   - a working site with demo data on http://127.0.0.1:5000
+# make test  - the whole suite on SQLite and PostgreSQL (installs what it needs)
+# make bench - benchmarks, printed as tables
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils
+
+.PHONY: run test test-sqlite test-postgresql lint bench system-packages install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask db upgrade heads
+	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask infrawg demo --if-empty
+	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Debian packages the real-server tests use (Chromium, BIND 9). Installed only when
+# missing and only as root; policy-rc.d keeps Debian from starting the daemons.
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else echo "Missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-sqlite: $(STAMP) system-packages
+	env -u INFRAWG_TEST_DATABASE_URL $(BIN)/pytest -q
+
+test-postgresql: $(STAMP) system-packages
+	INFRAWG_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+
+test: lint test-sqlite test-postgresql
+
+bench: $(STAMP) system-packages
+	@for b in tests/bench/bench_*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Pages of archives."""
+
+from infrawg.archives import bp  # noqa: F401  (routes are added here)

@@ -1,0 +1,78 @@
+"""Demo data for `make run`: people in every role, so a newcomer can try each page."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from importlib import import_module
+
+import click
+from sqlalchemy import func, select
+
+from infrawg import AREAS, audit
+from infrawg.extensions import db
+from infrawg.governance.models import Role, RoleGrant
+from infrawg.membership.lists import list_backend
+from infrawg.membership.models import MembershipStatus, Person
+from infrawg.membership.passwords import hash_password
+from infrawg.timeutil import utcnow
+
+# (name, email, status, roles)
+PEOPLE = [
+    ("Cleo Chair", "chair@example.org", MembershipStatus.MEMBER, (Role.CHAIR,)),
+    ("Sam Staff", "staff1@example.org", MembershipStatus.MEMBER, (Role.STAFF,)),
+    ("Sasha Staff", "staff2@example.org", MembershipStatus.MEMBER, (Role.STAFF,)),
+    ("Mia Member", "member1@example.org", MembershipStatus.MEMBER, ()),
+    ("Milo Member", "member2@example.org", MembershipStatus.MEMBER, ()),
+    ("Tara Tenant", "tenant1@example.org", MembershipStatus.MEMBER, ()),
+    ("Theo Tenant", "tenant2@example.org", MembershipStatus.MEMBER, ()),
+    ("Bo Board", "board@example.org", MembershipStatus.LEFT, (Role.BOARD,)),
+    ("Ada Applicant", "applicant@example.org", MembershipStatus.AWAITING_APPROVAL, ()),
+]
+
+
+def load_demo(if_empty: bool = False) -> None:
+    """Create the demo people (one random password, printed once) and their roles."""
+    if if_empty and db.session.scalar(select(func.count()).select_from(Person)):
+        click.echo("Demo data: the database already has people; nothing loaded.")
+        return
+    password = secrets.token_urlsafe(9)
+    password_hash = hash_password(password)
+    people: dict[str, Person] = {}
+    for name, email, status, roles in PEOPLE:
+        person = Person(
+            name=name,
+            email=email,
+            password_hash=password_hash,
+            status=status,
+            declared_foundation_member=True,
+            email_confirmed_at=utcnow(),
+        )
+        db.session.add(person)
+        db.session.flush()
+        people[email] = person
+        audit.record(None, "demo.created", person, "demo data")
+        if status == MembershipStatus.MEMBER:
+            list_backend().subscribe(email)
+        for role in roles:
+            grant = RoleGrant(person_id=person.id, role=role, authority="demo data")
+            if role == Role.CHAIR:
+                grant.authority = "board resolution"
+                grant.resolution_ref = "DEMO-2026-01"
+                grant.resolution_date = date(2026, 1, 15)
+            db.session.add(grant)
+    db.session.flush()
+    for area in AREAS:
+        # Each area may add its own demo data, given the people made here.
+        try:
+            area_demo = import_module(f"infrawg.{area}.demo")
+        except ModuleNotFoundError:
+            continue
+        area_demo.load_demo(people)
+    db.session.commit()
+    click.echo("Demo data loaded. Every demo account has the password (shown only now):")
+    click.echo(f"    {password}")
+    width = max(len(email) for _, email, _, _ in PEOPLE)
+    for name, email, status, roles in PEOPLE:
+        label = ", ".join(r.value for r in roles) or status.label.lower()
+        click.echo(f"    {email:<{width}}  {name} ({label})")

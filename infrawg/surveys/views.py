@@ -1,0 +1,3 @@
+"""Pages of surveys."""
+
+from infrawg.surveys import bp  # noqa: F401  (routes are added here)
