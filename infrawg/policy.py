@@ -85,9 +85,29 @@ def permissions_of(person: Person | None) -> frozenset[Permission]:
     return frozenset(perms)
 
 
+SubjectRule = Callable[["Person", Any], bool]
+# Permissions a person holds over one subject without the role that grants them
+# everywhere (a tenant member over their own organisation). Rules are written below in
+# this module and registered with @subject_rule.
+SUBJECT_RULES: dict[Permission, SubjectRule] = {}
+
+
+def subject_rule(permission: Permission) -> Callable[[SubjectRule], SubjectRule]:
+    def register(rule: SubjectRule) -> SubjectRule:
+        SUBJECT_RULES[permission] = rule
+        return rule
+
+    return register
+
+
 def can(person: Person | None, permission: Permission, subject: Any = None) -> bool:
     """Whether ``person`` may do ``permission`` (to ``subject``, where it matters)."""
-    return permission in permissions_of(person)
+    if permission in permissions_of(person):
+        return True
+    rule = SUBJECT_RULES.get(permission)
+    if rule is None or subject is None or person is None or not person.is_authenticated:
+        return False
+    return rule(person, subject)
 
 
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:

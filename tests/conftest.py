@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -104,6 +105,7 @@ def app(database_url, app_config) -> Iterator[Flask]:
             sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
         )
         limiter.reset()
+        app.extensions["test_connection"] = connection
         try:
             yield app
         finally:
@@ -139,6 +141,19 @@ class FormClient(FlaskClient):
         if htmx:
             kwargs.setdefault("headers", {})["HX-Request"] = "true"
         return super().post(*args, **kwargs)
+
+
+@contextmanager
+def undone(app: Flask):
+    """Run a block whose every commit is undone afterwards (the session starts afresh)."""
+    connection = app.extensions["test_connection"]
+    db.session.remove()
+    savepoint = connection.begin_nested()
+    try:
+        yield
+    finally:
+        db.session.remove()
+        savepoint.rollback()
 
 
 @pytest.fixture
@@ -211,6 +226,12 @@ def chair(people) -> Person:
 @pytest.fixture
 def board(people) -> Person:
     return people.make("Bo Board", status=MembershipStatus.LEFT, roles=(Role.BOARD,))
+
+
+@pytest.fixture
+def tenant_member(people) -> Person:
+    # The governance area makes this person a tenant member of an organisation.
+    return people.make("Tess Tenant")
 
 
 @pytest.fixture

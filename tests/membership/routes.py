@@ -1,0 +1,71 @@
+"""Route access rows of the membership area (see tests/route_access.py)."""
+
+from tests.route_access import (
+    CHAIR,
+    DECIDERS,
+    KINDS,
+    PUBLIC,
+    SIGNED_IN,
+    Row,
+    post_profile,
+    profile,
+)
+
+ALL_SIGNED_IN = set(KINDS) - {"anonymous"}
+DECIDING = {"staff", "chair"}
+MEMBERS_NOW = {"member", "tenant_member", "staff", "chair"}
+FORMER = {"board", "former_member"}  # the demo board member is not in the group
+
+ROWS = [
+    Row("membership.home", "GET", "/", PUBLIC),
+    Row("membership.join", "GET", "/join", PUBLIC),
+    Row("membership.join", "POST", "/join", profile(422), {"email": "not-an-email"}),
+    Row("membership.join_check_email", "POST", "/join/check-email", PUBLIC, {"email": "x"}),
+    Row("membership.confirm", "GET", "/join/confirm/not-a-token", profile(400)),
+    Row("membership.confirm", "POST", "/join/confirm/not-a-token", profile(400)),
+    Row("membership.dashboard", "GET", "/dashboard", SIGNED_IN),
+    Row("membership.status", "GET", "/account/status", SIGNED_IN),
+    Row("membership.account", "GET", "/account", SIGNED_IN),
+    Row(
+        "membership.resend_confirmation",
+        "POST",
+        "/account/resend-confirmation",
+        post_profile(ALL_SIGNED_IN, 409),
+    ),
+    Row("membership.update_profile", "POST", "/account/profile", post_profile(ALL_SIGNED_IN, 422)),
+    Row(
+        "membership.change_password", "POST", "/account/password", post_profile(ALL_SIGNED_IN, 422)
+    ),
+    Row(
+        "membership.leave",
+        "POST",
+        "/account/leave",
+        post_profile(MEMBERS_NOW, 303, refused=409) | {"applicant": 409},
+    ),
+    Row("membership.rejoin", "POST", "/account/rejoin", post_profile(FORMER, 303, refused=409)),
+    Row("membership.applications", "GET", "/membership/applications", DECIDERS),
+    Row(
+        "membership.decide",
+        "POST",
+        lambda w: f"/membership/applications/{w.people['member'].id}/approve",
+        post_profile(DECIDING, 409),
+    ),
+    Row("membership.roster", "GET", "/membership/roster", CHAIR),
+    Row("membership.roster", "POST", "/membership/roster", post_profile({"chair"}, 422)),
+    Row("membership.drift", "GET", "/membership/drift", DECIDERS),
+    Row("auth.signin", "GET", "/signin", PUBLIC),
+    Row("auth.signin", "POST", "/signin", profile(422), {"email": "x@example.org"}),
+    Row("auth.signout", "POST", "/signout", post_profile(ALL_SIGNED_IN, 303)),
+    Row("auth.request_reset", "GET", "/signin/reset", PUBLIC),
+    Row("auth.request_reset", "POST", "/signin/reset", profile(422)),
+    Row("auth.reset_password", "GET", "/signin/reset/not-a-token", profile(400)),
+    Row("auth.reset_password", "POST", "/signin/reset/not-a-token", profile(400)),
+    Row("auth.oidc_start", "GET", "/signin/oidc", profile(403)),
+    Row("auth.oidc_callback", "GET", "/signin/oidc/callback", profile(403)),
+    Row(
+        "auth.unlink_login",
+        "POST",
+        "/account/logins/999999/unlink",
+        post_profile(ALL_SIGNED_IN, 404),
+    ),
+]
