@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from infrawg.errors import Conflict, Invalid
@@ -197,7 +198,13 @@ class Observed(Generic[S]):
 
     @classmethod
     def of(cls, ref: str, state: S | None, **detail: Any) -> Observed[S]:
-        return cls(ref=ref, state=state, fingerprint=fingerprint_of(state), detail=detail)
+        # Read-only: observations may be cached and shared between callers.
+        return cls(
+            ref=ref,
+            state=state,
+            fingerprint=fingerprint_of(state),
+            detail=MappingProxyType(detail),
+        )
 
 
 class Op(StrEnum):

@@ -95,9 +95,14 @@ def parse_rrset(
     return RRset(owner, type_text, ttl_value, tuple(sorted(set(parsed))))
 
 
-def rrset_from_dnspython(rrset: dns.rrset.RRset | dns.rdataset.Rdataset, name: str) -> RRset:
-    """Our RRset from a dnspython rdataset/rrset (values already parsed, so canonical)."""
-    values = tuple(sorted({rd.to_text() for rd in rrset}))
+def rrset_from_dnspython(
+    rrset: dns.rrset.RRset | dns.rdataset.Rdataset,
+    name: str,
+    origin: dns.name.Name | None = None,
+) -> RRset:
+    """Our RRset from a dnspython rdataset/rrset; names in values made absolute against
+    `origin` (a zone kept relativized stores them relative)."""
+    values = tuple(sorted({rd.to_text(origin=origin, relativize=False) for rd in rrset}))
     return RRset(name.lower(), dns.rdatatype.to_text(rrset.rdtype), rrset.ttl, values)
 
 
@@ -115,7 +120,7 @@ def spec_from_zone(zone: dns.zone.Zone, *, dnssec: bool | None = None) -> ZoneSp
                 has_dnskey = True
             if type_text in SERVER_OWNED_TYPES:
                 continue
-            rrsets.append(rrset_from_dnspython(rdataset, owner))
+            rrsets.append(rrset_from_dnspython(rdataset, owner, origin))
     return ZoneSpec(
         zone=origin.to_text(),
         rrsets=tuple(rrsets),

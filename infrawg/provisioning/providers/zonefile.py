@@ -81,6 +81,10 @@ class ZonefileProvider(Provider[ZoneSpec]):
     def __init__(self, config: ZonefileConfig) -> None:
         super().__init__(config)
         self.config: ZonefileConfig = config
+        # path -> (file identity, observation). Parsing a large signed zone costs seconds and
+        # apply reads before and after writing; the identity (inode, size, mtime) changes on
+        # any rewrite, ours (rename) or a person's, so a hit is never stale.
+        self._cache: dict[Path, tuple[tuple[int, int, int], Observed[ZoneSpec]]] = {}
 
     def __repr__(self) -> str:
         return f"<ZonefileProvider {self.config.directory}>"
@@ -96,12 +100,23 @@ class ZonefileProvider(Provider[ZoneSpec]):
     def read(self, ref: str) -> Observed[ZoneSpec]:
         zone_name = absolute_name(ref)
         path = self.zone_path(zone_name)
-        if not path.exists():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
             return Observed.of(zone_name, None)
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == identity:
+            return cached[1]
         try:
             zone = dns.zone.from_file(str(path), origin=zone_name, relativize=False)
         except dns.exception.DNSException as exc:
             raise ProviderError(f"{path} is not a loadable zone file: {exc}") from exc
+        observed = self._observe(zone_name, zone)
+        self._cache[path] = (identity, observed)
+        return observed
+
+    def _observe(self, zone_name: str, zone: dns.zone.Zone) -> Observed[ZoneSpec]:
         origin = zone.origin
         assert origin is not None
         soa = zone.get_rdataset(origin, dns.rdatatype.SOA)
@@ -151,7 +166,13 @@ class ZonefileProvider(Provider[ZoneSpec]):
                 lifetime=self.config.signature_days * 86400,
             )
             log.append(f"signed {spec.zone} (KSK tag {dns.dnssec.key_id(keys[0][1])})")
-        self._write(self.zone_path(spec.zone), zone)
+        path = self.zone_path(spec.zone)
+        self._write(path, zone)
+        st = path.stat()
+        self._cache[path] = (
+            (st.st_ino, st.st_size, st.st_mtime_ns),
+            self._observe(spec.zone, zone),
+        )
         log.append(f"wrote {self.zone_path(spec.zone)}")
         return log
 
@@ -233,7 +254,7 @@ class ZonefileProvider(Provider[ZoneSpec]):
                 name = dns.name.from_text(rrset.name)
                 for value in rrset.values:
                     rdata = dns.rdata.from_text(
-                        dns.rdataclass.IN, rrset.rdtype, value, origin=origin
+                        dns.rdataclass.IN, rrset.rdtype, value, origin=origin, relativize=False
                     )
                     txn.add(name, rrset.ttl, rdata)
         return zone
