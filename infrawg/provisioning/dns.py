@@ -144,6 +144,7 @@ def ds_records(zone: str, dnskeys: Iterable[str | dns.rdata.Rdata]) -> list[str]
     it, every key is used.
     """
     keys = [_dnskey(k) for k in dnskeys]
+    # R11: the tenant gives these to their registrar; SHA-256 only (SHA-1 DS is deprecated).
     sep = [k for k in keys if k.flags & dns.dnssec.Flag.SEP]  # type: ignore[attr-defined]
     return sorted(
         dns.dnssec.make_ds(zone, k, "SHA256").to_text()  # type: ignore[arg-type]
@@ -218,6 +219,7 @@ def delegation_check(
     `expected_ds` empty means the zone is unsigned, so the parent must hold no DS (a stale DS
     makes validating resolvers reject the zone). The fixes are sentences to show the tenant.
     """
+    # R11: the domain may be registered elsewhere; the site checks the delegation.
     name = dns.name.from_text(zone)
     zone_text = name.to_text().lower()
     want_ns = {absolute_name(ns) for ns in expected_ns}

@@ -186,3 +186,23 @@ def test_r11_rfc2136_ds_matches_bind_dnssec_dsfromkey(
     theirs = [" ".join(line.split()[3:]).upper() for line in out.splitlines() if " DS " in line]
     assert [d.upper() for d in provider.ds(zone)] == theirs
     assert ds_records(zone, [k.to_text() for k in keys]) == provider.ds(zone)
+
+
+def test_r11_signatures_near_expiry_are_planned_as_a_resign(tmp_path: Path) -> None:
+    provider = build_provider(
+        "zonefile",
+        {
+            "directory": str(tmp_path / "zones"),
+            "key_directory": str(tmp_path / "keys"),
+            "signature_days": 3,  # shorter than the re-sign window: due at once
+            "resign_days": 7,
+        },
+    )
+    provider.apply(provider.plan_for(_spec()))
+    plan = provider.plan_for(_spec())
+    assert [c.path for c in plan.changes] == ["dnssec signatures"]
+    assert "re-sign" in plan.render()
+    serial = provider.read(ZONE).detail["serial"]
+    provider.apply(plan)
+    assert provider.read(ZONE).detail["serial"] == serial + 1
+    assert _dnssec_verify(provider.zone_path(ZONE), ZONE).returncode == 0

@@ -137,8 +137,8 @@ class Rfc2136Provider(Provider[ZoneSpec]):
             changes = diff_zone(spec, None)
             changes = [c for c in changes if c.path != "dnssec"]
         else:
-            # Signing is configured on the server (dnssec-policy), not by updates, so a mismatch
-            # is reported, not planned.
+            # R11: signing is configured on the server (dnssec-policy), not by updates, so a
+            # mismatch is reported, not planned.
             if spec.dnssec != current.dnssec:
                 state = "signs" if current.dnssec else "does not sign"
                 warnings.append(

@@ -157,7 +157,7 @@ class ZonefileProvider(Provider[ZoneSpec]):
         current = self.read(spec.zone)
         zone = self.render(spec, serial=int(current.detail.get("serial", 0)) + 1)
         log = [f"rendered {spec.zone} with {len(spec.rrsets)} RRsets"]
-        if spec.dnssec:
+        if spec.dnssec:  # R11: DNSSEC on request
             keys = self.signing_keys(spec.zone)
             dns.dnssec.sign_zone(
                 zone,
