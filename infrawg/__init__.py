@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from infrawg import cli, web
     from infrawg.config import build_config
-    from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate, oauth
+    from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
     from infrawg.membership import auth_bp
     from infrawg.membership.auth_views import load_user, register_oidc
     from infrawg.notices.mail import backend_for
@@ -38,7 +38,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
-    oauth.init_app(app)
     register_oidc(app)
     app.extensions["infrawg_mail_backend"] = backend_for(app.config["MAIL_BACKEND"])
 

@@ -1,10 +1,12 @@
-"""The Flask extensions, created unbound here and initialised in create_app()."""
+"""The Flask extensions, created unbound here and initialised in create_app().
+
+The OpenID Connect client is made per app in membership/auth_views.register_oidc.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from authlib.integrations.flask_client import OAuth
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -37,7 +39,6 @@ mail = Mail()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 htmx = Htmx()
-oauth = OAuth()
 
 
 def enum_type(enum_cls: type[StrEnum]) -> Enum:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from requests.exceptions import RequestException
 
 from infrawg.errors import DomainError, Invalid, NotAllowed
-from infrawg.extensions import db, limiter, login_manager, oauth
+from infrawg.extensions import db, limiter, login_manager
 from infrawg.membership import accounts, auth_bp
 from infrawg.membership.forms import (
     ConfirmForm,
@@ -51,18 +52,18 @@ def register_oidc(app: Flask) -> None:
     login_manager.login_view = "auth.signin"
     login_manager.unauthorized_handler(_unauthorized)
     if app.config.get("OIDC_CLIENT_ID") and app.config.get("OIDC_DISCOVERY_URL"):
-        oauth.register(
+        # One OAuth registry per app: Authlib caches clients by name.
+        app.extensions["infrawg_oidc"] = OAuth(app).register(
             name="oidc",
             server_metadata_url=app.config["OIDC_DISCOVERY_URL"],
             client_id=app.config["OIDC_CLIENT_ID"],
             client_secret=app.config["OIDC_CLIENT_SECRET"],
             client_kwargs={"scope": "openid email profile"},
-            overwrite=True,
         )
 
 
 def _oidc_client():
-    client = oauth.create_client("oidc") if current_app.config.get("OIDC_CLIENT_ID") else None
+    client = current_app.extensions.get("infrawg_oidc")
     if client is None:
         raise NotAllowed("Sign-in with an identity provider is not configured on this site.")
     return client
