@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.extensions import db, enum_type
@@ -33,6 +33,14 @@ class RoleGrant(db.Model):
     __table_args__ = (
         Index("ix_role_grant_person_current", "person_id", "ended_at"),
         Index("ix_role_grant_role_current", "role", "ended_at"),
+        # R6: at most one current chair, whatever the code above the database does.
+        Index(
+            "uq_role_grant_one_chair",
+            "role",
+            unique=True,
+            sqlite_where=text("role = 'chair' AND ended_at IS NULL"),
+            postgresql_where=text("role = 'chair' AND ended_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,3 +64,48 @@ class RoleGrant(db.Model):
     @property
     def audit_label(self) -> str:
         return f"{self.role} grant #{self.id}"
+
+
+class StaffRequestState(StrEnum):
+    OPEN = "open"
+    GRANTED = "granted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {
+            "open": "Waiting for the chair",
+            "granted": "Granted",
+            "declined": "Declined",
+            "withdrawn": "Withdrawn",
+        }[self.value]
+
+
+class StaffRequest(db.Model):
+    """R3: a member asks for staff status; the chair alone decides."""
+
+    __tablename__ = "staff_request"
+    __table_args__ = (
+        Index("ix_staff_request_state_created", "state", "created_at"),
+        Index("ix_staff_request_person_state", "person_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    motivation: Mapped[str] = mapped_column(Text)
+    state: Mapped[StaffRequestState] = mapped_column(
+        enum_type(StaffRequestState), default=StaffRequestState.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("role_grant.id"))
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return f"staff request #{self.id}"

@@ -1,3 +1,3 @@
 """Pages of tenants."""
 
-from infrawg.tenants import bp  # noqa: F401  (routes are added here)
+from infrawg.tenants import bp, models  # noqa: F401  (routes are added here)

@@ -1,0 +1,205 @@
+"""Tenant organisations (WG and CO), their tenant members, CO applications, invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from infrawg.extensions import db, enum_type
+from infrawg.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from infrawg.membership.models import Person
+
+
+class OrganisationKind(StrEnum):
+    WG = "wg"
+    CO = "co"
+
+    @property
+    def label(self) -> str:
+        return {"wg": "Working group", "co": "Community organisation"}[self.value]
+
+
+class OrganisationStatus(StrEnum):
+    APPROVED = "approved"  # R1: eligible for services
+    LAPSED = "lapsed"  # R7: a WG whose charter lapsed or was revoked; services wait
+    APPLYING = "applying"  # R8: a CO whose application waits for the chair and the board
+    DECLINED = "declined"  # R8: a CO whose application was declined (kept, not deleted)
+
+    @property
+    def label(self) -> str:
+        return {
+            "approved": "Eligible for services",
+            "lapsed": "Charter lapsed or revoked: services suspended",
+            "applying": "Applying: waiting for the chair and the board",
+            "declined": "Application declined",
+        }[self.value]
+
+
+class TenantOrganisation(db.Model):
+    """A working group or community organisation that receives (or asks for) services."""
+
+    __tablename__ = "tenant_organisation"
+    __table_args__ = (Index("ix_tenant_organisation_status_name", "status", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrganisationKind] = mapped_column(enum_type(OrganisationKind))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    mission: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[OrganisationStatus] = mapped_column(enum_type(OrganisationStatus))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # R7: the membership's approval of a WG, or the CO application that recognised it.
+    approval_ref: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
+    # R7: services wait while the organisation is not eligible (read by provisioning).
+    services_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tenant_members: Mapped[list[TenantMember]] = relationship(
+        lazy="raise",
+        primaryjoin="and_(TenantMember.organisation_id == TenantOrganisation.id, "
+        "TenantMember.ended_at.is_(None))",
+        order_by="TenantMember.joined_at",
+        viewonly=True,
+    )
+
+    @property
+    def eligible(self) -> bool:
+        """R1: services go only to approved WGs and COs the board recognised."""
+        return self.status == OrganisationStatus.APPROVED
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.name} ({self.kind.value.upper()})"
+
+
+class TenantMember(db.Model):
+    """R4/R5: a person who is the liaison of one organisation; ended, never deleted."""
+
+    __tablename__ = "tenant_member"
+    __table_args__ = (
+        Index("ix_tenant_member_org_current", "organisation_id", "ended_at"),
+        Index("ix_tenant_member_person_current", "person_id", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("tenant_organisation.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(Text)
+
+    organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return f"tenant member #{self.id} of organisation #{self.organisation_id}"
+
+
+class ApplicationState(StrEnum):
+    """Whose move it is on a CO application."""
+
+    WAITING_FOR_BOTH = "waiting_for_both"
+    WAITING_FOR_CHAIR = "waiting_for_chair"
+    WAITING_FOR_BOARD = "waiting_for_board"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+    @property
+    def label(self) -> str:
+        return {
+            "waiting_for_both": "Waiting for the chair and the board",
+            "waiting_for_chair": "Waiting for the chair",
+            "waiting_for_board": "Waiting for the board",
+            "approved": "Approved by the chair and the board",
+            "declined": "Declined",
+        }[self.value]
+
+    @property
+    def open(self) -> bool:
+        return self.value.startswith("waiting")
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    DECLINE = "decline"
+
+
+class COApplication(db.Model):
+    """R8: a CO (or a lapsed WG, R7) asks the chair and the board to recognise it."""
+
+    __tablename__ = "co_application"
+    __table_args__ = (
+        Index("ix_co_application_state_created", "state", "created_at"),
+        Index("ix_co_application_org", "organisation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("tenant_organisation.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    services: Mapped[str] = mapped_column(Text)
+    mission_statement: Mapped[str] = mapped_column(Text)
+    state: Mapped[ApplicationState] = mapped_column(
+        enum_type(ApplicationState), default=ApplicationState.WAITING_FOR_BOTH
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    chair_decision: Mapped[Decision | None] = mapped_column(enum_type(Decision))
+    chair_reason: Mapped[str | None] = mapped_column(Text)
+    chair_decided_at: Mapped[datetime | None]
+    chair_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    board_decision: Mapped[Decision | None] = mapped_column(enum_type(Decision))
+    board_reason: Mapped[str | None] = mapped_column(Text)
+    board_decided_at: Mapped[datetime | None]
+    board_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
+    applicant: Mapped[Person] = relationship(foreign_keys=[applicant_id], lazy="raise")
+    chair_decided_by: Mapped[Person | None] = relationship(
+        foreign_keys=[chair_decided_by_id], lazy="raise"
+    )
+    board_decided_by: Mapped[Person | None] = relationship(
+        foreign_keys=[board_decided_by_id], lazy="raise"
+    )
+
+    @property
+    def audit_label(self) -> str:
+        return f"CO application #{self.id}"
+
+
+class TenantInvitation(db.Model):
+    """An invitation to become a tenant member, sent by email with a signed link.
+
+    With ``handover_from_id`` it is a hand-over (R4): the tenant member who nominated the
+    successor may leave once the successor accepts.
+    """
+
+    __tablename__ = "tenant_invitation"
+    __table_args__ = (Index("ix_tenant_invitation_org_open", "organisation_id", "accepted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("tenant_organisation.id"))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    handover_from_id: Mapped[int | None] = mapped_column(ForeignKey("tenant_member.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
+    invited_by: Mapped[Person] = relationship(foreign_keys=[invited_by_id], lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return f"invitation #{self.id} of {self.email}"
