@@ -26,6 +26,7 @@ from infrawg.governance.models import Role, RoleGrant
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.passwords import hash_password
 from infrawg.web import configure_engine
+from tests.servers.live import fresh_database
 from tests.servers.smtp import SMTPServer
 
 PASSWORD = "correct horse battery"
@@ -38,16 +39,6 @@ def password_hash() -> str:
     if _PASSWORD_HASH is None:
         _PASSWORD_HASH = hash_password(PASSWORD)
     return _PASSWORD_HASH
-
-
-def reset_database(url: str) -> None:
-    """Empty the test database so the migrations run from scratch."""
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
 
 
 def migrated_app(database_url: str, **overrides) -> Flask:
@@ -73,15 +64,15 @@ def base_config(database_url: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("INFRAWG_TEST_DATABASE_URL")
-    if not url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
-    reset_database(url)
-    app = migrated_app(url)
-    with app.app_context():
-        db.engine.dispose()
-    return url
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """A database of this run only (SQLite file, or a new database on the PostgreSQL
+    server that INFRAWG_TEST_DATABASE_URL names), its schema built by the migrations."""
+    base = os.environ.get("INFRAWG_TEST_DATABASE_URL")
+    with fresh_database(base, tmp_path_factory.mktemp("db")) as url:
+        app = migrated_app(url)
+        with app.app_context():
+            db.engine.dispose()
+        yield url
 
 
 @pytest.fixture

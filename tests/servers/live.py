@@ -3,7 +3,8 @@
 Browser tests need a server in another thread, so they cannot share the rolled-back
 transaction of the fast tests: each live site gets a fresh SQLite file, or a fresh
 PostgreSQL database on the server INFRAWG_TEST_DATABASE_URL points at, built by the
-migrations and dropped afterwards.
+migrations and dropped afterwards. The suite's own database is made the same way, so
+runs on one server never meet.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def fresh_database(base_url: str | None, tmp_dir: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_dir / f'live-{secrets.token_hex(4)}.sqlite'}"
         return
     url = sa.make_url(base_url)
-    name = f"infrawg_live_{secrets.token_hex(4)}"
+    name = f"infrawg_test_{secrets.token_hex(4)}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
