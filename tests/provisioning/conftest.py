@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-try:
-    from tests.servers.bind import BindServer, ZoneConf
-except ModuleNotFoundError:  # pragma: no cover - pytest's default import mode leaves the
-    # repository root off sys.path when tests/ is not a package; the helper lives there.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.servers.bind import BindServer, ZoneConf
+from tests.servers.bind import BindServer, ZoneConf
 
 # Dynamic, signed zones handed out one per test so tests never see each other's records.
 POOL_SIZE = 40

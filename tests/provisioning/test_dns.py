@@ -181,7 +181,7 @@ def test_r11_delegation_check_flags_a_ds_left_for_an_unsigned_zone(parent) -> No
 
 
 def test_delegation_check_reports_an_unreachable_parent() -> None:
-    from tests.servers.bind import free_port
+    from tests.servers.ports import free_port
 
     result = delegation_check(
         "x.parent.test.", ["127.0.0.1"], ["ns1.x.parent.test."], port=free_port(), timeout=0.5

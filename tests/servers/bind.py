@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ import dns.exception
 import dns.message
 import dns.query
 import dns.rdatatype
+
+from tests.servers.ports import free_port
 
 NAMED = "/usr/sbin/named"
 TSIG_KEY_NAME = "infrawg-test"
@@ -229,19 +230,3 @@ def _tsig_keygen(name: str, algorithm: str) -> str:
     if match is None:
         raise RuntimeError(f"tsig-keygen printed no secret: {out!r}")
     return match.group(1)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP right now (DNS needs both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-            if port >= 1024:
-                return port
-    raise RuntimeError("no free port for named")

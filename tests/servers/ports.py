@@ -3,7 +3,17 @@
 import socket
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both TCP and UDP right now (DNS needs both; SMTP and HTTP TCP)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((host, port))
+                except OSError:
+                    continue
+            if port >= 1024:
+                return port
+    raise RuntimeError("no free loopback port")
