@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import Message
-from email.utils import getaddresses, parseaddr, parsedate_tz
+from email.utils import collapse_rfc2231_value, getaddresses, parseaddr, parsedate_tz
 from typing import Literal, NamedTuple
 
 import nh3
@@ -354,11 +354,11 @@ def _references(value: str, warn: list[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- subject
 
 _SUBJECT_PREFIX = re.compile(
-    r"""^\s*(?:
+    r"""\s*(?:
         (?P<reply>re|aw|sv|vs|antw|odp|rif|r|ynt|res|atb|vá|回复|答复)
             (?:\s*\[\d+\]|\s*\(\d+\)|\^\d+)?\s*[:\uff1a]
       | (?:fwd?|fw|wg|tr|rv|enc|i|doorst|vl|přeposlat|转发)\s*[:\uff1a]
-      | \[[^\]]*\]
+      | \[(?![^\]]*(?:patch|rfc|resend|pull|git|\d+/\d+))[^\]]*\]
     )\s*""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -368,8 +368,10 @@ def normalise_subject(subject: str) -> tuple[str, bool]:
     """Return (subject key for threading, whether a reply prefix was stripped).
 
     Strips any mix of reply prefixes (Re:, AW:, SV:, Re[2]: ...), forward prefixes
-    (Fwd:, WG: ...) and leading ``[tags]`` such as ``[linux-i2c]`` or ``[PATCH v2 1/3]``,
-    then lower-cases and folds white space.
+    (Fwd:, WG: ...) and leading tags such as ``[linux-i2c]`` or ``[EXT]``, then
+    lower-cases and folds white space. Patch tags (``[PATCH v2 1/3]``, ``[RFC]``,
+    ``[GIT PULL]``) stay: on a patch list, v2 and v3 of a series, or a cover letter and
+    its first patch, are different conversations with the same words.
     """
     is_reply = False
     pos = 0
@@ -484,6 +486,8 @@ _CHARSET_ALIASES = {
     "utf8": "utf-8",
     "unicode-1-1-utf-7": "utf-7",
 }
+# Charsets that encode text in 7-bit escape sequences: ASCII bytes are not ASCII text.
+_SEVEN_BIT_CODECS = ("iso-2022", "utf-7", "unicode-1-1-utf-7", "hz")
 # Charsets that say "no idea": decode as if none was declared.
 _NO_CHARSET = frozenset({"", "us-ascii", "ascii", "ansi_x3.4-1968", "unknown-8bit", "x-unknown"})
 # Single-byte charsets that decode any bytes; text declared as one of these but valid
@@ -494,10 +498,11 @@ _SINGLE_BYTE = re.compile(r"^(?:iso-?8859-\d+|latin-?\d|windows-125\d|cp125\d|ko
 def _decode_bytes(data: bytes, charset: str | None, warn: list[str] | None) -> tuple[str, str]:
     """Decode ``data`` declared as ``charset`` best-effort; return (text, codec used)."""
     declared = (charset or "").strip().strip("\"'").lower()
-    try:
-        return data.decode("ascii"), "ascii"
-    except UnicodeDecodeError:
-        pass
+    if not declared.startswith(_SEVEN_BIT_CODECS):
+        try:
+            return data.decode("ascii"), "ascii"
+        except UnicodeDecodeError:
+            pass
     if declared in _NO_CHARSET:
         try:
             return data.decode("utf-8"), "utf-8"
@@ -608,10 +613,11 @@ def _parse_params(value: str) -> tuple[str, dict[str, str]]:
 def _param(value: object) -> str | None:
     # The stdlib returns a (charset, language, value) triple for RFC 2231 parameters.
     if isinstance(value, tuple):
-        value = value[2]
-        if isinstance(value, str) and value.startswith('"') and value.endswith('"'):
-            value = value[1:-1]
-    return value if isinstance(value, str) else None
+        try:
+            value = collapse_rfc2231_value(value, errors="replace")
+        except LookupError:  # an unknown charset named in the parameter
+            value = collapse_rfc2231_value((None, None, value[2]))
+    return _clean(value) if isinstance(value, str) else None
 
 
 def _decode_transfer(data: bytes, cte: str, warn: list[str]) -> bytes:

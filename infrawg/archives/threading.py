@@ -1,4 +1,6 @@
-"""Conversation threading after Jamie Zawinski's algorithm (https://www.jwz.org/doc/threading.html).
+"""Conversation threading after Jamie Zawinski's algorithm.
+
+See https://www.jwz.org/doc/threading.html.
 
 Pure functions over plain values; the database layer feeds messages in and stores the
 two answers per message: its **thread id** and its **parent**.
@@ -26,14 +28,18 @@ What it does, and where it departs from JWZ on purpose:
 Batch: :func:`thread_messages` over a whole list (10,000 messages take a fraction of a
 second). Incremental, one new message at a time, with results identical to the batch:
 
-1. Ask the database for the thread ids of every stored message whose message id is in
-   :func:`related_ids` of the new message, of every stored message whose References or
-   In-Reply-To contain the new message's id, and of threads whose id is one of those
-   ids (threads rooted in a ghost).
-2. If none is found and the new message ``is_reply`` with no references, look up
-   threads with a message of the same ``thread_subject`` within ``subject_window``.
+1. Ask the database for the thread ids of every stored message that shares an id with
+   the new one: its own message id, a Reference or its In-Reply-To is in
+   :func:`related_ids` of the new message (with a table of references, one query).
+2. If the new message ``is_reply`` with neither References nor In-Reply-To, also take
+   the threads with a message of the same ``thread_subject`` dated within
+   ``subject_window`` before it.
 3. Load the :class:`ThreadInput` of every message of those threads, add the new one,
    run :func:`thread_messages` on that set and store its answers for all of them.
+
+Messages inserted in date order give exactly the batch result; a message arriving
+out of order is placed correctly by its references, but a reference-less reply that
+arrived earlier is not re-matched by subject against it.
 """
 
 from __future__ import annotations
