@@ -19,4 +19,10 @@ def demo_command(if_empty: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from infrawg.governance.cli import bootstrap_command
+
+    infrawg_cli.add_command(bootstrap_command)
+    from infrawg.surveys.cli import surveys_cli
+
+    infrawg_cli.add_command(surveys_cli)
     app.cli.add_command(infrawg_cli)

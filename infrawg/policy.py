@@ -31,11 +31,28 @@ class Permission(StrEnum):
     ROSTER_MANAGE = "membership:roster:manage"
     DIRECTORY_READ = "membership:people:read"
     DASHBOARD_READ = "membership:dashboard:read"
+    STAFF_REQUEST = "governance:staff:request"
+    STAFF_DECIDE = "governance:staff:decide"
+    CHAIR_APPOINT = "governance:chair:appoint"
+    ORGANISATION_READ = "tenants:organisation:read"
+    ORGANISATION_MANAGE = "tenants:organisation:manage"
+    APPLICATION_CREATE = "tenants:application:create"
+    APPLICATION_DECIDE_CHAIR = "tenants:application:decide-chair"
+    APPLICATION_DECIDE_BOARD = "tenants:application:decide-board"
+    TENANT_INVITE = "tenants:member:invite"
+    TENANT_ACT_FOR = "tenants:organisation:act-for"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MEMBER: frozenset(
-        {Permission.AUDIT_READ, Permission.DIRECTORY_READ, Permission.DASHBOARD_READ}
+        {
+            Permission.AUDIT_READ,
+            Permission.DIRECTORY_READ,
+            Permission.DASHBOARD_READ,
+            Permission.STAFF_REQUEST,
+            Permission.ORGANISATION_READ,
+            Permission.APPLICATION_CREATE,
+        }
     ),
     Role.STAFF: frozenset({Permission.MEMBERSHIP_DECIDE, Permission.MEMBERSHIP_DRIFT_READ}),
     Role.CHAIR: frozenset(
@@ -43,9 +60,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MEMBERSHIP_DECIDE,
             Permission.MEMBERSHIP_DRIFT_READ,
             Permission.ROSTER_MANAGE,
+            # R3: staff status is at the chair's sole discretion.
+            Permission.STAFF_DECIDE,
+            Permission.ORGANISATION_MANAGE,
+            Permission.APPLICATION_DECIDE_CHAIR,
+            Permission.TENANT_INVITE,
         }
     ),
-    Role.BOARD: frozenset(),
+    # R6, R8: the board appoints the chair and recognises community organisations.
+    Role.BOARD: frozenset(
+        {
+            Permission.CHAIR_APPOINT,
+            Permission.APPLICATION_DECIDE_BOARD,
+            Permission.ORGANISATION_READ,
+        }
+    ),
 }
 
 # Roles that only count while the person is a member of the group.
@@ -108,6 +137,35 @@ def can(person: Person | None, permission: Permission, subject: Any = None) -> b
     if rule is None or subject is None or person is None or not person.is_authenticated:
         return False
     return rule(person, subject)
+
+
+def _is_tenant_member_of(person: Person, organisation: Any) -> bool:
+    from infrawg.tenants.models import TenantMember, TenantOrganisation
+
+    if not isinstance(organisation, TenantOrganisation) or not person.is_member:
+        return False
+    return (
+        db.session.scalar(
+            select(TenantMember.id).where(
+                TenantMember.organisation_id == organisation.id,
+                TenantMember.person_id == person.id,
+                TenantMember.ended_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+@subject_rule(Permission.TENANT_INVITE)
+def _tenant_member_invites(person: Person, organisation: Any) -> bool:
+    # R4: an existing tenant member may invite another liaison for their organisation.
+    return _is_tenant_member_of(person, organisation)
+
+
+@subject_rule(Permission.TENANT_ACT_FOR)
+def _tenant_member_acts_for(person: Person, organisation: Any) -> bool:
+    # R5: tenant members speak for their organisation (leave, hand over, apply as CO).
+    return _is_tenant_member_of(person, organisation)
 
 
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:

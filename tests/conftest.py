@@ -221,8 +221,27 @@ def board(people) -> Person:
 
 @pytest.fixture
 def tenant_member(people) -> Person:
-    # The governance area makes this person a tenant member of an organisation.
-    return people.make("Tess Tenant")
+    """A member who is the tenant member (liaison) of an approved working group."""
+    from infrawg.tenants.models import (
+        OrganisationKind,
+        OrganisationStatus,
+        TenantMember,
+        TenantOrganisation,
+    )
+
+    person = people.make("Tess Tenant")
+    organisation = TenantOrganisation(
+        kind=OrganisationKind.WG,
+        name="Tenant Fixture WG",
+        slug="tenant-fixture-wg",
+        status=OrganisationStatus.APPROVED,
+        approval_ref="Membership vote (fixture)",
+    )
+    db.session.add(organisation)
+    db.session.flush()
+    db.session.add(TenantMember(organisation_id=organisation.id, person_id=person.id))
+    db.session.commit()
+    return person
 
 
 @pytest.fixture

@@ -1,16 +1,45 @@
-"""Pages of governance."""
+"""Pages of governance: the charter, people and their roles, the chair's and board's queues."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import request, url_for
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit
+from infrawg import audit, policy
 from infrawg.audit import AuditEvent
-from infrawg.governance import bp
-from infrawg.membership.service import person_by_email
-from infrawg.policy import Permission, requires
-from infrawg.web import paginate, render
+from infrawg.errors import DomainError, Invalid, NotAllowed
+from infrawg.extensions import db
+from infrawg.governance import bp, service
+from infrawg.governance.forms import (
+    AppointChairForm,
+    DecisionForm,
+    GrantStaffForm,
+    StaffRequestForm,
+    StepDownForm,
+)
+from infrawg.governance.models import Role
+from infrawg.membership.service import get_person, person_by_email
+from infrawg.policy import Permission, can, public, requires, signed_in
+from infrawg.tenants import service as tenants
+from infrawg.tenants.forms import ReasonForm
+from infrawg.web import nav_counter, paginate, redirect_after_post, render, wants_fragment
+
+
+@nav_counter
+def _waiting_for_chair_and_board(person) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    if can(person, Permission.STAFF_DECIDE):
+        counts["chair_queue"] = service.count_open_staff_requests() + (
+            tenants.count_applications_waiting_for("chair")
+        )
+    if can(person, Permission.APPLICATION_DECIDE_BOARD):
+        counts["board_queue"] = tenants.count_applications_waiting_for("board")
+    return counts
+
+
+def _bad_form():
+    raise Invalid("The form was incomplete. Reload the page and try again.")
 
 
 @bp.get("/audit")
@@ -32,3 +61,286 @@ def audit_trail():
         action=action,
         person_email=person_email,
     )
+
+
+@bp.get("/charter")
+@public
+def charter():
+    return render(
+        "governance/charter.html",
+        chair=service.current_chair(),
+        board=service.current_grants(Role.BOARD),
+        staff=service.current_grants(Role.STAFF),
+    )
+
+
+# People ---------------------------------------------------------------------------------
+
+
+@bp.get("/people")
+@requires(Permission.DIRECTORY_READ)
+def people():
+    search = (request.args.get("q") or "").strip()[:100]
+    page = paginate(service.directory(search))
+    return render(
+        "governance/people.html",
+        "governance/_people_rows.html",
+        page=page,
+        search=search,
+        roles_by_person=service.current_roles_by_person(p.id for p in page.items),
+    )
+
+
+@bp.get("/people/<int:person_id>")
+@requires(Permission.DIRECTORY_READ)
+def person(person_id: int):
+    subject = get_person(person_id)
+    return render(
+        "governance/person.html",
+        subject=subject,
+        roles_now=sorted(role.value for role in policy.roles_of(subject)),
+        history=service.role_history(subject),
+        tenancies=tenants.tenancies_of(subject),
+    )
+
+
+# Your roles -----------------------------------------------------------------------------
+
+
+def _my_roles_page(status: int = 200, **forms):
+    forms.setdefault("request_form", StaffRequestForm())
+    forms.setdefault("step_down_form", StepDownForm())
+    return render(
+        "governance/my_roles.html",
+        status=status,
+        subject=current_user,
+        roles_now=sorted(role.value for role in policy.roles_of(current_user)),
+        history=service.role_history(current_user),
+        staff_requests=service.staff_requests_of(current_user),
+        tenancies=tenants.tenancies_of(current_user),
+        action_form=DecisionForm(),
+        **forms,
+    )
+
+
+@bp.get("/account/roles")
+@signed_in
+def my_roles():
+    return _my_roles_page()
+
+
+@bp.post("/account/roles/staff-request")
+@requires(Permission.STAFF_REQUEST)
+def ask_staff():
+    form = StaffRequestForm()
+    if not form.validate_on_submit():
+        return _my_roles_page(422, request_form=form)
+    try:
+        service.ask_for_staff(current_user, form.motivation.data)
+    except NotAllowed:
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        form.motivation.errors.append(error.message)
+        return _my_roles_page(error.status if error.status != 400 else 422, request_form=form)
+    db.session.commit()
+    return redirect_after_post(
+        url_for("governance.my_roles"), "You asked for staff status. The chair will decide."
+    )
+
+
+@bp.post("/account/roles/staff-request/<int:request_id>/withdraw")
+@signed_in
+def withdraw_staff_request(request_id: int):
+    DecisionForm().validate_on_submit() or _bad_form()
+    service.withdraw_staff_request(current_user, service.get_staff_request(request_id))
+    db.session.commit()
+    return redirect_after_post(url_for("governance.my_roles"), "Your request is withdrawn.")
+
+
+@bp.post("/account/roles/step-down")
+@signed_in
+def step_down():
+    form = StepDownForm()
+    if not form.validate_on_submit():
+        return _my_roles_page(422, step_down_form=form)
+    service.step_down(current_user, form.reason.data)
+    db.session.commit()
+    return redirect_after_post(
+        url_for("governance.my_roles"), "You stepped down from staff. You remain a member."
+    )
+
+
+# The chair's queue (R3, R8) -------------------------------------------------------------
+
+
+def _chair_queue_page(status: int = 200, **forms):
+    forms.setdefault("grant_form", GrantStaffForm())
+    return render(
+        "governance/chair_queue.html",
+        status=status,
+        page=paginate(service.open_staff_requests()),
+        applications=list(db.session.scalars(tenants.applications_waiting_for("chair"))),
+        others=tenants.applications_waiting_for_others("chair"),
+        staff=service.current_grants(Role.STAFF),
+        form=DecisionForm(),
+        app_form=ReasonForm(),
+        **forms,
+    )
+
+
+@bp.get("/chair")
+@requires(Permission.STAFF_DECIDE)
+def chair_queue():
+    return _chair_queue_page()
+
+
+def _row(full_title: str, row_template: str, status: int = 200, **context):
+    """A row alone for htmx; for a plain browser, a page holding the row (confirm or error)."""
+    return render(
+        "governance/row_page.html",
+        row_template,
+        status=status,
+        title=full_title,
+        row_template=row_template,
+        **context,
+    )
+
+
+@bp.post("/chair/staff-requests/<int:request_id>/<any(grant, decline):decision>")
+@requires(Permission.STAFF_DECIDE)
+def decide_staff_request(request_id: int, decision: str):
+    form = DecisionForm()
+    staff_request = service.get_staff_request(request_id)
+    form.validate_on_submit() or _bad_form()
+    row = "governance/_staff_request_row.html"
+    context = {"req": staff_request, "form": form, "back": url_for("governance.chair_queue")}
+    if decision == "decline" and not form.confirmed.data:
+        # A confirmation step before a destructive act: the row asks, then posts again.
+        return _row("Decline a staff request", row, confirming=True, **context)
+    try:
+        if decision == "grant":
+            service.grant_staff_request(current_user, staff_request, form.reason.data)
+        else:
+            service.decline_staff_request(current_user, staff_request, form.reason.data)
+    except NotAllowed:
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        staff_request = service.get_staff_request(request_id)
+        context["req"] = staff_request
+        status = 422 if isinstance(error, Invalid) else error.status
+        return _row("Staff request", row, status=status, error=error.message, **context)
+    db.session.commit()
+    staff_request = service.get_staff_request(request_id)
+    verb = "granted" if decision == "grant" else "declined"
+    if wants_fragment():
+        return render(row, req=staff_request, form=DecisionForm())
+    return redirect_after_post(
+        url_for("governance.chair_queue"),
+        f"The request of {staff_request.person.name} is {verb}.",
+    )
+
+
+@bp.post("/chair/staff")
+@requires(Permission.STAFF_DECIDE)
+def grant_staff():
+    form = GrantStaffForm()
+    if not form.validate_on_submit():
+        return _chair_queue_page(422, grant_form=form)
+    try:
+        service.grant_staff(current_user, form.email.data, form.reason.data)
+    except NotAllowed:
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        form.email.errors.append(error.message)
+        return _chair_queue_page(422 if error.status == 400 else error.status, grant_form=form)
+    db.session.commit()
+    return redirect_after_post(url_for("governance.chair_queue"), "Staff status granted.")
+
+
+@bp.post("/chair/staff/<int:grant_id>/revoke")
+@requires(Permission.STAFF_DECIDE)
+def revoke_staff(grant_id: int):
+    form = DecisionForm()
+    grant = service.get_grant(grant_id)
+    form.validate_on_submit() or _bad_form()
+    row = "governance/_staff_row.html"
+    context = {"grant": grant, "form": form, "back": url_for("governance.chair_queue")}
+    if not form.confirmed.data:
+        return _row("Revoke staff status", row, confirming=True, **context)
+    try:
+        service.revoke_staff(current_user, grant, form.reason.data)
+    except NotAllowed:
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        context["grant"] = service.get_grant(grant_id)
+        status = 422 if isinstance(error, Invalid) else error.status
+        return _row(
+            "Revoke staff status",
+            row,
+            status=status,
+            confirming=True,
+            error=error.message,
+            **context,
+        )
+    db.session.commit()
+    grant = service.get_grant(grant_id)
+    if wants_fragment():
+        return render(row, grant=grant, form=DecisionForm())
+    return redirect_after_post(
+        url_for("governance.chair_queue"), f"{grant.person.name} is no longer staff."
+    )
+
+
+# The board's queue (R6, R8) -------------------------------------------------------------
+
+
+def _board_queue_page(status: int = 200, **forms):
+    forms.setdefault("chair_form", AppointChairForm())
+    return render(
+        "governance/board_queue.html",
+        "governance/_appoint_chair.html",
+        status=status,
+        applications=list(db.session.scalars(tenants.applications_waiting_for("board"))),
+        others=tenants.applications_waiting_for_others("board"),
+        chair=service.current_chair(),
+        app_form=ReasonForm(),
+        **forms,
+    )
+
+
+@bp.get("/board")
+@requires(Permission.APPLICATION_DECIDE_BOARD)
+def board_queue():
+    return _board_queue_page()
+
+
+@bp.post("/board/chair")
+@requires(Permission.CHAIR_APPOINT)
+def appoint_chair():
+    form = AppointChairForm()
+    if not form.validate_on_submit():
+        return _board_queue_page(422, chair_form=form)
+    chair = service.current_chair()
+    if chair is not None and not form.confirmed.data:
+        # R6: appointing ends the current chair's appointment: ask first.
+        return _board_queue_page(200, chair_form=form, confirming=True)
+    try:
+        service.appoint_chair(
+            current_user,
+            form.email.data,
+            form.resolution_ref.data,
+            form.resolution_date.data,
+            form.reason.data or "",
+        )
+    except NotAllowed:
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        form.email.errors.append(error.message)
+        return _board_queue_page(422 if error.status == 400 else error.status, chair_form=form)
+    db.session.commit()
+    return redirect_after_post(url_for("governance.board_queue"), "The chair is appointed.")

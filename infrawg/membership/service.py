@@ -211,6 +211,13 @@ def leave(person: Person, reason: str | None = None) -> None:
     """A member leaves the group; the account and its history stay for the audit trail."""
     if person.status != MembershipStatus.MEMBER:
         raise Conflict("Only a member can leave the group.")
+    from infrawg.governance.service import end_group_roles
+    from infrawg.tenants.service import check_can_leave_group, end_tenancies
+
+    # R4: the last tenant member of an organisation cannot leave the group either.
+    check_can_leave_group(person)
+    end_tenancies(person, "Left the group")
+    end_group_roles(person, "Left the group")
     _set_status(person, MembershipStatus.LEFT, reason)
     list_backend().unsubscribe(person.email)
     audit.record(person, "membership.left", person, reason)

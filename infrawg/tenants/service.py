@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
 
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from infrawg import audit, policy
+from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
+from infrawg.governance.models import Role
 from infrawg.membership.models import MembershipStatus, Person
-from infrawg.tenants.models import TenantMember, TenantOrganisation
+from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
+from infrawg.notices.mail import send_mail
+from infrawg.policy import Permission
+from infrawg.tenants.models import (
+    ApplicationState,
+    COApplication,
+    Decision,
+    OrganisationKind,
+    OrganisationStatus,
+    TenantInvitation,
+    TenantMember,
+    TenantOrganisation,
+)
+from infrawg.timeutil import utcnow
+from infrawg.tokens import make_token, read_token
+from infrawg.web import external_url
+
+INVITE = "tenant-invitation"
+MAX_TEXT = 4000
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+# R4: organisations that receive (or wait for) services keep at least one tenant member.
+KEEPS_A_TENANT_MEMBER = (
+    OrganisationStatus.APPROVED,
+    OrganisationStatus.LAPSED,
+    OrganisationStatus.APPLYING,
+)
 
 
 def contacts_for(organisation: TenantOrganisation) -> list[Person]:
@@ -27,3 +58,543 @@ def contacts_for(organisation: TenantOrganisation) -> list[Person]:
             .order_by(TenantMember.joined_at, TenantMember.id)
         )
     )
+
+
+def _text(value: str | None, message: str, required: bool = True, limit: int = MAX_TEXT) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise Invalid(message)
+    if len(value) > limit:
+        raise Invalid(f"Keep it under {limit} characters.")
+    return value
+
+
+# Reading -------------------------------------------------------------------------------
+
+
+def organisations(search: str = ""):
+    """Every organisation by name, with its current tenant members loaded (no N+1)."""
+    stmt = select(TenantOrganisation).options(
+        selectinload(TenantOrganisation.tenant_members).selectinload(TenantMember.person)
+    )
+    search = search.strip().lower()
+    if search:
+        pattern = f"%{search.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(TenantOrganisation.name).like(pattern),
+                TenantOrganisation.slug.like(pattern),
+            )
+        )
+    return stmt.order_by(TenantOrganisation.name, TenantOrganisation.id)
+
+
+def get_organisation(slug: str) -> TenantOrganisation:
+    organisation = db.session.scalar(
+        select(TenantOrganisation)
+        .where(TenantOrganisation.slug == slug)
+        .options(selectinload(TenantOrganisation.tenant_members).selectinload(TenantMember.person))
+    )
+    if organisation is None:
+        raise NotFound("There is no such organisation.")
+    return organisation
+
+
+def applications_of(organisation: TenantOrganisation) -> list[COApplication]:
+    """Every application of the organisation, declined ones too (R8: kept, not deleted)."""
+    return list(
+        db.session.scalars(
+            _with_people(select(COApplication))
+            .where(COApplication.organisation_id == organisation.id)
+            .order_by(COApplication.created_at.desc(), COApplication.id.desc())
+        )
+    )
+
+
+def _with_people(stmt):
+    return stmt.options(
+        selectinload(COApplication.organisation),
+        selectinload(COApplication.applicant),
+        selectinload(COApplication.chair_decided_by),
+        selectinload(COApplication.board_decided_by),
+    )
+
+
+def get_application(application_id: int) -> COApplication:
+    application = db.session.scalar(
+        _with_people(select(COApplication)).where(COApplication.id == application_id)
+    )
+    if application is None:
+        raise NotFound("There is no such application.")
+    return application
+
+
+WAITING_FOR = {
+    "chair": (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_CHAIR),
+    "board": (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_BOARD),
+}
+
+
+def applications_waiting_for(side: str):
+    return (
+        _with_people(select(COApplication))
+        .where(COApplication.state.in_(WAITING_FOR[side]))
+        .order_by(COApplication.created_at, COApplication.id)
+    )
+
+
+def count_applications_waiting_for(side: str) -> int:
+    return db.session.scalar(select(func.count()).where(COApplication.state.in_(WAITING_FOR[side])))
+
+
+def applications_waiting_for_others(side: str) -> list[COApplication]:
+    """Open applications whose next move is the other side's ("waiting for others")."""
+    state = (
+        ApplicationState.WAITING_FOR_BOARD
+        if side == "chair"
+        else ApplicationState.WAITING_FOR_CHAIR
+    )
+    return list(
+        db.session.scalars(
+            _with_people(select(COApplication))
+            .where(COApplication.state == state)
+            .order_by(COApplication.created_at, COApplication.id)
+        )
+    )
+
+
+def tenancies_of(person: Person) -> list[TenantMember]:
+    """The person's current tenant memberships with their organisations."""
+    return list(
+        db.session.scalars(
+            select(TenantMember)
+            .where(TenantMember.person_id == person.id, TenantMember.ended_at.is_(None))
+            .options(selectinload(TenantMember.organisation))
+            .order_by(TenantMember.joined_at)
+        )
+    )
+
+
+def _tenancy(person: Person, organisation: TenantOrganisation) -> TenantMember | None:
+    return db.session.scalar(
+        select(TenantMember).where(
+            TenantMember.organisation_id == organisation.id,
+            TenantMember.person_id == person.id,
+            TenantMember.ended_at.is_(None),
+        )
+    )
+
+
+def open_invitations(organisation: TenantOrganisation) -> list[TenantInvitation]:
+    return list(
+        db.session.scalars(
+            select(TenantInvitation)
+            .where(
+                TenantInvitation.organisation_id == organisation.id,
+                TenantInvitation.accepted_at.is_(None),
+            )
+            .options(selectinload(TenantInvitation.invited_by))
+            .order_by(TenantInvitation.created_at)
+        )
+    )
+
+
+# Organisations (R1, R7) ----------------------------------------------------------------
+
+
+def _check_new_organisation(name: str, slug: str) -> tuple[str, str]:
+    name = _text(name, "Give the organisation's name.", limit=200)
+    slug = (slug or "").strip().lower()
+    if not SLUG.match(slug):
+        raise Invalid(
+            "The short name (slug) uses lower-case letters, digits and dashes, e.g. packaging-wg."
+        )
+    taken = db.session.scalar(
+        select(TenantOrganisation).where(
+            or_(
+                func.lower(TenantOrganisation.name) == name.lower(),
+                TenantOrganisation.slug == slug,
+            )
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"An organisation with that name or short name exists: {taken.name}.")
+    return name, slug
+
+
+def record_working_group(
+    actor: Person,
+    name: str,
+    slug: str,
+    description: str,
+    mission: str,
+    website: str,
+    approval_ref: str,
+) -> TenantOrganisation:
+    """R7: a WG the membership approved is recorded with its approval and is eligible at once."""
+    policy.require(actor, Permission.ORGANISATION_MANAGE)
+    name, slug = _check_new_organisation(name, slug)
+    approval_ref = _text(
+        approval_ref, "Give the reference of the membership's approval of the WG.", limit=200
+    )
+    organisation = TenantOrganisation(
+        kind=OrganisationKind.WG,
+        name=name,
+        slug=slug,
+        description=_text(description, "", required=False),
+        mission=_text(mission, "", required=False),
+        website=_text(website, "", required=False, limit=500) or None,
+        status=OrganisationStatus.APPROVED,
+        approval_ref=approval_ref,
+        approved_at=utcnow(),
+        status_reason=f"Approved by the membership ({approval_ref})",
+    )
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(actor, "organisation.wg_recorded", organisation, approval_ref)
+    return organisation
+
+
+def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) -> None:
+    """R7: a WG's charter lapsed or was revoked: not eligible, its services suspended."""
+    policy.require(actor, Permission.ORGANISATION_MANAGE, organisation)
+    reason = _text(reason, "Say why the charter ended (lapsed, revoked, when).")
+    if (
+        organisation.kind != OrganisationKind.WG
+        or organisation.status != OrganisationStatus.APPROVED
+    ):
+        raise Conflict("Only the charter of an eligible working group can lapse.")
+    _set_status(organisation, OrganisationStatus.LAPSED, reason)
+    organisation.services_suspended = True
+    audit.record(actor, "organisation.charter_ended", organisation, reason)
+    send_mail(
+        [p.email for p in contacts_for(organisation)],
+        f"{organisation.name}: services suspended",
+        "charter_ended",
+        organisation=organisation,
+        reason=reason,
+        link=external_url("tenants.organisation", slug=organisation.slug),
+    )
+
+
+def _set_status(organisation: TenantOrganisation, status: OrganisationStatus, reason: str) -> None:
+    organisation.status = status
+    organisation.status_reason = reason
+    organisation.status_changed_at = utcnow()
+
+
+# CO applications (R8) ------------------------------------------------------------------
+
+
+def _application_texts(services: str, mission_statement: str) -> tuple[str, str]:
+    services = _text(services, "Name the services the organisation asks for.")
+    mission_statement = _text(
+        mission_statement,
+        "Say how these services further the foundation's mission: the chair and the board "
+        "decide on it.",
+    )
+    return services, mission_statement
+
+
+def apply_as_co(
+    actor: Person,
+    name: str,
+    slug: str,
+    description: str,
+    website: str,
+    services: str,
+    mission_statement: str,
+) -> COApplication:
+    """R8: a community organisation applies to the chair and the board.
+
+    The member who applies becomes its first tenant member (R4: its liaison).
+    """
+    policy.require(actor, Permission.APPLICATION_CREATE)
+    services, mission_statement = _application_texts(services, mission_statement)
+    name, slug = _check_new_organisation(name, slug)
+    organisation = TenantOrganisation(
+        kind=OrganisationKind.CO,
+        name=name,
+        slug=slug,
+        description=_text(description, "", required=False),
+        mission=mission_statement,
+        website=_text(website, "", required=False, limit=500) or None,
+        status=OrganisationStatus.APPLYING,
+        status_reason="Applied to the chair and the board",
+    )
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(actor, "organisation.co_created", organisation)
+    _add_tenant_member(actor, organisation, invited_by=None)
+    return _open_application(actor, organisation, services, mission_statement)
+
+
+def apply_to_become_co(
+    actor: Person, organisation: TenantOrganisation, services: str, mission_statement: str
+) -> COApplication:
+    """R7: a WG whose charter lapsed applies to become a CO; its services wait on it."""
+    policy.require(actor, Permission.TENANT_ACT_FOR, organisation)
+    services, mission_statement = _application_texts(services, mission_statement)
+    if organisation.status not in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED):
+        raise Conflict(
+            f"{organisation.name} cannot apply now: {organisation.status.label.lower()}."
+        )
+    waiting = db.session.scalar(
+        select(COApplication.id).where(
+            COApplication.organisation_id == organisation.id,
+            COApplication.state.in_(WAITING_FOR["chair"] + WAITING_FOR["board"]),
+        )
+    )
+    if waiting is not None:
+        raise Conflict("An application of this organisation already waits for a decision.")
+    if organisation.status == OrganisationStatus.DECLINED:
+        _set_status(organisation, OrganisationStatus.APPLYING, "Applied again")
+    return _open_application(actor, organisation, services, mission_statement)
+
+
+def _open_application(
+    actor: Person, organisation: TenantOrganisation, services: str, mission_statement: str
+) -> COApplication:
+    application = COApplication(
+        organisation_id=organisation.id,
+        applicant_id=actor.id,
+        services=services,
+        mission_statement=mission_statement,
+        state=ApplicationState.WAITING_FOR_BOTH,
+    )
+    db.session.add(application)
+    db.session.flush()
+    audit.record(actor, "co_application.submitted", application, organisation.name)
+    deciders = people_with_roles({Role.CHAIR}) + _board()
+    send_mail(
+        [p.email for p in deciders],
+        f"{organisation.name} applies for services",
+        "co_application_waiting",
+        organisation=organisation,
+        application=application,
+        applicant=actor,
+        link=external_url("tenants.organisation", slug=organisation.slug),
+    )
+    return application
+
+
+def _board() -> list[Person]:
+    from infrawg.governance.service import current_grants
+
+    return [grant.person for grant in current_grants(Role.BOARD)]
+
+
+def require_decider(actor: Person, side: str) -> None:
+    """R8: only the chair records the chair's decision, only the board the board's."""
+    permission = (
+        Permission.APPLICATION_DECIDE_CHAIR
+        if side == "chair"
+        else Permission.APPLICATION_DECIDE_BOARD
+    )
+    if not policy.can(actor, permission):
+        who = "the chair" if side == "chair" else "the board"
+        raise NotAllowed(f"Only {who} may record {who}'s decision on an application.")
+
+
+def decide_application(
+    actor: Person, application: COApplication, side: str, decision: Decision, reason: str
+) -> None:
+    """R8: the chair's or the board's decision, with its reason; both must approve."""
+    require_decider(actor, side)
+    who = "the chair" if side == "chair" else "the board"
+    reason = _text(reason, f"Give the reason for {who}'s decision: it is kept with it.")
+    if application.state not in WAITING_FOR[side]:
+        raise Conflict(
+            f"This application does not wait for {who}: {application.state.label.lower()}."
+        )
+    now = utcnow()
+    setattr(application, f"{side}_decision", decision)
+    setattr(application, f"{side}_reason", reason)
+    setattr(application, f"{side}_decided_at", now)
+    setattr(application, f"{side}_decided_by_id", actor.id)
+    organisation = application.organisation
+    audit.record(actor, f"co_application.{side}_{decision.value}d", application, reason)
+    if decision == Decision.DECLINE:
+        # R8: a declined application is kept with its reasons, never deleted.
+        application.state = ApplicationState.DECLINED
+        application.closed_at = now
+        if organisation.status == OrganisationStatus.APPLYING:
+            _set_status(organisation, OrganisationStatus.DECLINED, f"Declined by {who}: {reason}")
+    elif application.state == ApplicationState.WAITING_FOR_BOTH:
+        application.state = (
+            ApplicationState.WAITING_FOR_BOARD
+            if side == "chair"
+            else ApplicationState.WAITING_FOR_CHAIR
+        )
+    else:
+        application.state = ApplicationState.APPROVED
+        application.closed_at = now
+        # R1: recognised by the board (and the chair): eligible; R7: services resume.
+        organisation.kind = OrganisationKind.CO
+        organisation.approval_ref = f"CO application #{application.id}"
+        organisation.approved_at = now
+        organisation.services_suspended = False
+        _set_status(organisation, OrganisationStatus.APPROVED, "Recognised as a CO")
+        audit.record(actor, "organisation.recognised", organisation, organisation.approval_ref)
+    if not application.state.open:
+        send_mail(
+            [p.email for p in contacts_for(organisation)] + [application.applicant.email],
+            f"{organisation.name}: application {application.state.value}",
+            "co_application_decided",
+            organisation=organisation,
+            application=application,
+            link=external_url("tenants.organisation", slug=organisation.slug),
+        )
+
+
+# Tenant members (R4, R5) ---------------------------------------------------------------
+
+
+def _add_tenant_member(
+    person: Person, organisation: TenantOrganisation, invited_by: Person | None
+) -> TenantMember:
+    tenancy = TenantMember(
+        organisation=organisation,
+        person_id=person.id,
+        invited_by_id=invited_by.id if invited_by is not None else None,
+    )
+    db.session.add(tenancy)
+    db.session.flush()
+    audit.record(invited_by or person, "tenant_member.added", organisation, person.audit_label)
+    return tenancy
+
+
+def invite(
+    actor: Person, organisation: TenantOrganisation, email: str, handover: bool = False
+) -> TenantInvitation:
+    """The chair or a tenant member invites a person by email (a signed link).
+
+    With ``handover`` the inviting tenant member nominates a successor (R4).
+    """
+    policy.require(actor, Permission.TENANT_INVITE, organisation)
+    email = normalise_email(email)
+    handover_from = None
+    if handover:
+        handover_from = _tenancy(actor, organisation)
+        if handover_from is None:
+            raise NotAllowed("Only a tenant member of the organisation can hand over.")
+    existing = person_by_email(email)
+    if existing is not None and _tenancy(existing, organisation) is not None:
+        raise Conflict(f"{existing.name} is already a tenant member of {organisation.name}.")
+    invitation = TenantInvitation(
+        organisation_id=organisation.id,
+        email=email,
+        invited_by_id=actor.id,
+        handover_from_id=handover_from.id if handover_from is not None else None,
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    action = "tenant_member.successor_nominated" if handover else "tenant_member.invited"
+    audit.record(actor, action, organisation, email)
+    token = make_token(INVITE, {"invitation": invitation.id, "email": email})
+    send_mail(
+        email,
+        f"Become a tenant member of {organisation.name}",
+        "tenant_invitation",
+        organisation=organisation,
+        inviter=actor,
+        handover=handover,
+        link=external_url("tenants.invitation", token=token),
+    )
+    return invitation
+
+
+def invitation_for_token(token: str) -> TenantInvitation:
+    """The invitation a link names; Invalid when tampered, Conflict when already used."""
+    payload = read_token(INVITE, token)
+    invitation = db.session.scalar(
+        select(TenantInvitation)
+        .where(TenantInvitation.id == payload.get("invitation"))
+        .options(
+            selectinload(TenantInvitation.organisation), selectinload(TenantInvitation.invited_by)
+        )
+    )
+    if invitation is None or invitation.email != payload.get("email"):
+        raise Invalid("This link is not valid. Check that you copied all of it.")
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted.")
+    return invitation
+
+
+def accept_invitation(person: Person, token: str) -> TenantMember:
+    """The invitee, a member of the group, becomes a tenant member."""
+    invitation = invitation_for_token(token)
+    organisation = invitation.organisation
+    if person.email != invitation.email:
+        raise NotAllowed(
+            f"This invitation was sent to {invitation.email}. Sign in with that account to "
+            "accept it."
+        )
+    if not person.is_member:
+        raise NotAllowed(
+            "Tenant members are members of the Infra-WG: join the group first "
+            f"(your status: {person.status.label.lower()}), then open this link again."
+        )
+    if _tenancy(person, organisation) is not None:
+        raise Conflict(f"You are already a tenant member of {organisation.name}.")
+    invitation.accepted_at = utcnow()
+    invitation.accepted_by_id = person.id
+    tenancy = _add_tenant_member(person, organisation, invited_by=None)
+    audit.record(person, "tenant_member.invitation_accepted", invitation)
+    if invitation.handover_from_id is not None:
+        predecessor = db.session.scalar(
+            select(TenantMember)
+            .where(TenantMember.id == invitation.handover_from_id)
+            .options(selectinload(TenantMember.person))
+        )
+        if predecessor is not None and predecessor.ended_at is None:
+            send_mail(
+                predecessor.person.email,
+                f"{person.name} accepted the hand-over of {organisation.name}",
+                "handover_accepted",
+                organisation=organisation,
+                successor=person,
+                predecessor=predecessor.person,
+                link=external_url("tenants.organisation", slug=organisation.slug),
+            )
+    return tenancy
+
+
+def _others_remaining(person: Person, organisation: TenantOrganisation) -> int:
+    return sum(1 for p in contacts_for(organisation) if p.id != person.id)
+
+
+def check_can_leave(person: Person, organisation: TenantOrganisation) -> None:
+    """R4: refuse (with why) when the person is the organisation's last tenant member."""
+    if organisation.status in KEEPS_A_TENANT_MEMBER and not _others_remaining(person, organisation):
+        raise Conflict(
+            f"You are the last tenant member of {organisation.name}, and an organisation that "
+            "receives services keeps at least one (R4). Nominate a successor: once they "
+            "accept, you can leave."
+        )
+
+
+def leave(person: Person, organisation: TenantOrganisation, reason: str | None = None) -> None:
+    """R4: a tenant member leaves while another tenant member remains."""
+    policy.require(person, Permission.TENANT_ACT_FOR, organisation)
+    tenancy = _tenancy(person, organisation)
+    if tenancy is None:
+        raise Conflict(f"You are not a tenant member of {organisation.name}.")
+    # R4: an organisation keeps at least one tenant member.
+    check_can_leave(person, organisation)
+    tenancy.ended_at = utcnow()
+    tenancy.end_reason = _text(reason, "", required=False) or "Left"
+    audit.record(person, "tenant_member.left", organisation, tenancy.end_reason)
+
+
+def check_can_leave_group(person: Person) -> None:
+    """R4: leaving the group ends every tenancy, so each must be allowed to end."""
+    for tenancy in tenancies_of(person):
+        check_can_leave(person, tenancy.organisation)
+
+
+def end_tenancies(person: Person, reason: str) -> None:
+    for tenancy in tenancies_of(person):
+        tenancy.ended_at = utcnow()
+        tenancy.end_reason = reason
+        audit.record(person, "tenant_member.left", tenancy.organisation, reason)

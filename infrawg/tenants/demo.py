@@ -1,0 +1,85 @@
+"""Demo data of tenants: two organisations with their tenant members, a CO application."""
+
+from __future__ import annotations
+
+from infrawg import audit
+from infrawg.extensions import db
+from infrawg.membership.models import Person
+from infrawg.tenants.models import (
+    ApplicationState,
+    COApplication,
+    Decision,
+    OrganisationKind,
+    OrganisationStatus,
+    TenantMember,
+    TenantOrganisation,
+)
+from infrawg.timeutil import utcnow
+
+
+def _organisation(**fields) -> TenantOrganisation:
+    organisation = TenantOrganisation(**fields)
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(None, "demo.created", organisation, "demo data")
+    return organisation
+
+
+def load_demo(people: dict[str, Person]) -> None:
+    chair = people["chair@example.org"]
+    packaging = _organisation(
+        kind=OrganisationKind.WG,
+        name="Packaging Working Group",
+        slug="packaging-wg",
+        description="Improves the tools and index for distributing packages.",
+        mission="Make packaging reliable for everyone.",
+        website="https://packaging.example.org",
+        status=OrganisationStatus.APPROVED,
+        approval_ref="Membership vote 2025-11",
+        approved_at=utcnow(),
+    )
+    meetups = _organisation(
+        kind=OrganisationKind.CO,
+        name="Community Meetups",
+        slug="community-meetups",
+        description="Local user groups and their shared calendar.",
+        mission="Help people meet and learn together.",
+        status=OrganisationStatus.APPROVED,
+        approval_ref="CO application (demo)",
+        approved_at=utcnow(),
+    )
+    for organisation, email in (
+        (packaging, "tenant1@example.org"),
+        (meetups, "tenant2@example.org"),
+    ):
+        person = people[email]
+        db.session.add(TenantMember(organisation_id=organisation.id, person_id=person.id))
+        audit.record(None, "tenant_member.added", organisation, person.audit_label)
+
+    applicant = people["member2@example.org"]
+    sprints = _organisation(
+        kind=OrganisationKind.CO,
+        name="Sprint Organisers Network",
+        slug="sprint-organisers",
+        description="Organises development sprints at conferences.",
+        mission="Bring new contributors to the core projects.",
+        status=OrganisationStatus.APPLYING,
+        status_reason="Applied to the chair and the board",
+    )
+    db.session.add(TenantMember(organisation_id=sprints.id, person_id=applicant.id))
+    now = utcnow()
+    application = COApplication(
+        organisation_id=sprints.id,
+        applicant_id=applicant.id,
+        services="A domain, DNS and TLS for the sprint sign-up site; one small VM.",
+        mission_statement="Sprints turn users into contributors to the foundation's projects.",
+        state=ApplicationState.WAITING_FOR_BOARD,
+        chair_decision=Decision.APPROVE,
+        chair_reason="Small footprint and clearly in the mission.",
+        chair_decided_at=now,
+        chair_decided_by_id=chair.id,
+    )
+    db.session.add(application)
+    db.session.flush()
+    audit.record(applicant, "co_application.submitted", application, sprints.name)
+    audit.record(chair, "co_application.chair_approved", application, application.chair_reason)
