@@ -303,9 +303,16 @@ def _b64(data: bytes) -> bytes:
     return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
+# No honest From, Subject, To or Date is this long; cutting bounds the work on junk.
+_MAX_HEADER = 32 * 1024
+
+
 def _header(headers: dict[bytes, list[bytes]], name: bytes) -> bytes | None:
     values = headers.get(name)
-    return values[0] if values else None
+    if not values:
+        return None
+    value = values[0]
+    return value if len(value) <= _MAX_HEADER or name == b"references" else value[:_MAX_HEADER]
 
 
 def _header_text(headers: dict[bytes, list[bytes]], name: bytes, warn: list[str]) -> str:
@@ -330,10 +337,13 @@ def _ids(value: str) -> list[str]:
     return [i for i in found if i]
 
 
+_NOT_IN_ID = re.compile(r"[\x00-\x20\x7f\s]+")
+
+
 def _normalise_id(text: str) -> str:
-    # Folding can put white space inside a long id; ids contain none.
-    text = "".join(text.split()).strip("<>")
-    return text if 0 < len(text) <= _MAX_ID_LENGTH else ""
+    # Folding can put white space inside a long id; ids contain none, nor controls.
+    text = _NOT_IN_ID.sub("", text).strip("<>")
+    return _clean(text) if 0 < len(text) <= _MAX_ID_LENGTH else ""
 
 
 def _references(value: str, warn: list[str]) -> tuple[str, ...]:
@@ -396,6 +406,9 @@ _SIMPLE_FROM = re.compile(
 )
 
 
+_ADDRESS_DELIMITERS = re.compile(r"[\s<>\"'(),;:]+")
+
+
 def _from(value: str, warn: list[str]) -> tuple[str | None, str | None]:
     if not value:
         warn.append("no From header")
@@ -410,11 +423,12 @@ def _from(value: str, warn: list[str]) -> tuple[str | None, str | None]:
         pairs = getaddresses([value])
         name, email = next(((n, e) for n, e in pairs if "@" in e), (name, ""))
     if not email or "@" not in email:
-        match = re.search(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+", value)
-        if match is None:
+        # Split rather than search: a search for "x+@" is quadratic on a long junk value.
+        tokens = (t for t in _ADDRESS_DELIMITERS.split(value) if "@" in t.strip("@"))
+        email = next(tokens, "")
+        if not email:
             warn.append("From header without an address")
-            return _fold(decode_header_value(value, warn)) or None, None
-        email = match.group(0)
+            return _clean(_fold(decode_header_value(value, warn))) or None, None
     name = _fold(decode_header_value(name, warn))
     if len(name) > 1 and name[0] == name[-1] and name[0] in "\"'":
         name = name[1:-1].strip()
@@ -486,8 +500,8 @@ _CHARSET_ALIASES = {
     "utf8": "utf-8",
     "unicode-1-1-utf-7": "utf-7",
 }
-# Charsets that encode text in 7-bit escape sequences: ASCII bytes are not ASCII text.
-_SEVEN_BIT_CODECS = ("iso-2022", "utf-7", "unicode-1-1-utf-7", "hz")
+# Charsets in which ASCII-range bytes are not ASCII text (escape sequences, UTF-16).
+_NO_ASCII_SHORTCUT = ("iso-2022", "utf-7", "unicode-1-1-utf-7", "hz", "utf-16", "utf-32", "ucs")
 # Charsets that say "no idea": decode as if none was declared.
 _NO_CHARSET = frozenset({"", "us-ascii", "ascii", "ansi_x3.4-1968", "unknown-8bit", "x-unknown"})
 # Single-byte charsets that decode any bytes; text declared as one of these but valid
@@ -498,7 +512,7 @@ _SINGLE_BYTE = re.compile(r"^(?:iso-?8859-\d+|latin-?\d|windows-125\d|cp125\d|ko
 def _decode_bytes(data: bytes, charset: str | None, warn: list[str] | None) -> tuple[str, str]:
     """Decode ``data`` declared as ``charset`` best-effort; return (text, codec used)."""
     declared = (charset or "").strip().strip("\"'").lower()
-    if not declared.startswith(_SEVEN_BIT_CODECS):
+    if not declared.startswith(_NO_ASCII_SHORTCUT):
         try:
             return data.decode("ascii"), "ascii"
         except UnicodeDecodeError:
@@ -510,10 +524,8 @@ def _decode_bytes(data: bytes, charset: str | None, warn: list[str] | None) -> t
             if warn is not None and declared:
                 warn.append(f"8-bit text declared {declared!r}, read as Windows-1252")
             return _legacy(data), "cp1252"
-    name = _CHARSET_ALIASES.get(declared, declared)
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
+    codec = _text_codec(_CHARSET_ALIASES.get(declared, declared))
+    if codec is None:
         try:
             text = data.decode("utf-8")
             if warn is not None:
@@ -535,7 +547,7 @@ def _decode_bytes(data: bytes, charset: str | None, warn: list[str] | None) -> t
             pass
     try:
         return data.decode(codec), codec
-    except UnicodeDecodeError:
+    except UnicodeError:
         pass
     if codec == "cp1252":
         return data.decode("latin-1"), "latin-1"
@@ -549,7 +561,31 @@ def _decode_bytes(data: bytes, charset: str | None, warn: list[str] | None) -> t
             pass
     if warn is not None:
         warn.append(f"invalid {declared!r} text, bad bytes replaced")
-    return data.decode(codec, "replace"), codec
+    try:
+        return data.decode(codec, "replace"), codec
+    except UnicodeError:  # a codec that fails even with "replace" (utf-7 on junk)
+        return _legacy(data), "cp1252"
+
+
+# Codecs Python has that are not charsets a mail can be written in.
+_NOT_MAIL_CODECS = frozenset(
+    {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "mbcs", "oem"}
+)
+
+
+def _text_codec(name: str) -> str | None:
+    """Python's name for charset ``name``, or None when it is unknown or not a charset
+    (``rot13``, ``zlib`` and ``hex`` are codecs too, but not text encodings)."""
+    if not name or len(name) > 40 or not name.isascii():
+        return None
+    try:
+        codec = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return None
+    if not getattr(codec, "_is_text_encoding", True):  # bytes-to-bytes: zlib, hex, ...
+        return None
+    normalised = codec.name.replace("_", "-")
+    return None if normalised in _NOT_MAIL_CODECS else codec.name
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -696,6 +732,8 @@ class _Body:
             )
 
 
+# RFC 2045 type/subtype tokens; anything else is not a type.
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+\Z")
 # Nesting deeper than this is an attack or a loop, not mail.
 _MAX_DEPTH = 20
 
@@ -708,7 +746,7 @@ def _body_parts(
     mime_type, params = (
         _parse_params(_text(content_type_raw)) if content_type_raw else ("text/plain", {})
     )
-    if mime_type.count("/") != 1:
+    if not _MIME_TYPE.match(mime_type):
         if content_type_raw:
             warn.append(f"invalid Content-Type {mime_type!r}, read as text/plain")
         mime_type, params = "text/plain", {}

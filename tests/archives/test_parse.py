@@ -194,6 +194,12 @@ def test_nul_bytes_never_reach_the_text(make_message: Make) -> None:
         ("iso-2022-jp", "日本語".encode("iso-2022-jp"), "日本語"),
         ("windows-1251", "Привет".encode("cp1251"), "Привет"),
         ('"UTF-8"', "ok ✓".encode(), "ok ✓"),
+        # Python codecs that are not charsets must not be used as ones.
+        ("rot13", b"uryyb", "uryyb"),
+        ("zlib", "naïve".encode(), "naïve"),
+        ("undefined", b"caf\xe9", "café"),
+        ("idna", b"xn--caf-dma", "xn--caf-dma"),
+        ("utf-8\x00junk", "naïve".encode(), "naïve"),
     ],
 )
 def test_body_charsets_best_effort(
@@ -203,6 +209,14 @@ def test_body_charsets_best_effort(
         headers={"Content-Type": f"text/plain; charset={charset}"}, body=payload + b"\n"
     )
     assert parse_message(raw).body_text == expected + "\n"
+
+
+def test_utf16_body(make_message: Make) -> None:
+    raw = make_message(
+        headers={"Content-Type": "text/plain; charset=utf-16"},
+        body="ok ✓\nbye".encode("utf-16"),
+    )
+    assert parse_message(raw).body_text == "ok ✓\nbye"
 
 
 def test_quoted_printable_and_base64_bodies(make_message: Make) -> None:
@@ -433,3 +447,27 @@ def test_split_quotes_folds_quoted_blocks_and_round_trips() -> None:
     ]
     assert "\n".join(s.text for s in segments) == text
     assert segments[1].line_count == 4
+
+
+# ----------------------------------------------------------------------- hostile sizes
+
+_N = 200_000
+HOSTILE = {
+    "long junk From": b"From: " + b"a" * _N + b" x\n\nbody",
+    "From of angle brackets": b"From: " + b"<" * _N + b"a@b\n\nbody",
+    "unterminated parameters": b"From: a@b\nContent-Type: text/plain" + b'; a="' * _N + b"\n\n.",
+    "tag soup subject": b"From: a@b\nSubject: " + b"[[" * _N + b"\n\nbody",
+    "endless Re:": b"From: a@b\nSubject: " + b"Re: " * _N + b"x\n\nbody",
+    "broken encoded words": b"From: a@b\nSubject: " + b"=?" * _N + b"\n\nbody",
+    "many header fields": b"From: a@b\n" + b"X-A: b\n" * _N + b"\nbody",
+    "many folds": b"From: a@b\nSubject: x" + b"\n y" * _N + b"\n\nbody",
+    "empty parts": b"From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n" + b"--x\n" * _N,
+    "unclosed tags": b"From: a@b\nContent-Type: text/html\n\n" + b"<p>" * _N,
+}
+
+
+@pytest.mark.parametrize("raw", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_input_is_parsed_in_linear_time(raw: bytes) -> None:
+    started = time.perf_counter()
+    parse_message(raw)
+    assert time.perf_counter() - started < 3
