@@ -120,7 +120,8 @@ def security_headers(response: Response) -> Response:
 
 
 def template_context() -> dict[str, Any]:
-    person = current_user if current_user.is_authenticated else None
+    # Outside a request (mail sent by a job) there is no current user at all.
+    person = current_user if getattr(current_user, "is_authenticated", False) else None
     return {
         "can": lambda permission, subject=None: policy.can(person, permission, subject),
         "Permission": policy.Permission,
