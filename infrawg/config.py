@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "MEMBERSHIP_VERIFIER": "approval",  # approval | roster
     "LIST_BACKEND": "log",
     "LIST_ADDRESS": "infra@localhost",
+    "ANNOUNCE_ADDRESS": "announce@localhost",  # R15: where published goals are announced
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_SIGNIN": "10 per minute",
     "RATELIMIT_JOIN": "10 per hour",

@@ -41,6 +41,16 @@ class Permission(StrEnum):
     APPLICATION_DECIDE_BOARD = "tenants:application:decide-board"
     TENANT_INVITE = "tenants:member:invite"
     TENANT_ACT_FOR = "tenants:organisation:act-for"
+    SURVEY_READ = "surveys:survey:read"
+    SURVEY_CREATE = "surveys:survey:create"
+    SURVEY_MANAGE = "surveys:survey:manage"
+    SURVEY_RESULTS_READ = "surveys:results:read"
+    GOAL_READ_DRAFT = "surveys:goal:read-draft"
+    GOAL_COMMENT = "surveys:goal:comment"
+    GOAL_MANAGE = "surveys:goal:manage"
+    GOAL_PUBLISH = "surveys:goal:publish"
+    MILESTONE_READ = "surveys:milestone:read"
+    MILESTONE_MANAGE = "surveys:milestone:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -75,6 +85,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORGANISATION_READ,
         }
     ),
+}
+
+# R15: members answer the survey, read its results, comment on draft goals and see the
+# milestones (R16: internal); the chair runs the survey and publishes the goals; the chair
+# and staff plan milestones, for the group and for other working groups.
+ROLE_PERMISSIONS[Role.MEMBER] |= {
+    Permission.SURVEY_READ,
+    Permission.SURVEY_RESULTS_READ,
+    Permission.GOAL_READ_DRAFT,
+    Permission.GOAL_COMMENT,
+    Permission.MILESTONE_READ,
+}
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.MILESTONE_MANAGE}
+ROLE_PERMISSIONS[Role.CHAIR] |= {
+    Permission.SURVEY_CREATE,
+    Permission.SURVEY_MANAGE,
+    Permission.GOAL_MANAGE,
+    Permission.GOAL_PUBLISH,
+    Permission.MILESTONE_MANAGE,
 }
 
 # Roles that only count while the person is a member of the group.
@@ -166,6 +195,18 @@ def _tenant_member_invites(person: Person, organisation: Any) -> bool:
 def _tenant_member_acts_for(person: Person, organisation: Any) -> bool:
     # R5: tenant members speak for their organisation (leave, hand over, apply as CO).
     return _is_tenant_member_of(person, organisation)
+
+
+@subject_rule(Permission.SURVEY_MANAGE)
+def _delegated_survey_manager(person: Person, survey: Any) -> bool:
+    # R15: the chair runs the survey and may delegate one to a staff member.
+    from infrawg.surveys.models import Survey, SurveyManager
+
+    return (
+        isinstance(survey, Survey)
+        and Role.STAFF in roles_of(person)
+        and db.session.get(SurveyManager, (survey.id, person.id)) is not None
+    )
 
 
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:

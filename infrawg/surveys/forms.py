@@ -1,0 +1,113 @@
+"""Forms of surveys, goals and milestones; every field has a label.
+
+The answer sheet itself is not a WTForm: its fields are the survey's questions, read by
+``service.parse_answers``.
+"""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from infrawg.surveys.models import (
+    Audience,
+    GoalStatus,
+    MilestoneStatus,
+    ProjectKind,
+    QuestionKind,
+    Section,
+)
+
+
+def _choices(enum_cls) -> list[tuple[str, str]]:
+    return [(member.value, member.label) for member in enum_cls]
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class SurveyForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    year = IntegerField("Year of the survey", validators=[DataRequired(), NumberRange(2000, 2100)])
+    intro = TextAreaField("Introduction shown to respondents", validators=[Length(max=5000)])
+    audience = SelectField("Audience", choices=_choices(Audience))
+    anonymous = BooleanField("Anonymous: responses keep no link to who answered")
+    opens_on = DateField("Opens on", validators=[DataRequired()])
+    closes_on = DateField("Closes on", validators=[DataRequired()])
+    reminder_days = IntegerField(
+        "Reminder, days before closing (empty: no reminder)",
+        validators=[Optional(), NumberRange(1, 60)],
+    )
+
+
+class QuestionForm(FlaskForm):
+    section = SelectField("Section", choices=_choices(Section))
+    kind = SelectField("Type of question", choices=_choices(QuestionKind))
+    prompt = StringField("Question", validators=[DataRequired(), Length(max=500)])
+    options_text = TextAreaField(
+        "Options, one per line (choice and rank questions)", validators=[Length(max=5000)]
+    )
+    required = BooleanField("An answer is required")
+
+
+class DelegateForm(FlaskForm):
+    person_id = SelectField("Staff member", coerce=int, choices=[])
+
+
+class GoalForm(FlaskForm):
+    year = IntegerField("Year of the goal", validators=[DataRequired(), NumberRange(2000, 2100)])
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Length(max=10_000)])
+    owner_id = SelectField("Owner", coerce=_optional_int, choices=[], validate_choice=False)
+    target_on = DateField("Target date", validators=[Optional()])
+    survey_id = SelectField(
+        "Survey it comes from", coerce=_optional_int, choices=[], validate_choice=False
+    )
+    links = SelectMultipleField(
+        "Questions and answers that motivated it", choices=[], validate_choice=False
+    )
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Your comment", validators=[DataRequired(), Length(max=10_000)])
+
+
+class PublishForm(FlaskForm):
+    note = TextAreaField("A word for the announcement (optional)", validators=[Length(max=2000)])
+
+
+class GoalUpdateForm(FlaskForm):
+    status = SelectField("Status", choices=_choices(GoalStatus))
+    note = TextAreaField("What happened", validators=[Length(max=5000)])
+
+
+class ProjectForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    slug = StringField(
+        "Short name for links (lowercase letters, digits, hyphens)",
+        validators=[DataRequired(), Length(max=80)],
+    )
+    description = TextAreaField("Description", validators=[Length(max=5000)])
+    kind = SelectField("Kind", choices=_choices(ProjectKind))
+    organisation_id = SelectField(
+        "Working group helped (for planning help)",
+        coerce=_optional_int,
+        choices=[],
+        validate_choice=False,
+    )
+
+
+class MilestoneForm(FlaskForm):
+    title = StringField("Milestone", validators=[DataRequired(), Length(max=200)])
+    due_on = DateField("Due on", validators=[DataRequired()])
+    owner_id = SelectField("Owner", coerce=_optional_int, choices=[], validate_choice=False)
+    status = SelectField("Status", choices=_choices(MilestoneStatus))
+    notes = TextAreaField("Notes", validators=[Length(max=5000)])

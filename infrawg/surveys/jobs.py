@@ -1,0 +1,31 @@
+"""The survey's mail as a job of the service layer's runner, when that runner exists.
+
+Without it, `flask infrawg surveys send` (from cron) does the same work; both call the one
+idempotent function, so running either twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SEND = "surveys.send"
+
+try:
+    from infrawg.provisioning.jobs import job
+except ImportError:  # the runner is not installed: the CLI command sends
+    job = None
+
+
+def send(ctx: Any) -> None:
+    """Send every invitation, reminder and goal announcement that is due."""
+    from infrawg.surveys.service import send_due_mail
+
+    report = send_due_mail()
+    ctx.log(
+        f"sent {report.invitations} invitations, {report.reminders} reminders, "
+        f"{report.announcements} goal announcements"
+    )
+
+
+if job is not None:
+    job(SEND, max_attempts=5)(send)

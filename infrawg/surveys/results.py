@@ -1,0 +1,328 @@
+"""Results of a survey (R15): counts, percentages, charts, response rates, CSV export.
+
+A handful of grouped queries whatever the number of responses; nothing loads every answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from infrawg import policy
+from infrawg.errors import NotAllowed
+from infrawg.extensions import db
+from infrawg.membership.models import MembershipStatus, Person
+from infrawg.policy import Permission
+from infrawg.surveys import charts
+from infrawg.surveys.models import (
+    Answer,
+    Question,
+    QuestionKind,
+    Response,
+    Section,
+    Survey,
+    SurveyState,
+)
+from infrawg.surveys.service import audience_organisations, can_manage, questions_of
+from infrawg.tenants.models import TenantOrganisation
+
+# R15: on an anonymous survey, a breakdown of fewer responses than this is not shown.
+MIN_BREAKDOWN = 5
+TEXTS_SHOWN = 20
+
+
+@dataclass
+class Row:
+    label: str
+    count: int
+    percent: float
+    extra: str | None = None  # mean rank for rank questions
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    respondents: int
+    rows: list[Row] = field(default_factory=list)
+    mean: float | None = None
+    texts: list[str] = field(default_factory=list)
+    chart: charts.BarChart | None = None
+
+    @property
+    def number(self) -> int:
+        return self.question.position
+
+
+@dataclass
+class SectionResult:
+    section: Section
+    responses: int
+    audience: int
+    suppressed: bool
+    questions: list[QuestionResult] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return 100.0 * self.responses / self.audience if self.audience else 0.0
+
+
+@dataclass
+class SurveyResults:
+    survey: Survey
+    sections: list[SectionResult]
+
+    @property
+    def responses(self) -> int:
+        return sum(s.responses for s in self.sections)
+
+
+def require_results_access(person: Person, survey: Survey) -> None:
+    """Members read results once the survey closed; its managers at any time."""
+    policy.require(person, Permission.SURVEY_RESULTS_READ)
+    if survey.opened_at is None or (
+        survey.state != SurveyState.CLOSED and not can_manage(person, survey)
+    ):
+        raise NotAllowed("The results are shown to members once the survey has closed.")
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def compute(survey: Survey, texts_shown: int = TEXTS_SHOWN) -> SurveyResults:
+    """Per section and question: counts and percentages, the mean rating, mean ranks, texts.
+
+    R15: for an anonymous survey a section with fewer than MIN_BREAKDOWN responses shows
+    only its count.
+    """
+    questions = questions_of(survey)
+    ids = [q.id for q in questions]
+    responses = dict(
+        db.session.execute(
+            select(Response.section, func.count())
+            .where(Response.survey_id == survey.id)
+            .group_by(Response.section)
+        ).all()
+    )
+    counts: dict[int, dict[tuple[int | None, int | None], int]] = defaultdict(dict)
+    respondents: dict[int, int] = {}
+    texts: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        for question_id, option, value, n in db.session.execute(
+            select(Answer.question_id, Answer.option, Answer.value, func.count())
+            .where(Answer.question_id.in_(ids))
+            .group_by(Answer.question_id, Answer.option, Answer.value)
+        ):
+            counts[question_id][(option, value)] = n
+        respondents = dict(
+            db.session.execute(
+                select(Answer.question_id, func.count(func.distinct(Answer.response_id)))
+                .where(Answer.question_id.in_(ids))
+                .group_by(Answer.question_id)
+            ).all()
+        )
+        text_ids = [q.id for q in questions if q.kind == QuestionKind.TEXT]
+        if text_ids and texts_shown:
+            numbered = (
+                select(
+                    Answer.question_id,
+                    Answer.text,
+                    func.row_number()
+                    .over(partition_by=Answer.question_id, order_by=Answer.id)
+                    .label("n"),
+                )
+                .where(Answer.question_id.in_(text_ids))
+                .subquery()
+            )
+            for question_id, text in db.session.execute(
+                select(numbered.c.question_id, numbered.c.text)
+                .where(numbered.c.n <= texts_shown)
+                .order_by(numbered.c.question_id, numbered.c.n)
+            ):
+                texts[question_id].append(text)
+    sizes = audience_sizes(survey)
+    sections = []
+    for section in survey.audience.sections:
+        total = responses.get(section, 0)
+        suppressed = survey.anonymous and total < MIN_BREAKDOWN
+        result = SectionResult(section, total, sizes[section], suppressed)
+        if not suppressed:
+            for question in (q for q in questions if q.section == section):
+                result.questions.append(
+                    _question_result(
+                        question, respondents.get(question.id, 0), counts[question.id], texts
+                    )
+                )
+        sections.append(result)
+    return SurveyResults(survey, sections)
+
+
+def _question_result(
+    question: Question,
+    respondents: int,
+    counts: dict[tuple[int | None, int | None], int],
+    texts: dict[int, list[str]],
+) -> QuestionResult:
+    result = QuestionResult(question, respondents)
+    kind = question.kind
+    if kind == QuestionKind.TEXT:
+        result.texts = texts.get(question.id, [])
+        return result
+    if kind == QuestionKind.RATING:
+        by_value = {value: n for (_, value), n in counts.items()}
+        result.rows = [
+            Row(str(v), by_value.get(v, 0), _pct(by_value.get(v, 0), respondents))
+            for v in range(1, 6)
+        ]
+        total = sum(by_value.values())
+        if total:
+            result.mean = round(sum(v * n for v, n in by_value.items()) / total, 2)
+    elif kind == QuestionKind.RANK:
+        options = question.options
+        for index, label in enumerate(options):
+            ranked = {value: n for (option, value), n in counts.items() if option == index}
+            firsts = ranked.get(1, 0)
+            total = sum(ranked.values())
+            mean = sum(v * n for v, n in ranked.items()) / total if total else None
+            result.rows.append(
+                Row(
+                    label,
+                    firsts,
+                    _pct(firsts, respondents),
+                    f"{mean:.2f}" if mean is not None else "-",
+                )
+            )
+    else:
+        by_option = {option: n for (option, _), n in counts.items()}
+        result.rows = [
+            Row(label, by_option.get(i, 0), _pct(by_option.get(i, 0), respondents))
+            for i, label in enumerate(question.options)
+        ]
+    what = "ranked it first" if kind == QuestionKind.RANK else "chose it"
+    result.chart = charts.bar_chart(
+        chart_id=f"chart-q{question.id}",
+        title=question.prompt,
+        description=(
+            f"{respondents} answered. "
+            + "; ".join(f"{r.label}: {r.count} {what} ({r.percent}%)" for r in result.rows)
+        ),
+        bars=[(r.label, r.count, r.percent) for r in result.rows],
+    )
+    return result
+
+
+def audience_sizes(survey: Survey) -> dict[Section, int]:
+    """The denominators of the response rate: members now, organisations receiving services."""
+    sizes = {Section.MEMBERS: 0, Section.TENANTS: 0}
+    if Section.MEMBERS in survey.audience.sections:
+        sizes[Section.MEMBERS] = db.session.scalar(
+            select(func.count()).select_from(Person).where(Person.status == MembershipStatus.MEMBER)
+        )
+    if Section.TENANTS in survey.audience.sections:
+        sizes[Section.TENANTS] = len(audience_organisations())
+    return sizes
+
+
+def text_answers(question: Question):
+    """All free-text answers of a question, oldest first (paginated by the page)."""
+    return (
+        select(Answer.text)
+        .where(Answer.question_id == question.id, Answer.text.is_not(None))
+        .order_by(Answer.id)
+    )
+
+
+def answered_organisations(survey: Survey) -> list[tuple[TenantOrganisation, Response]]:
+    """For non-anonymous surveys: which organisations answered, and who (last) submitted."""
+    if survey.anonymous:
+        return []
+    return list(
+        db.session.execute(
+            select(TenantOrganisation, Response)
+            .join(Response, Response.organisation_id == TenantOrganisation.id)
+            .where(Response.survey_id == survey.id)
+            .order_by(TenantOrganisation.name)
+        ).tuples()
+    )
+
+
+def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
+    """The responses as CSV lines, one response per line, read in batches (for streaming).
+
+    Anonymous surveys export no identity: neither person nor organisation.
+    """
+    questions = questions_of(survey)
+    column = {q.id: i for i, q in enumerate(questions)}
+    kinds = {q.id: q.kind for q in questions}
+    options = {q.id: q.options for q in questions}
+    header = ["response", "section", "submitted"]
+    if not survey.anonymous:
+        header += ["organisation", "person"]
+    header += [f"[{q.section.value}] {q.prompt}" for q in questions]
+    yield _line(header)
+    org_names = dict(db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name)))
+    last_id = 0
+    number = 0
+    while True:
+        # Keyset pagination over responses: constant memory whatever the size.
+        page = db.session.execute(
+            select(
+                Response.id,
+                Response.section,
+                Response.submitted_at,
+                Response.organisation_id,
+                Person.email,
+            )
+            .outerjoin(Person, Person.id == Response.person_id)
+            .where(Response.survey_id == survey.id, Response.id > last_id)
+            .order_by(Response.id)
+            .limit(batch)
+        ).all()
+        if not page:
+            return
+        first, last_id = page[0][0], page[-1][0]
+        cells: dict[int, list[list[str]]] = {row[0]: [[] for _ in questions] for row in page}
+        for response_id, question_id, option, value, text in db.session.execute(
+            select(Answer.response_id, Answer.question_id, Answer.option, Answer.value, Answer.text)
+            .join(Response, Response.id == Answer.response_id)
+            .where(
+                Response.survey_id == survey.id,
+                Answer.response_id >= first,
+                Answer.response_id <= last_id,
+            )
+            .order_by(Answer.response_id, Answer.question_id, Answer.value, Answer.option)
+        ):
+            kind = kinds[question_id]
+            if kind == QuestionKind.TEXT:
+                item = text or ""
+            elif kind == QuestionKind.RATING:
+                item = str(value)
+            else:
+                item = options[question_id][option] if option < len(options[question_id]) else ""
+            cells[response_id][column[question_id]].append(item)
+        for response_id, section, submitted_at, organisation_id, email in page:
+            number += 1
+            row = [str(number) if survey.anonymous else str(response_id), section.value]
+            row.append(
+                submitted_at.date().isoformat()
+                if survey.anonymous
+                else submitted_at.isoformat(timespec="seconds")
+            )
+            if not survey.anonymous:
+                row += [org_names.get(organisation_id, ""), email or ""]
+            row += [
+                " > ".join(c) if kinds[q.id] == QuestionKind.RANK else "; ".join(c)
+                for q, c in zip(questions, cells[response_id], strict=True)
+            ]
+            yield _line(row)
+
+
+def _line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
