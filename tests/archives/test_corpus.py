@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -116,25 +115,3 @@ def test_incremental_threading_of_the_corpus_matches_the_batch(
     )
     assert incremental.thread == threads.thread
     assert incremental.parent == threads.parent
-
-
-def test_parse_and_thread_speed(corpus_parsed: Corpus, corpus_xz, capsys) -> None:
-    from infrawg.archives.mbox import iter_mbox
-    from infrawg.archives.parse import parse_message
-
-    raws = [m.raw for m in iter_mbox(corpus_xz)]
-    started = time.process_time()
-    parsed = [parse_message(raw) for raw in raws]
-    parse_seconds = time.process_time() - started
-    started = time.process_time()
-    thread_messages(ThreadInput.from_parsed(m) for m in parsed)
-    thread_seconds = time.process_time() - started
-
-    with capsys.disabled():
-        print(
-            f"\nparse_message: {len(raws) / parse_seconds:,.0f} messages/s (CPU); "
-            f"threading 10k: {thread_seconds * 1000:.0f} ms"
-        )
-    # A generous floor: the import's budget is 1,000 messages/s including the database.
-    assert len(raws) / parse_seconds > 1_500
-    assert thread_seconds < 2

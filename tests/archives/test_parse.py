@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -339,16 +338,13 @@ def test_20_mb_attachment(make_message: Make) -> None:
     )
     raw = make_message(headers=mime_headers(), body=body)
 
-    started = time.perf_counter()
     message = parse_message(raw)
-    elapsed = time.perf_counter() - started
 
     (attachment,) = message.attachments
     assert attachment.filename == "firmware.bin"
     assert attachment.size == len(payload)
     assert attachment.sha256 == hashlib.sha256(payload).hexdigest()
     assert message.body_text.strip() == "the firmware"
-    assert elapsed < 10
 
 
 # ----------------------------------------------------------------------- ids and dates
@@ -467,7 +463,7 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("raw", HOSTILE.values(), ids=HOSTILE.keys())
-def test_hostile_input_is_parsed_in_linear_time(raw: bytes) -> None:
-    started = time.perf_counter()
-    parse_message(raw)
-    assert time.perf_counter() - started < 3
+def test_hostile_input_is_parsed_without_error(raw: bytes) -> None:
+    # These once took minutes (a backtracking header pattern); the bench times them.
+    message = parse_message(raw)
+    assert message.message_id
