@@ -113,7 +113,7 @@ def motivating_questions() -> list[tuple[Survey, Question]]:
             .join(Question, Question.survey_id == Survey.id)
             .where(Survey.opened_at.is_not(None))
             .order_by(Survey.year.desc(), Survey.id.desc(), Question.section, Question.position)
-        ).tuples()
+        ).all()
     )
 
 

@@ -247,7 +247,7 @@ def answered_organisations(survey: Survey) -> list[tuple[TenantOrganisation, Res
             .join(Response, Response.organisation_id == TenantOrganisation.id)
             .where(Response.survey_id == survey.id)
             .order_by(TenantOrganisation.name)
-        ).tuples()
+        ).all()
     )
 
 
@@ -265,7 +265,9 @@ def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
         header += ["organisation", "person"]
     header += [f"[{q.section.value}] {q.prompt}" for q in questions]
     yield _line(header)
-    org_names = dict(db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name)))
+    org_names = dict(
+        db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name)).all()
+    )
     last_id = 0
     number = 0
     while True:

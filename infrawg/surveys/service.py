@@ -415,6 +415,19 @@ def parse_answers(
     return answers
 
 
+def answers_as_typed(questions: list[Question], form: Mapping[str, Any]) -> Answers:
+    """What a person typed, keeping each valid answer, to show back on a refused sheet."""
+    typed: Answers = {}
+    for question in questions:
+        try:
+            value = _parse_one(question, form, f"q{question.id}")
+        except Invalid:
+            continue
+        if value:
+            typed[question.id] = value
+    return typed
+
+
 def _getlist(form: Mapping[str, Any], key: str) -> list[str]:
     if hasattr(form, "getlist"):
         return [v for v in form.getlist(key) if str(v).strip() != ""]

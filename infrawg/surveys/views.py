@@ -341,14 +341,6 @@ def _sheet_page(template: str, sheet, status: int = 200, errors=None, answers=No
     )
 
 
-def _form_answers(questions):
-    """What the person typed, to show back on a refused submission."""
-    try:
-        return service.parse_answers(questions, request.form, complete=False)
-    except DomainError:
-        return {}
-
-
 @bp.route("/surveys/<int:survey_id>/answer", methods=["GET", "POST"])
 @requires(Permission.SURVEY_READ)
 def answer(survey_id: int):
@@ -368,7 +360,11 @@ def answer(survey_id: int):
     except service.AnswerErrors as error:
         db.session.rollback()
         return _sheet_page(
-            "surveys/answer.html", sheet, 422, error.errors, _form_answers(sheet.questions)
+            "surveys/answer.html",
+            sheet,
+            422,
+            error.errors,
+            service.answers_as_typed(sheet.questions, request.form),
         )
     db.session.commit()
     return redirect_after_post(target, message)
@@ -393,7 +389,11 @@ def answer_tenant(survey_id: int, slug: str):
     except service.AnswerErrors as error:
         db.session.rollback()
         return _sheet_page(
-            "surveys/answer_tenant.html", sheet, 422, error.errors, _form_answers(sheet.questions)
+            "surveys/answer_tenant.html",
+            sheet,
+            422,
+            error.errors,
+            service.answers_as_typed(sheet.questions, request.form),
         )
     db.session.commit()
     return redirect_after_post(
