@@ -35,6 +35,15 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_CLIENT_SECRET": None,
     "OIDC_NAME": "OpenID Connect",
     "DEMO_DATA": False,
+    # The service layer: provider instances as JSON (or a path to a JSON file), mapping a name
+    # to the provider's settings; secrets only as env:/file: references. Unset: one `zonefile`
+    # provider writing under instance/zones.
+    "PROVIDERS": None,
+    "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",  # apex NS of new hosted zones
+    "DNS_PARENT_SERVERS": None,  # host[:port],... to ask instead of the parent's own servers
+    "REDIS_URL": None,  # set: jobs run on RQ workers over Redis
+    "RQ_QUEUE": "infrawg",
+    "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
 }
 
 

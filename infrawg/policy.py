@@ -41,6 +41,12 @@ class Permission(StrEnum):
     APPLICATION_DECIDE_BOARD = "tenants:application:decide-board"
     TENANT_INVITE = "tenants:member:invite"
     TENANT_ACT_FOR = "tenants:organisation:act-for"
+    SERVICE_VIEW = "provisioning:service:view"
+    SERVICE_MANAGE = "provisioning:service:manage"
+    SERVICE_READ_ALL = "provisioning:service:read-all"
+    SERVICE_DECIDE = "provisioning:service:decide"
+    SERVICE_TYPE_MANAGE = "provisioning:type:manage"
+    JOB_MANAGE = "provisioning:job:manage"
     SURVEY_READ = "surveys:survey:read"
     SURVEY_CREATE = "surveys:survey:create"
     SURVEY_MANAGE = "surveys:survey:manage"
@@ -62,9 +68,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.STAFF_REQUEST,
             Permission.ORGANISATION_READ,
             Permission.APPLICATION_CREATE,
+            Permission.SERVICE_VIEW,
         }
     ),
-    Role.STAFF: frozenset({Permission.MEMBERSHIP_DECIDE, Permission.MEMBERSHIP_DRIFT_READ}),
+    Role.STAFF: frozenset(
+        {
+            Permission.MEMBERSHIP_DECIDE,
+            Permission.MEMBERSHIP_DRIFT_READ,
+            # Staff work the service queue and provision every tenant's services.
+            Permission.SERVICE_MANAGE,
+            Permission.SERVICE_READ_ALL,
+            Permission.JOB_MANAGE,
+        }
+    ),
     Role.CHAIR: frozenset(
         {
             Permission.MEMBERSHIP_DECIDE,
@@ -75,6 +91,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORGANISATION_MANAGE,
             Permission.APPLICATION_DECIDE_CHAIR,
             Permission.TENANT_INVITE,
+            Permission.SERVICE_MANAGE,
+            Permission.SERVICE_READ_ALL,
+            Permission.JOB_MANAGE,
+            # R9: the chair has the final say on services and adds service types.
+            Permission.SERVICE_DECIDE,
+            Permission.SERVICE_TYPE_MANAGE,
         }
     ),
     # R6, R8: the board appoints the chair and recognises community organisations.
@@ -207,6 +229,19 @@ def _delegated_survey_manager(person: Person, survey: Any) -> bool:
         and Role.STAFF in roles_of(person)
         and db.session.get(SurveyManager, (survey.id, person.id)) is not None
     )
+
+
+@subject_rule(Permission.SERVICE_MANAGE)
+def _tenant_member_manages_services(person: Person, subject: Any) -> bool:
+    # R5: tenant members look after their own organisation's services (a zone's records).
+    from infrawg.tenants.models import TenantOrganisation
+
+    if isinstance(subject, TenantOrganisation):
+        return _is_tenant_member_of(person, subject)
+    organisation = getattr(subject, "organisation_id", None)
+    if organisation is None:
+        return False
+    return _is_tenant_member_of(person, db.session.get(TenantOrganisation, organisation))
 
 
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:

@@ -69,3 +69,59 @@ def rfc2136_config(bind: BindServer, tsig_secret_file: Path) -> dict[str, object
         "tsig_secret": f"file:{tsig_secret_file}",
         "timeout": 5,
     }
+
+
+# -- the service layer in the app (tests of requests, jobs and zones) ----------------------------
+
+
+@pytest.fixture
+def zonefile_settings(tmp_path: Path) -> dict[str, str]:
+    return {"directory": str(tmp_path / "zones"), "key_directory": str(tmp_path / "zone-keys")}
+
+
+@pytest.fixture
+def app_config(zonefile_settings) -> dict:
+    """Zone files of this test only (never instance/zones), and the site's name servers."""
+    return {
+        "PROVIDERS": {"zonefile": zonefile_settings},
+        "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",
+    }
+
+
+@pytest.fixture
+def organisation(tenant_member):
+    """An approved working group (R1: eligible) whose tenant member is `tenant_member`."""
+    from infrawg.extensions import db
+    from infrawg.tenants.models import (
+        OrganisationKind,
+        OrganisationStatus,
+        TenantMember,
+        TenantOrganisation,
+    )
+
+    org = TenantOrganisation(
+        kind=OrganisationKind.WG,
+        name="Docs WG",
+        slug="docs-wg",
+        status=OrganisationStatus.APPROVED,
+        approval_ref="test",
+    )
+    db.session.add(org)
+    db.session.flush()
+    db.session.add(TenantMember(organisation_id=org.id, person_id=tenant_member.id))
+    db.session.commit()
+    return org
+
+
+@pytest.fixture
+def dns_type(chair):
+    """The catalogue's DNS hosting on the zonefile provider."""
+    from infrawg.extensions import db
+    from infrawg.provisioning.models import ServiceType
+
+    service_type = ServiceType(
+        name="DNS hosting", kind="dns", provider="zonefile", capacity=5, created_by_id=chair.id
+    )
+    db.session.add(service_type)
+    db.session.commit()
+    return service_type

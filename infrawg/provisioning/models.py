@@ -1,0 +1,223 @@
+"""The service catalogue, services, hosted DNS zones and their records, and jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from infrawg.extensions import db, enum_type
+from infrawg.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from infrawg.membership.models import Person
+    from infrawg.tenants.models import TenantOrganisation
+
+
+class ServiceState(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    PROVISIONING = "provisioning"
+    ACTIVE = "active"
+    FAILED = "failed"
+    SUSPENDED = "suspended"
+    DECOMMISSIONED = "decommissioned"
+
+    @property
+    def label(self) -> str:
+        return {
+            "requested": "Requested: waiting for the chair",
+            "approved": "Approved: waiting to be provisioned",
+            "declined": "Declined",
+            "provisioning": "Being provisioned",
+            "active": "Active",
+            "failed": "Provisioning failed: staff are looking at it",
+            "suspended": "Suspended",
+            "decommissioned": "Decommissioned",
+        }[self.value]
+
+
+# R9: services in these states hold a place of their type's capacity.
+USES_CAPACITY = (
+    ServiceState.APPROVED,
+    ServiceState.PROVISIONING,
+    ServiceState.ACTIVE,
+    ServiceState.FAILED,
+    ServiceState.SUSPENDED,
+)
+
+
+class ServiceType(db.Model):
+    """R9: a kind of service in the catalogue, provided by one configured provider."""
+
+    __tablename__ = "service_type"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # domain, dns, tls, vm, app
+    # The name of a provider instance in INFRAWG_PROVIDERS (never its settings or secrets).
+    provider: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text, default="")
+    capacity: Mapped[int | None] = mapped_column(Integer)  # None: no limit
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    @property
+    def audit_label(self) -> str:
+        return f"service type {self.name} ({self.kind} on {self.provider})"
+
+
+class Service(db.Model):
+    """One organisation's service: asked for by a tenant member, decided by the chair, then
+    provisioned by jobs. `parameters` holds what the type's parameter form asked."""
+
+    __tablename__ = "service"
+    __table_args__ = (
+        Index("ix_service_state_requested", "state", "requested_at"),
+        Index("ix_service_org_state", "organisation_id", "state"),
+        Index("ix_service_type_state", "service_type_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("tenant_organisation.id"))
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_type.id"))
+    name: Mapped[str] = mapped_column(String(255))  # what it is called: the zone, the host
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[ServiceState] = mapped_column(
+        enum_type(ServiceState), default=ServiceState.REQUESTED
+    )
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # R9: set when the chair approved beyond the type's capacity; the reason is required.
+    capacity_override_reason: Mapped[str | None] = mapped_column(Text)
+
+    organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
+    service_type: Mapped[ServiceType] = relationship(lazy="raise")
+    requested_by: Mapped[Person] = relationship(foreign_keys=[requested_by_id], lazy="raise")
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
+    zone: Mapped[DnsZone | None] = relationship(back_populates="service", lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return f"service #{self.id} {self.name}"
+
+
+class DnsZone(db.Model):
+    """R11: a hosted zone. Its records are rows keyed by (zone, name, type)."""
+
+    __tablename__ = "dns_zone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)  # absolute, lower case
+    dnssec: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the provider last reported (after a job): the DS records for the registrar.
+    published_ds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    observed_at: Mapped[datetime | None]
+    # Set once the first provisioning job has taken in what the server already served.
+    adopted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    service: Mapped[Service] = relationship(back_populates="zone", lazy="raise")
+    records: Mapped[list[DnsRecord]] = relationship(
+        back_populates="zone",
+        lazy="raise",
+        order_by="(DnsRecord.name, DnsRecord.rdtype)",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def audit_label(self) -> str:
+        return f"zone {self.name}"
+
+
+class DnsRecord(db.Model):
+    """One RRset of a zone: owner name (absolute), type, TTL and its canonical values."""
+
+    __tablename__ = "dns_record"
+    __table_args__ = (UniqueConstraint("zone_id", "name", "rdtype"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("dns_zone.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    rdtype: Mapped[str] = mapped_column(String(16))
+    ttl: Mapped[int] = mapped_column(Integer)
+    values: Mapped[list[str]] = mapped_column(JSON)
+
+    zone: Mapped[DnsZone] = relationship(back_populates="records", lazy="raise")
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.name} {self.rdtype}"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # an attempt failed; another is scheduled at next_run_at
+    DEAD = "dead"  # out of attempts, or an error a retry cannot fix; staff may retry
+
+    @property
+    def label(self) -> str:
+        return {
+            "queued": "Queued",
+            "running": "Running",
+            "succeeded": "Succeeded",
+            "failed": "Failed, will retry",
+            "dead": "Gave up",
+        }[self.value]
+
+
+class Job(db.Model):
+    """A unit of background work: a registered job function's name and its arguments."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_state_next_run", "state", "next_run_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(80), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[JobState] = mapped_column(enum_type(JobState), default=JobState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    next_run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(120))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[str | None] = mapped_column(Text)  # the diff the last attempt planned
+    # The service the job works on, when it does (for the service page and the queue).
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"), index=True)
+
+    service: Mapped[Service | None] = relationship(lazy="raise")
+    log_lines: Mapped[list[JobLogLine]] = relationship(
+        lazy="raise", order_by="JobLogLine.id", back_populates="job"
+    )
+
+    @property
+    def audit_label(self) -> str:
+        return f"job #{self.id} {self.kind}"
+
+
+class JobLogLine(db.Model):
+    __tablename__ = "job_log_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    line: Mapped[str] = mapped_column(Text)
+
+    job: Mapped[Job] = relationship(lazy="raise", back_populates="log_lines")

@@ -1,0 +1,503 @@
+"""The service catalogue and service requests (R1, R9), and the provisioning job.
+
+Views call these functions; they hold the rules, write the audit trail in the caller's
+transaction, and raise domain errors. The caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from infrawg import audit, policy
+from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
+from infrawg.extensions import db
+from infrawg.membership.models import Person
+from infrawg.notices.mail import send_mail
+from infrawg.policy import Permission
+from infrawg.provisioning.base import Provider
+from infrawg.provisioning.jobs import JobContext, enqueue, job
+from infrawg.provisioning.models import (
+    USES_CAPACITY,
+    DnsZone,
+    Job,
+    JobState,
+    Service,
+    ServiceState,
+    ServiceType,
+)
+from infrawg.provisioning.registry import build_provider, get_provider_class
+from infrawg.tenants.models import TenantMember, TenantOrganisation
+from infrawg.tenants.service import contacts_for
+from infrawg.timeutil import utcnow
+from infrawg.web import external_url
+
+MAX_TEXT = 4000
+# Kinds whose requests this site can provision: the parameters each asks for live in forms.py,
+# the provisioning step in PROVISIONERS below.
+SUPPORTED_KINDS = ("dns",)
+
+
+def _text(value: str | None, message: str | None = None, limit: int = MAX_TEXT) -> str:
+    value = (value or "").strip()
+    if message and not value:
+        raise Invalid(message)
+    if len(value) > limit:
+        raise Invalid(f"Keep it under {limit} characters.")
+    return value
+
+
+# -- providers from configuration ----------------------------------------------------------------
+
+
+def provider_settings() -> dict[str, dict[str, Any]]:
+    """Provider instances from INFRAWG_PROVIDERS: a mapping, JSON text or a JSON file's path.
+
+    Each name maps to its provider's settings, plus an optional "provider" naming the
+    registered provider (default: the name itself). Secrets are references (env:, file:),
+    resolved only when the provider is built.
+    """
+    raw = current_app.config.get("PROVIDERS")
+    if raw is None:
+        instance = Path(current_app.instance_path)
+        return {
+            "zonefile": {
+                "directory": str(instance / "zones"),
+                "key_directory": str(instance / "zone-keys"),
+            }
+        }
+    if isinstance(raw, Mapping):
+        data: Any = raw
+    else:
+        text = str(raw).strip()
+        try:
+            data = json.loads(text if text.startswith("{") else Path(text).read_text())
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"INFRAWG_PROVIDERS is not JSON nor a JSON file: {exc}") from exc
+    if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
+        raise RuntimeError("INFRAWG_PROVIDERS must map each provider name to its settings")
+    return {str(name): dict(settings) for name, settings in data.items()}
+
+
+def _registered_name(name: str) -> tuple[str, dict[str, Any]]:
+    settings = provider_settings().get(name)
+    if settings is None:
+        raise NotFound(f"No provider called {name!r} is configured (INFRAWG_PROVIDERS).")
+    return str(settings.pop("provider", name)), settings
+
+
+def provider_kind(name: str) -> str:
+    """The kind of service (dns, tls...) the configured provider `name` provides."""
+    registered, _ = _registered_name(name)
+    return get_provider_class(registered).kind
+
+
+def provider_capabilities(name: str) -> frozenset[str]:
+    registered, _ = _registered_name(name)
+    return get_provider_class(registered).capabilities
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """(name, "name (kind)") for every configured provider, for the chair's form."""
+    choices = []
+    for name in sorted(provider_settings()):
+        try:
+            choices.append((name, f"{name} ({provider_kind(name)})"))
+        except NotFound:
+            continue
+    return choices
+
+
+def provider_for(name: str) -> Provider[Any]:
+    """Build the configured provider `name` (secrets resolved now, never stored)."""
+    registered, settings = _registered_name(name)
+    return build_provider(registered, settings)
+
+
+# -- the catalogue (R9) --------------------------------------------------------------------------
+
+
+def catalogue(include_inactive: bool = False) -> list[ServiceType]:
+    stmt = select(ServiceType).order_by(ServiceType.kind, ServiceType.name)
+    if not include_inactive:
+        stmt = stmt.where(ServiceType.active.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def capacity_in_use(type_ids: list[int] | None = None) -> dict[int, int]:
+    """R9: how many services of each type hold a place of its capacity (one query)."""
+    stmt = (
+        select(Service.service_type_id, func.count())
+        .where(Service.state.in_(USES_CAPACITY))
+        .group_by(Service.service_type_id)
+    )
+    if type_ids is not None:
+        stmt = stmt.where(Service.service_type_id.in_(type_ids))
+    return {type_id: count for type_id, count in db.session.execute(stmt)}
+
+
+def get_service_type(type_id: int) -> ServiceType:
+    found = db.session.get(ServiceType, type_id)
+    if found is None:
+        raise NotFound("There is no such service type.")
+    return found
+
+
+def _capacity(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise Invalid("Capacity is a number of services, 0 or more (empty: no limit).")
+    return value
+
+
+def add_service_type(
+    actor: Person,
+    name: str,
+    provider: str,
+    description: str = "",
+    capacity: int | None = None,
+) -> ServiceType:
+    """R9: the chair adds a service type, provided by a configured provider."""
+    policy.require(actor, Permission.SERVICE_TYPE_MANAGE)
+    name = _text(name, "Give the service type a name.", 200)
+    kind = provider_kind(provider)
+    if kind not in SUPPORTED_KINDS:
+        raise Invalid(f"This site cannot take requests for {kind} services yet.")
+    if db.session.scalar(select(ServiceType.id).where(ServiceType.name == name)):
+        raise Conflict(f"A service type called {name!r} already exists.")
+    service_type = ServiceType(
+        name=name,
+        kind=kind,
+        provider=provider,
+        description=_text(description),
+        capacity=_capacity(capacity),
+        created_by_id=actor.id,
+    )
+    db.session.add(service_type)
+    db.session.flush()
+    audit.record(actor, "service_type.added", service_type, f"capacity {capacity or 'unlimited'}")
+    return service_type
+
+
+def update_service_type(
+    actor: Person, service_type: ServiceType, capacity: int | None, active: bool
+) -> ServiceType:
+    """R9: the chair sets a type's capacity, or withdraws it from the catalogue."""
+    policy.require(actor, Permission.SERVICE_TYPE_MANAGE)
+    service_type.capacity = _capacity(capacity)
+    service_type.active = active
+    audit.record(
+        actor,
+        "service_type.updated",
+        service_type,
+        f"capacity {service_type.capacity if capacity is not None else 'unlimited'}, "
+        f"{'offered' if active else 'withdrawn'}",
+    )
+    return service_type
+
+
+# -- requests and decisions (R1, R9) -------------------------------------------------------------
+
+
+def organisations_of(person: Person) -> list[TenantOrganisation]:
+    """The organisations `person` is a current tenant member of, by name."""
+    return list(
+        db.session.scalars(
+            select(TenantOrganisation)
+            .join(TenantMember, TenantMember.organisation_id == TenantOrganisation.id)
+            .where(TenantMember.person_id == person.id, TenantMember.ended_at.is_(None))
+            .order_by(TenantOrganisation.name)
+        )
+    )
+
+
+def ineligibility(organisation: TenantOrganisation) -> str | None:
+    """R1: why the organisation may not receive services now, or None when it may."""
+    if not organisation.eligible:
+        return (
+            f"{organisation.name} cannot receive services: {organisation.status.label.lower()}. "
+            "Services go only to approved working groups and to community organisations the "
+            "board recognised."
+        )
+    if organisation.services_suspended:
+        return f"{organisation.name}'s services are suspended; new ones wait for that to end."
+    return None
+
+
+def request_service(
+    actor: Person,
+    organisation: TenantOrganisation,
+    service_type: ServiceType,
+    parameters: Mapping[str, Any],
+    purpose: str = "",
+) -> Service:
+    """A tenant member asks for a service from the catalogue for their organisation.
+
+    R1: refused, with the reason, unless the organisation is eligible. The parameters are
+    the ones the type's form asked for (for DNS: the zone and whether to sign it).
+    """
+    if not policy.can(actor, Permission.TENANT_ACT_FOR, organisation):
+        raise NotAllowed(f"Only tenant members of {organisation.name} may ask for its services.")
+    # R1: services go only to approved WGs and COs the board recognised.
+    reason = ineligibility(organisation)
+    if reason:
+        raise NotAllowed(reason)
+    if not service_type.active:
+        raise Conflict(f"{service_type.name} is no longer offered.")
+    from infrawg.provisioning import zones
+
+    if service_type.kind == "dns":
+        name, clean = zones.parameters(parameters)
+    else:  # pragma: no cover - add_service_type admits supported kinds only
+        raise Invalid(f"{service_type.kind} services cannot be requested yet.")
+    service = Service(
+        organisation_id=organisation.id,
+        service_type_id=service_type.id,
+        name=name,
+        parameters=clean,
+        purpose=_text(purpose),
+        requested_by_id=actor.id,
+    )
+    db.session.add(service)
+    db.session.flush()
+    if service_type.kind == "dns":
+        zones.create_zone(service, service_type)
+    audit.record(
+        actor, "service.requested", service, f"{service_type.name} for {organisation.name}"
+    )
+    _notify(service, organisation)
+    return service
+
+
+def decide(
+    actor: Person,
+    service: Service,
+    approve: bool,
+    reason: str = "",
+    override_reason: str = "",
+) -> Service:
+    """R9: the chair approves (which enqueues provisioning) or declines with a reason.
+
+    Over the type's capacity, approval needs an explicit override with its own reason.
+    """
+    policy.require(actor, Permission.SERVICE_DECIDE)
+    if service.state != ServiceState.REQUESTED:
+        raise Conflict(f"This request was already decided: {service.state.label.lower()}.")
+    reason = _text(reason)
+    override_reason = _text(override_reason)
+    service_type = db.session.get(ServiceType, service.service_type_id)
+    organisation = db.session.get(TenantOrganisation, service.organisation_id)
+    assert service_type is not None and organisation is not None
+    if not approve:
+        if not reason:
+            raise Invalid("Give the reason for declining; the tenant members receive it.")
+        _set_state(actor, service, ServiceState.DECLINED, reason, "service.declined")
+        service.decided_by_id, service.decided_at, service.decision_reason = (
+            actor.id,
+            utcnow(),
+            reason,
+        )
+        return service
+    # R1 again at approval: the organisation may have lapsed since it asked.
+    why_not = ineligibility(organisation)
+    if why_not:
+        raise Conflict(why_not)
+    in_use = capacity_in_use([service_type.id]).get(service_type.id, 0)
+    # R9: every service is open to every tenant, subject to capacity; the chair may override.
+    if service_type.capacity is not None and in_use >= service_type.capacity:
+        if not override_reason:
+            raise Conflict(
+                f"{service_type.name} is at capacity ({in_use} of {service_type.capacity} in "
+                "use). To approve anyway, tick the override and say why."
+            )
+        service.capacity_override_reason = override_reason
+        audit.record(
+            actor,
+            "service.capacity_overridden",
+            service,
+            f"{in_use} of {service_type.capacity} in use: {override_reason}",
+        )
+    service.decided_by_id, service.decided_at, service.decision_reason = (
+        actor.id,
+        utcnow(),
+        reason or None,
+    )
+    _set_state(actor, service, ServiceState.APPROVED, reason or None, "service.approved")
+    start_provisioning(service)
+    return service
+
+
+def start_provisioning(service: Service) -> Job:
+    """Enqueue the job that makes the service real on its provider."""
+    new = enqueue("provision_service", service_id=service.id)
+    new.service_id = service.id
+    return new
+
+
+def _set_state(
+    actor: Person | None, service: Service, state: ServiceState, reason: str | None, action: str
+) -> None:
+    if service.state == state:
+        return
+    service.state = state
+    service.state_reason = reason
+    service.state_changed_at = utcnow()
+    audit.record(actor, action, service, reason)
+    _notify(service)
+
+
+def _notify(service: Service, organisation: TenantOrganisation | None = None) -> None:
+    # R5: tenant members are told whenever their service changes state.
+    organisation = organisation or db.session.get(TenantOrganisation, service.organisation_id)
+    assert organisation is not None
+    recipients = [p.email for p in contacts_for(organisation)]
+    send_mail(
+        recipients,
+        f"{service.name}: {service.state.label}",
+        "service_state",
+        service=service,
+        organisation=organisation,
+        url=external_url("provisioning.service_page", service_id=service.id),
+    )
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _with_related(stmt: Select) -> Select:
+    return stmt.options(
+        selectinload(Service.organisation),
+        selectinload(Service.service_type),
+        selectinload(Service.requested_by),
+        selectinload(Service.zone),
+    )
+
+
+def services_for(person: Person, state: str | None = None) -> Select:
+    """Services `person` may see, newest first: all for staff and the chair, otherwise
+    those of the organisations they are a tenant member of."""
+    stmt = _with_related(select(Service)).order_by(Service.requested_at.desc(), Service.id.desc())
+    if not policy.can(person, Permission.SERVICE_READ_ALL):
+        mine = select(TenantMember.organisation_id).where(
+            TenantMember.person_id == person.id, TenantMember.ended_at.is_(None)
+        )
+        stmt = stmt.where(Service.organisation_id.in_(mine))
+    if state:
+        try:
+            stmt = stmt.where(Service.state == ServiceState(state))
+        except ValueError as exc:
+            raise Invalid(f"{state!r} is not a service state.") from exc
+    return stmt
+
+
+def count_waiting_decisions() -> int:
+    return (
+        db.session.scalar(select(func.count()).where(Service.state == ServiceState.REQUESTED)) or 0
+    )
+
+
+def count_dead_jobs() -> int:
+    return db.session.scalar(select(func.count()).where(Job.state == JobState.DEAD)) or 0
+
+
+def get_service(person: Person, service_id: int) -> Service:
+    """The service, if `person` may see it (cross-tenant lookups find nothing)."""
+    service = db.session.scalar(_with_related(select(Service)).where(Service.id == service_id))
+    if service is None or not (
+        policy.can(person, Permission.SERVICE_READ_ALL)
+        or policy.can(person, Permission.SERVICE_MANAGE, service.organisation)
+    ):
+        raise NotFound("There is no such service.")
+    return service
+
+
+def jobs_of(service: Service) -> list[Job]:
+    return list(
+        db.session.scalars(
+            select(Job).where(Job.service_id == service.id).order_by(Job.id.desc()).limit(20)
+        )
+    )
+
+
+def job_queue(state: str | None = None) -> Select:
+    stmt = select(Job).options(selectinload(Job.service)).order_by(Job.id.desc())
+    if state:
+        try:
+            stmt = stmt.where(Job.state == JobState(state))
+        except ValueError as exc:
+            raise Invalid(f"{state!r} is not a job state.") from exc
+    return stmt
+
+
+def get_job(job_id: int) -> Job:
+    found = db.session.scalar(
+        select(Job)
+        .where(Job.id == job_id)
+        .options(selectinload(Job.log_lines), selectinload(Job.service))
+    )
+    if found is None:
+        raise NotFound("There is no such job.")
+    return found
+
+
+# -- the provisioning job ------------------------------------------------------------------------
+
+
+def _load_for_job(service_id: int) -> Service:
+    service = db.session.scalar(
+        select(Service)
+        .where(Service.id == service_id)
+        .options(
+            selectinload(Service.service_type),
+            selectinload(Service.zone).selectinload(DnsZone.records),
+        )
+    )
+    if service is None:
+        raise NotFound(f"Service #{service_id} no longer exists.")
+    return service
+
+
+def _provision_failed(ctx: JobContext, service_id: int, reviewed: str | None = None) -> None:
+    service = db.session.get(Service, service_id)
+    if service is not None and service.state in (ServiceState.APPROVED, ServiceState.PROVISIONING):
+        _set_state(None, service, ServiceState.FAILED, ctx.job.last_error, "service.failed")
+
+
+@job("provision_service", on_dead=_provision_failed)
+def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = None) -> None:
+    """Bring the service's resource in line with what the site holds, then verify it.
+
+    Idempotent: it plans against what the provider reads now, so a run after a crash (or a
+    second run) finds nothing left to do. `reviewed` is the digest of the plan a person
+    approved; when the plan differs now, nothing is applied.
+    """
+    from infrawg.provisioning import zones
+
+    service = _load_for_job(service_id)
+    if service.state not in (
+        ServiceState.APPROVED,
+        ServiceState.PROVISIONING,
+        ServiceState.ACTIVE,
+        ServiceState.FAILED,
+    ):
+        ctx.log(f"nothing to do: the service is {service.state.value}")
+        return
+    first = service.state != ServiceState.ACTIVE
+    if first and service.state != ServiceState.PROVISIONING:
+        _set_state(None, service, ServiceState.PROVISIONING, None, "service.provisioning")
+        # Committed now, so the tenant sees it while the provider works.
+        db.session.commit()
+        service = _load_for_job(service_id)
+    provider = provider_for(service.service_type.provider)
+    ctx.log(f"provider {service.service_type.provider} ({provider.name})")
+    if service.service_type.kind == "dns":
+        zones.provision(ctx, service, provider, reviewed)
+    else:  # pragma: no cover - only supported kinds can be requested
+        raise Invalid(f"No provisioning for {service.service_type.kind} services.")
+    if service.state != ServiceState.ACTIVE:
+        _set_state(None, service, ServiceState.ACTIVE, None, "service.active")

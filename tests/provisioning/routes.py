@@ -1,0 +1,100 @@
+"""Route access rows of the service layer (see tests/route_access.py)."""
+
+from sqlalchemy import select
+
+from infrawg.extensions import db
+from infrawg.provisioning import service as services
+from infrawg.provisioning.jobs import enqueue
+from infrawg.provisioning.models import DnsRecord, DnsZone, ServiceType
+from infrawg.tenants.models import TenantMember, TenantOrganisation
+from tests.route_access import DECIDERS, MEMBERS, Row, World, post_profile, profile
+
+MEMBERS_NOW = {"member", "tenant_member", "staff", "chair"}
+# Who sees the tenant's service: its tenant member, staff and the chair; another member is
+# told there is nothing there (cross-tenant lookups find nothing).
+SEES_SERVICE = profile(403, anonymous=302, member=404, tenant_member=200, staff=200, chair=200)
+
+
+def seen_then(status: int) -> dict[str, int]:
+    """A POST on the service: `status` for those who see it, 404 for another member."""
+    return post_profile({"tenant_member", "staff", "chair"}, status) | {"member": 404}
+
+
+def populate(world: World) -> None:
+    tenant = world.people["tenant_member"]
+    organisation = db.session.scalar(
+        select(TenantOrganisation)
+        .join(TenantMember, TenantMember.organisation_id == TenantOrganisation.id)
+        .where(TenantMember.person_id == tenant.id, TenantMember.ended_at.is_(None))
+    )
+    service_type = ServiceType(name="DNS hosting", kind="dns", provider="zonefile", capacity=3)
+    db.session.add(service_type)
+    db.session.flush()
+    requested = services.request_service(
+        tenant, organisation, service_type, {"zone": "routes.example.org"}
+    )
+    record = db.session.scalar(
+        select(DnsRecord).join(DnsZone).where(DnsZone.service_id == requested.id)
+    )
+    job = enqueue("provision_service", service_id=requested.id)
+    db.session.commit()
+    world.objects.update(service_type=service_type, service=requested, record=record, job=job)
+
+
+def _service(path: str = ""):
+    return lambda w: f"/services/{w.objects['service'].id}{path}"
+
+
+def _record(path: str = ""):
+    return lambda w: f"/services/{w.objects['service'].id}/records/{w.objects['record'].id}{path}"
+
+
+ROWS = [
+    Row("provisioning.services", "GET", "/services", MEMBERS),
+    Row("provisioning.catalogue", "GET", "/services/catalogue", MEMBERS),
+    Row(
+        "provisioning.add_service_type",
+        "POST",
+        "/services/catalogue",
+        post_profile({"chair"}, 422),
+    ),
+    Row(
+        "provisioning.update_service_type",
+        "POST",
+        lambda w: f"/services/catalogue/{w.objects['service_type'].id}",
+        post_profile({"chair"}, 303),
+    ),
+    Row("provisioning.request_service", "GET", "/services/request", MEMBERS),
+    Row(
+        "provisioning.request_service", "POST", "/services/request", post_profile(MEMBERS_NOW, 422)
+    ),
+    Row("provisioning.service_page", "GET", _service(), SEES_SERVICE),
+    Row(
+        "provisioning.decide",
+        "POST",
+        _service("/decide/approve"),
+        post_profile({"chair"}, 303),
+    ),
+    # Records wait until the zone is provisioned: those who may edit them get 409.
+    Row("provisioning.add_record", "POST", _service("/records"), seen_then(409)),
+    Row("provisioning.edit_record", "GET", _record("/edit"), SEES_SERVICE),
+    Row("provisioning.update_record", "POST", _record(), seen_then(409)),
+    Row("provisioning.delete_record", "POST", _record("/delete"), seen_then(409)),
+    Row("provisioning.set_dnssec", "POST", _service("/dnssec"), seen_then(409)),
+    Row("provisioning.plan", "GET", _service("/plan"), SEES_SERVICE | seen_then(409)),
+    Row("provisioning.apply", "POST", _service("/apply"), seen_then(400)),
+    Row("provisioning.delegation", "POST", _service("/delegation"), seen_then(409)),
+    Row("provisioning.job_queue", "GET", "/services/jobs", DECIDERS),
+    Row(
+        "provisioning.job_page",
+        "GET",
+        lambda w: f"/services/jobs/{w.objects['job'].id}",
+        DECIDERS,
+    ),
+    Row(
+        "provisioning.retry_job",
+        "POST",
+        lambda w: f"/services/jobs/{w.objects['job'].id}/retry",
+        post_profile({"staff", "chair"}, 409),
+    ),
+]
