@@ -356,7 +356,7 @@ def _open_application(
     actor: Person, organisation: TenantOrganisation, services: str, mission_statement: str
 ) -> COApplication:
     application = COApplication(
-        organisation_id=organisation.id,
+        organisation=organisation,
         applicant_id=actor.id,
         services=services,
         mission_statement=mission_statement,
