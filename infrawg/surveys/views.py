@@ -334,6 +334,7 @@ def _sheet_page(template: str, sheet, status: int = 200, errors=None, answers=No
     return render(
         template,
         status=status,
+        typed=request.form if errors else None,
         sheet=sheet,
         survey=sheet.survey,
         answers=answers if answers is not None else sheet.answers,
