@@ -94,7 +94,7 @@ def _answer(survey: Survey, section: Section, when: datetime, organisation_id=No
         if question.kind == QuestionKind.SINGLE:
             rows = [Answer(option=rng.randrange(len(options)))]
         elif question.kind == QuestionKind.MULTIPLE:
-            rows = [Answer(option=i) for i in sorted(rng.sample(range(len(options)), 2))]
+            rows = [Answer(option=i, value=2) for i in sorted(rng.sample(range(len(options)), 2))]
         elif question.kind == QuestionKind.RATING:
             rows = [Answer(value=rng.choice([3, 4, 4, 5]))]
         elif question.kind == QuestionKind.RANK:

@@ -205,7 +205,9 @@ class Answer(db.Model):
     response_id: Mapped[int] = mapped_column(ForeignKey("survey_response.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(ForeignKey("survey_question.id"))
     option: Mapped[int | None]  # index into the question's options
-    value: Mapped[int | None]  # rating 1-5, or the rank (1 = first) of ``option``
+    # Rating 1-5; the rank (1 = first) of ``option``; for a multiple choice, how many
+    # options the answer chose.
+    value: Mapped[int | None]
     text: Mapped[str | None] = mapped_column(Text)
 
 

@@ -10,6 +10,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from sqlalchemy import func, select
 
@@ -119,32 +120,19 @@ def compute(survey: Survey, texts_shown: int = TEXTS_SHOWN) -> SurveyResults:
             .group_by(Answer.question_id, Answer.option, Answer.value)
         ):
             counts[question_id][(option, value)] = n
-        respondents = dict(
-            db.session.execute(
-                select(Answer.question_id, func.count(func.distinct(Answer.response_id)))
-                .where(Answer.question_id.in_(ids))
-                .group_by(Answer.question_id)
-            ).all()
-        )
-        text_ids = [q.id for q in questions if q.kind == QuestionKind.TEXT]
-        if text_ids and texts_shown:
-            numbered = (
-                select(
-                    Answer.question_id,
-                    Answer.text,
-                    func.row_number()
-                    .over(partition_by=Answer.question_id, order_by=Answer.id)
-                    .label("n"),
+        kinds = {q.id: q.kind for q in questions}
+        respondents = {q_id: _respondents(kinds[q_id], n) for q_id, n in counts.items()}
+        for question in questions:
+            if question.kind == QuestionKind.TEXT and texts_shown:
+                # One short query per text question: the index serves it in order.
+                texts[question.id] = list(
+                    db.session.scalars(
+                        select(Answer.text)
+                        .where(Answer.question_id == question.id)
+                        .order_by(Answer.option, Answer.value, Answer.id)
+                        .limit(texts_shown)
+                    )
                 )
-                .where(Answer.question_id.in_(text_ids))
-                .subquery()
-            )
-            for question_id, text in db.session.execute(
-                select(numbered.c.question_id, numbered.c.text)
-                .where(numbered.c.n <= texts_shown)
-                .order_by(numbered.c.question_id, numbered.c.n)
-            ):
-                texts[question_id].append(text)
     sizes = audience_sizes(survey)
     sections = []
     for section in survey.audience.sections:
@@ -160,6 +148,16 @@ def compute(survey: Survey, texts_shown: int = TEXTS_SHOWN) -> SurveyResults:
                 )
         sections.append(result)
     return SurveyResults(survey, sections)
+
+
+def _respondents(kind: QuestionKind, counts: dict[tuple[int | None, int | None], int]) -> int:
+    """How many responses answered a question, from its grouped counts alone."""
+    if kind == QuestionKind.RANK:
+        return sum(n for (_, place), n in counts.items() if place == 1)
+    if kind == QuestionKind.MULTIPLE:
+        # Each answer of k options left k rows with value k: they add up to one.
+        return int(sum(Fraction(n, chosen or 1) for (_, chosen), n in counts.items()))
+    return sum(counts.values())
 
 
 def _question_result(
@@ -198,7 +196,9 @@ def _question_result(
                 )
             )
     else:
-        by_option = {option: n for (option, _), n in counts.items()}
+        by_option: dict[int | None, int] = defaultdict(int)
+        for (option, _), n in counts.items():
+            by_option[option] += n
         result.rows = [
             Row(label, by_option.get(i, 0), _pct(by_option.get(i, 0), respondents))
             for i, label in enumerate(question.options)

@@ -503,9 +503,18 @@ def _answer_rows(response_id: int, answers: Answers, questions: dict[int, Questi
                 yield Answer(
                     response_id=response_id, question_id=question_id, option=option, value=place
                 )
-        else:
+        elif kind == QuestionKind.MULTIPLE:
+            # Each row also says how many options the answer chose: summing 1/value over a
+            # question's rows counts its respondents without a COUNT(DISTINCT) (results.py).
             for option in values:
-                yield Answer(response_id=response_id, question_id=question_id, option=option)
+                yield Answer(
+                    response_id=response_id,
+                    question_id=question_id,
+                    option=option,
+                    value=len(values),
+                )
+        else:
+            yield Answer(response_id=response_id, question_id=question_id, option=values[0])
 
 
 def answers_of(response: Response) -> Answers:

@@ -88,13 +88,20 @@ def test_r15_anonymous_breakdown_under_five_responses_is_hidden(app, people, cha
 def test_r15_anonymous_results_show_from_five_responses(app, people, chair, member):
     survey = make_survey(chair, Audience.MEMBERS, anonymous=True)
     for i in range(5):
-        answer(app, people, survey, people.make(f"Anon {i}"), most=i % 2, rating=5 - i % 2)
+        uses = (0,) if i % 2 == 0 else (0, 1, 2)
+        answer(
+            app, people, survey, people.make(f"Anon {i}"), most=i % 2, rating=5 - i % 2, uses=uses
+        )
     close(chair, survey)
     page = html(people.sign_in(app.test_client(), member).get(f"/surveys/{survey.id}/results"))
     assert not page.select(".suppressed")
     most = question(survey, "Which service matters most?")
     counts = [td.text for td in page.select(f"#result-q{most.id} table.data td.count")]
     assert counts == ["3", "2", "0"]
+    used = question(survey, "Which services do you use?")
+    block = page.select_one(f"#result-q{used.id}")
+    assert block.select_one(".respondents").text.startswith("5 answered")
+    assert [td.text for td in block.select("table.data td.percent")] == ["100.0%", "40.0%", "40.0%"]
     rating = question(survey, "How well do we answer?")
     assert page.select_one(f"#result-q{rating.id} .mean").text == "4.6"
 
