@@ -23,7 +23,8 @@ install: $(STAMP)
 run: $(STAMP)
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask db upgrade heads
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask infrawg demo --if-empty
-	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask run --host 127.0.0.1 --port 5000
+	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} INFRAWG_EMBEDDED_WORKER=$${INFRAWG_EMBEDDED_WORKER:-1} \
+	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Debian packages the real-server tests use (Chromium, BIND 9). Installed only when
 # missing and only as root; policy-rc.d keeps Debian from starting the daemons.
