@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, Response, current_app, flash, g, redirect, render_template, request
 from flask_login import current_user
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from infrawg import audit, policy
-from infrawg.errors import DomainError, NotAllowed
+from infrawg.errors import DomainError, Invalid, NotAllowed
 from infrawg.extensions import db
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,16 @@ def external_url(endpoint: str, **values: Any) -> str:
 def paginate(stmt: Select, per_page: int = PER_PAGE):
     """One page of ``stmt`` from ?page=; a count query, never the whole table."""
     return db.paginate(stmt, per_page=per_page, max_per_page=100, error_out=False)
+
+
+def incomplete_form() -> NoReturn:
+    """For a POST whose form did not validate (a button's form without its CSRF token)."""
+    raise Invalid("The form was incomplete. Reload the page and try again.")
+
+
+def error_status(error: DomainError) -> int:
+    """422 for invalid input re-rendered on its form; the error's own status otherwise."""
+    return 422 if isinstance(error, Invalid) else error.status
 
 
 def redirect_after_post(endpoint_url: str, message: str | None = None, category: str = "ok"):

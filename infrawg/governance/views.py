@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.audit import AuditEvent
-from infrawg.errors import DomainError, Invalid, NotAllowed
+from infrawg.errors import DomainError, NotAllowed
 from infrawg.extensions import db
 from infrawg.governance import bp, service
 from infrawg.governance.forms import (
@@ -23,7 +23,15 @@ from infrawg.membership.service import get_person, person_by_email
 from infrawg.policy import Permission, can, public, requires, signed_in
 from infrawg.tenants import service as tenants
 from infrawg.tenants.forms import ReasonForm
-from infrawg.web import nav_counter, paginate, redirect_after_post, render, wants_fragment
+from infrawg.web import (
+    error_status,
+    incomplete_form,
+    nav_counter,
+    paginate,
+    redirect_after_post,
+    render,
+    wants_fragment,
+)
 
 
 @nav_counter
@@ -36,10 +44,6 @@ def _waiting_for_chair_and_board(person) -> dict[str, int]:
     if can(person, Permission.APPLICATION_DECIDE_BOARD):
         counts["board_queue"] = tenants.count_applications_waiting_for("board")
     return counts
-
-
-def _bad_form():
-    raise Invalid("The form was incomplete. Reload the page and try again.")
 
 
 @bp.get("/audit")
@@ -152,7 +156,7 @@ def ask_staff():
 @bp.post("/account/roles/staff-request/<int:request_id>/withdraw")
 @signed_in
 def withdraw_staff_request(request_id: int):
-    DecisionForm().validate_on_submit() or _bad_form()
+    DecisionForm().validate_on_submit() or incomplete_form()
     service.withdraw_staff_request(current_user, service.get_staff_request(request_id))
     db.session.commit()
     return redirect_after_post(url_for("governance.my_roles"), "Your request is withdrawn.")
@@ -212,7 +216,7 @@ def _row(full_title: str, row_template: str, status: int = 200, **context):
 def decide_staff_request(request_id: int, decision: str):
     form = DecisionForm()
     staff_request = service.get_staff_request(request_id)
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     row = "governance/_staff_request_row.html"
     context = {"req": staff_request, "form": form, "back": url_for("governance.chair_queue")}
     if decision == "decline" and not form.confirmed.data:
@@ -229,7 +233,7 @@ def decide_staff_request(request_id: int, decision: str):
         db.session.rollback()
         staff_request = service.get_staff_request(request_id)
         context["req"] = staff_request
-        status = 422 if isinstance(error, Invalid) else error.status
+        status = error_status(error)
         return _row("Staff request", row, status=status, error=error.message, **context)
     db.session.commit()
     staff_request = service.get_staff_request(request_id)
@@ -265,7 +269,7 @@ def grant_staff():
 def revoke_staff(grant_id: int):
     form = DecisionForm()
     grant = service.get_grant(grant_id)
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     row = "governance/_staff_row.html"
     context = {"grant": grant, "form": form, "back": url_for("governance.chair_queue")}
     if not form.confirmed.data:
@@ -277,7 +281,7 @@ def revoke_staff(grant_id: int):
     except DomainError as error:
         db.session.rollback()
         context["grant"] = service.get_grant(grant_id)
-        status = 422 if isinstance(error, Invalid) else error.status
+        status = error_status(error)
         return _row(
             "Revoke staff status",
             row,

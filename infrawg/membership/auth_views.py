@@ -21,7 +21,7 @@ from infrawg.membership.forms import (
 )
 from infrawg.membership.models import Person
 from infrawg.policy import public, signed_in
-from infrawg.web import redirect_after_post, render
+from infrawg.web import incomplete_form, redirect_after_post, render
 
 LINK_INTENT = "oidc_link_person"
 
@@ -113,13 +113,9 @@ def signin():
 @auth_bp.post("/signout")
 @signed_in
 def signout():
-    ConfirmForm().validate_on_submit() or _invalid()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     logout_user()
     return redirect_after_post(url_for("membership.home"), "You are signed out.")
-
-
-def _invalid():
-    raise Invalid("The form was incomplete. Reload the page and try again.")
 
 
 @auth_bp.route("/signin/reset", methods=["GET", "POST"])
@@ -188,7 +184,7 @@ def oidc_callback():
 @auth_bp.post("/account/logins/<int:login_id>/unlink")
 @signed_in
 def unlink_login(login_id: int):
-    ConfirmForm().validate_on_submit() or _invalid()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     accounts.unlink_login(current_user, login_id)
     db.session.commit()
     return redirect_after_post(url_for("membership.account"), "The login is unlinked.")

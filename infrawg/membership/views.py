@@ -18,7 +18,13 @@ from infrawg.membership.forms import (
     RosterForm,
 )
 from infrawg.policy import Permission, can, public, requires, signed_in
-from infrawg.web import nav_counter, paginate, redirect_after_post, render
+from infrawg.web import (
+    incomplete_form,
+    nav_counter,
+    paginate,
+    redirect_after_post,
+    render,
+)
 
 
 @nav_counter
@@ -99,14 +105,10 @@ def status():
 @bp.post("/account/resend-confirmation")
 @signed_in
 def resend_confirmation():
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     service.resend_confirmation(current_user)
     db.session.commit()
     return redirect_after_post(url_for("membership.dashboard"), "We sent the link again.")
-
-
-def _bad_form():
-    raise Invalid("The form was incomplete. Reload the page and try again.")
 
 
 def _account_page(status: int = 200, **forms):
@@ -192,7 +194,7 @@ def leave():
 @bp.post("/account/rejoin")
 @signed_in
 def rejoin():
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     service.rejoin(current_user)
     db.session.commit()
     return redirect_after_post(
@@ -218,7 +220,7 @@ def decide(person_id: int, decision: str):
     form = DecisionForm()
     person = service.get_person(person_id)
     if not form.validate_on_submit():
-        _bad_form()
+        incomplete_form()
     try:
         service.decide_application(
             current_user, person, decision == "approve", form.reason.data or ""

@@ -7,7 +7,7 @@ import threading
 from flask import current_app, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import DomainError, Invalid
+from infrawg.errors import DomainError
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, requires
 from infrawg.provisioning import bp, jobs, service, zones
@@ -24,7 +24,15 @@ from infrawg.provisioning.forms import (
     ServiceTypeForm,
 )
 from infrawg.provisioning.models import JobState, ServiceState
-from infrawg.web import nav_counter, paginate, redirect_after_post, render, wants_fragment
+from infrawg.web import (
+    error_status,
+    incomplete_form,
+    nav_counter,
+    paginate,
+    redirect_after_post,
+    render,
+    wants_fragment,
+)
 
 _worker_lock = threading.Lock()
 
@@ -49,14 +57,6 @@ def _waiting(person) -> dict[str, int]:
     if can(person, Permission.JOB_MANAGE):
         counts["dead_jobs"] = service.count_dead_jobs()
     return counts
-
-
-def _bad_form():
-    raise Invalid("The form was incomplete. Reload the page and try again.")
-
-
-def _status(error: DomainError) -> int:
-    return 422 if isinstance(error, Invalid) else error.status
 
 
 # -- services ------------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def add_service_type():
 def update_service_type(type_id: int):
     service_type = service.get_service_type(type_id)
     form = CapacityForm(prefix=f"t{type_id}")
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     service.update_service_type(current_user, service_type, form.capacity.data, form.active.data)
     db.session.commit()
     return redirect_after_post(url_for(".catalogue"), f"{service_type.name} updated.")
@@ -155,7 +155,7 @@ def request_service():
         except DomainError as error:
             db.session.rollback()
             form.zone.errors.append(error.message)
-            return _request_page(form, organisations, _status(error))
+            return _request_page(form, organisations, error_status(error))
         db.session.commit()
         return redirect_after_post(
             url_for(".service_page", service_id=created.id),
@@ -216,9 +216,9 @@ def service_page(service_id: int):
 def decide(service_id: int, decision: str):
     item = service.get_service(current_user, service_id)
     if decision not in ("approve", "decline"):
-        _bad_form()
+        incomplete_form()
     form = DecisionForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     try:
         service.decide(
             current_user,
@@ -231,7 +231,7 @@ def decide(service_id: int, decision: str):
         db.session.rollback()
         form.reason.errors.append(error.message)
         item = service.get_service(current_user, service_id)
-        return _service_page(item, _status(error), decision_form=form)
+        return _service_page(item, error_status(error), decision_form=form)
     db.session.commit()
     return redirect_after_post(
         url_for(".service_page", service_id=service_id),
@@ -247,7 +247,7 @@ def decide(service_id: int, decision: str):
 def add_record(service_id: int):
     item = service.get_service(current_user, service_id)
     form = RecordForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     try:
         zones.add_record(
             current_user, item, form.name.data, form.rdtype.data, form.ttl.data, form.values.data
@@ -256,7 +256,7 @@ def add_record(service_id: int):
         db.session.rollback()
         form.values.errors.append(error.message)
         item = service.get_service(current_user, service_id)
-        return _service_page(item, _status(error), add_form=form)
+        return _service_page(item, error_status(error), add_form=form)
     db.session.commit()
     return redirect_after_post(url_for(".service_page", service_id=service_id))
 
@@ -275,14 +275,14 @@ def edit_record(service_id: int, record_id: int):
 def update_record(service_id: int, record_id: int):
     item = service.get_service(current_user, service_id)
     form = RecordEditForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     try:
         zones.update_record(current_user, item, record_id, form.ttl.data, form.values.data)
     except DomainError as error:
         db.session.rollback()
         form.values.errors.append(error.message)
         item = service.get_service(current_user, service_id)
-        return _service_page(item, _status(error), editing=record_id, edit_form=form)
+        return _service_page(item, error_status(error), editing=record_id, edit_form=form)
     db.session.commit()
     return redirect_after_post(url_for(".service_page", service_id=service_id))
 
@@ -291,7 +291,7 @@ def update_record(service_id: int, record_id: int):
 @requires(Permission.SERVICE_VIEW)
 def delete_record(service_id: int, record_id: int):
     item = service.get_service(current_user, service_id)
-    ActionForm().validate_on_submit() or _bad_form()
+    ActionForm().validate_on_submit() or incomplete_form()
     zones.delete_record(current_user, item, record_id)
     db.session.commit()
     return redirect_after_post(url_for(".service_page", service_id=service_id))
@@ -302,7 +302,7 @@ def delete_record(service_id: int, record_id: int):
 def set_dnssec(service_id: int):
     item = service.get_service(current_user, service_id)
     form = DnssecForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     zones.set_dnssec(current_user, item, bool(form.dnssec.data))
     db.session.commit()
     return redirect_after_post(
@@ -329,7 +329,7 @@ def plan(service_id: int):
 def apply(service_id: int):
     item = service.get_service(current_user, service_id)
     form = ApplyForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     queued = zones.request_apply(current_user, item, form.reviewed.data)
     db.session.commit()
     return redirect_after_post(
@@ -342,7 +342,7 @@ def apply(service_id: int):
 @requires(Permission.SERVICE_VIEW)
 def delegation(service_id: int):
     item = service.get_service(current_user, service_id)
-    ActionForm().validate_on_submit() or _bad_form()
+    ActionForm().validate_on_submit() or incomplete_form()
     result = zones.check_delegation(current_user, item)
     if wants_fragment():
         return render("provisioning/_delegation.html", result=result, item=item)
@@ -374,7 +374,7 @@ def job_page(job_id: int):
 @bp.post("/services/jobs/<int:job_id>/retry")
 @requires(Permission.JOB_MANAGE)
 def retry_job(job_id: int):
-    ActionForm().validate_on_submit() or _bad_form()
+    ActionForm().validate_on_submit() or incomplete_form()
     retried = jobs.retry(current_user, service.get_job(job_id))
     db.session.commit()
     return redirect_after_post(

@@ -6,7 +6,7 @@ from flask import request, url_for
 from flask_login import current_user
 
 from infrawg import policy
-from infrawg.errors import DomainError, Invalid, NotAllowed
+from infrawg.errors import DomainError, NotAllowed
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, public, requires, signed_in
 from infrawg.tenants import bp, service
@@ -19,15 +19,14 @@ from infrawg.tenants.forms import (
     WorkingGroupForm,
 )
 from infrawg.tenants.models import Decision
-from infrawg.web import paginate, redirect_after_post, render, wants_fragment
-
-
-def _bad_form():
-    raise Invalid("The form was incomplete. Reload the page and try again.")
-
-
-def _status(error: DomainError) -> int:
-    return 422 if isinstance(error, Invalid) else error.status
+from infrawg.web import (
+    error_status,
+    incomplete_form,
+    paginate,
+    redirect_after_post,
+    render,
+    wants_fragment,
+)
 
 
 @bp.get("/organisations")
@@ -88,7 +87,7 @@ def new_working_group():
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.message)
-            return render("tenants/new_wg.html", status=_status(error), form=form)
+            return render("tenants/new_wg.html", status=error_status(error), form=form)
         db.session.commit()
         return redirect_after_post(
             url_for("tenants.organisation", slug=organisation.slug),
@@ -117,7 +116,7 @@ def apply():
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.message)
-            return render("tenants/apply.html", status=_status(error), form=form)
+            return render("tenants/apply.html", status=error_status(error), form=form)
         slug = application.organisation.slug
         db.session.commit()
         return redirect_after_post(
@@ -132,7 +131,7 @@ def apply():
 def end_charter(slug: str):
     organisation = service.get_organisation(slug)
     form = ReasonForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     if not form.confirmed.data:
         return _organisation_page(organisation, charter_form=form, confirming="charter")
     try:
@@ -144,7 +143,7 @@ def end_charter(slug: str):
         form.reason.errors.append(error.message)
         organisation = service.get_organisation(slug)
         return _organisation_page(
-            organisation, _status(error), charter_form=form, confirming="charter"
+            organisation, error_status(error), charter_form=form, confirming="charter"
         )
     db.session.commit()
     return redirect_after_post(
@@ -170,7 +169,7 @@ def apply_co(slug: str):
     except DomainError as error:
         db.session.rollback()
         form.mission_statement.errors.append(error.message)
-        return _organisation_page(service.get_organisation(slug), _status(error), co_form=form)
+        return _organisation_page(service.get_organisation(slug), error_status(error), co_form=form)
     db.session.commit()
     return redirect_after_post(
         url_for("tenants.organisation", slug=slug),
@@ -193,7 +192,9 @@ def invite(slug: str):
     except DomainError as error:
         db.session.rollback()
         form.email.errors.append(error.message)
-        return _organisation_page(service.get_organisation(slug), _status(error), invite_form=form)
+        return _organisation_page(
+            service.get_organisation(slug), error_status(error), invite_form=form
+        )
     db.session.commit()
     return redirect_after_post(
         url_for("tenants.organisation", slug=slug), f"We sent the invitation to {form.email.data}."
@@ -216,7 +217,7 @@ def handover(slug: str):
         db.session.rollback()
         form.email.errors.append(error.message)
         return _organisation_page(
-            service.get_organisation(slug), _status(error), handover_form=form
+            service.get_organisation(slug), error_status(error), handover_form=form
         )
     db.session.commit()
     return redirect_after_post(
@@ -231,7 +232,7 @@ def leave(slug: str):
     organisation = service.get_organisation(slug)
     policy.require(current_user, Permission.TENANT_ACT_FOR, organisation)
     form = ReasonForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     if not form.confirmed.data:
         return _organisation_page(organisation, leave_form=form, confirming="leave")
     try:
@@ -242,7 +243,7 @@ def leave(slug: str):
         db.session.rollback()
         form.reason.errors.append(error.message)
         return _organisation_page(
-            service.get_organisation(slug), _status(error), leave_form=form, confirming="leave"
+            service.get_organisation(slug), error_status(error), leave_form=form, confirming="leave"
         )
     db.session.commit()
     return redirect_after_post(
@@ -259,7 +260,7 @@ def decide(application_id: int, side: str, decision: str):
     application = service.get_application(application_id)
     service.require_decider(current_user, side)
     form = ReasonForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     row = "tenants/_application_row.html"
     context = {"application": application, "app_form": form, "back": request.referrer or ""}
     if decision == "decline" and not form.confirmed.data:
@@ -283,7 +284,7 @@ def decide(application_id: int, side: str, decision: str):
         return render(
             "governance/row_page.html",
             row,
-            status=_status(error),
+            status=error_status(error),
             title="Application",
             row_template=row,
             error=error.message,
@@ -311,7 +312,7 @@ def invitation(token: str):
 @bp.post("/invitations/<token>/accept")
 @signed_in
 def accept_invitation(token: str):
-    ReasonForm().validate_on_submit() or _bad_form()
+    ReasonForm().validate_on_submit() or incomplete_form()
     tenancy = service.accept_invitation(current_user, token)
     slug = tenancy.organisation.slug
     db.session.commit()
