@@ -1,0 +1,43 @@
+"""Forms of the archive pages; every field has a label."""
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from infrawg.archives.models import Visibility
+
+INHERIT = "inherit"
+
+
+class SearchForm(FlaskForm):
+    """The search box and its filters; read from the query string, no CSRF (a GET)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=200)])
+    list = SelectField("List", choices=[("", "All lists")], validate_choice=False)
+    sender = StringField("Sender", validators=[Optional(), Length(max=200)])
+    since = DateField("From", validators=[Optional()])
+    until = DateField("Until", validators=[Optional()])
+
+
+class VisibilityForm(FlaskForm):
+    """A list's or thread's level (R16), with the reason that goes to the audit trail."""
+
+    level = SelectField("Who may read it", choices=[(v.value, v.label) for v in Visibility])
+    reason = TextAreaField(
+        "Reason (required to make it public, or to take that back)",
+        validators=[Optional(), Length(max=2000)],
+    )
+
+
+class ThreadVisibilityForm(VisibilityForm):
+    level = SelectField(
+        "Who may read this thread",
+        choices=[(INHERIT, "As its list"), *[(v.value, v.label) for v in Visibility]],
+    )
+
+
+class ActionForm(FlaskForm):
+    """A form with only its CSRF token: for buttons that act."""
