@@ -25,4 +25,7 @@ def init_app(app: Flask) -> None:
     from infrawg.surveys.cli import surveys_cli
 
     infrawg_cli.add_command(surveys_cli)
+    from infrawg.archives.cli import archive_cli
+
+    infrawg_cli.add_command(archive_cli)
     app.cli.add_command(infrawg_cli)

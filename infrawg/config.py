@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_CLIENT_SECRET": None,
     "OIDC_NAME": "OpenID Connect",
     "DEMO_DATA": False,
+    "ARCHIVE_DIR": None,  # archive attachments on disk; instance/archive when not given
+    "ARCHIVER_TOKEN": None,  # bearer token of the Mailman 3 archiver endpoint; unset: off
     # The service layer: provider instances as JSON (or a path to a JSON file), mapping a name
     # to the provider's settings; secrets only as env:/file: references. Unset: one `zonefile`
     # provider writing under instance/zones.
@@ -87,11 +89,13 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
 
     secret_key = settings["SECRET_KEY"] or _instance_secret_key(instance)
     database_url = settings["DATABASE_URL"] or f"sqlite:///{instance / 'infrawg.sqlite'}"
+    archive_dir = settings["ARCHIVE_DIR"] or str(instance / "archive")
     https = str(settings["BASE_URL"]).startswith("https://")
 
     config = {
         **settings,
         "SECRET_KEY": secret_key,
+        "ARCHIVE_DIR": archive_dir,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MAIL_DEFAULT_SENDER": settings["MAIL_DEFAULT_SENDER"],
         "MAIL_SUPPRESS_SEND": settings["MAIL_BACKEND"] != "smtp",

@@ -57,6 +57,11 @@ class Permission(StrEnum):
     GOAL_PUBLISH = "surveys:goal:publish"
     MILESTONE_READ = "surveys:milestone:read"
     MILESTONE_MANAGE = "surveys:milestone:manage"
+    ARCHIVE_READ = "archives:message:read"
+    ARCHIVE_READ_SENSITIVE = "archives:message:read-staff"
+    ARCHIVE_RESTRICT = "archives:visibility:restrict"
+    ARCHIVE_PUBLISH = "archives:visibility:publish"
+    ARCHIVE_QUARANTINE = "archives:quarantine:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -126,6 +131,21 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {
     Permission.GOAL_MANAGE,
     Permission.GOAL_PUBLISH,
     Permission.MILESTONE_MANAGE,
+}
+
+# R16: the archives are for members; staff also read threads kept to staff (sensitive
+# topics) and may mark a thread so; only the chair makes anything public, or undoes it.
+ROLE_PERMISSIONS[Role.MEMBER] |= {Permission.ARCHIVE_READ}
+ROLE_PERMISSIONS[Role.STAFF] |= {
+    Permission.ARCHIVE_READ_SENSITIVE,
+    Permission.ARCHIVE_RESTRICT,
+    Permission.ARCHIVE_QUARANTINE,
+}
+ROLE_PERMISSIONS[Role.CHAIR] |= {
+    Permission.ARCHIVE_READ_SENSITIVE,
+    Permission.ARCHIVE_RESTRICT,
+    Permission.ARCHIVE_PUBLISH,
+    Permission.ARCHIVE_QUARANTINE,
 }
 
 # Roles that only count while the person is a member of the group.
