@@ -219,9 +219,8 @@ def board(people) -> Person:
     return people.make("Bo Board", status=MembershipStatus.LEFT, roles=(Role.BOARD,))
 
 
-@pytest.fixture
-def tenant_member(people) -> Person:
-    """A member who is the tenant member (liaison) of an approved working group."""
+def make_organisation(name: str, *tenants: Person, slug: str | None = None):
+    """An approved working group (R1: eligible at once) with these tenant members."""
     from infrawg.tenants.models import (
         OrganisationKind,
         OrganisationStatus,
@@ -229,18 +228,26 @@ def tenant_member(people) -> Person:
         TenantOrganisation,
     )
 
-    person = people.make("Tess Tenant")
     organisation = TenantOrganisation(
         kind=OrganisationKind.WG,
-        name="Tenant Fixture WG",
-        slug="tenant-fixture-wg",
+        name=name,
+        slug=slug or name.lower().replace(" ", "-"),
         status=OrganisationStatus.APPROVED,
-        approval_ref="Membership vote (fixture)",
+        approval_ref="Membership vote (test)",
     )
     db.session.add(organisation)
     db.session.flush()
-    db.session.add(TenantMember(organisation_id=organisation.id, person_id=person.id))
+    for person in tenants:
+        db.session.add(TenantMember(organisation_id=organisation.id, person_id=person.id))
     db.session.commit()
+    return organisation
+
+
+@pytest.fixture
+def tenant_member(people) -> Person:
+    """The liaison of "Tenant Fixture WG"."""
+    person = people.make("Tess Tenant")
+    make_organisation("Tenant Fixture WG", person)
     return person
 
 

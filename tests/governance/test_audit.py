@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from infrawg import audit
 from infrawg.extensions import db
 from tests.conftest import html
+from tests.queries import counted_queries
 
 
 def test_audit_trail_filters_by_action_and_person_and_paginates(client, people, member):
@@ -48,17 +47,8 @@ def test_audit_page_queries_do_not_grow_with_rows(app, client, people, member):
     for actor in actors:
         audit.record(actor, "test.ping", actor)
     db.session.commit()
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    engine = db.session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counted_queries() as statements:
         assert client.get("/audit").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     # user, roles, count, page, actors (one selectin), actions for the filter, nav counts
     assert len(statements) <= 8, statements
 

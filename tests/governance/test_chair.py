@@ -12,7 +12,7 @@ from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
 from tests.conftest import html, outbox_to
-from tests.governance.queries import count
+from tests.queries import count
 
 
 def chairs() -> list[RoleGrant]:

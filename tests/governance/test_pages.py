@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infrawg.extensions import db
 from tests.conftest import html
-from tests.governance.queries import counted_queries
+from tests.queries import counted_queries
 
 
 def test_charter_is_public_and_names_chair_board_and_staff(client, chair, board, staff):

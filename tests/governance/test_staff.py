@@ -9,7 +9,7 @@ from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
 from infrawg.membership.models import MembershipStatus
 from tests.conftest import html, outbox_to
-from tests.governance.queries import count
+from tests.queries import count
 
 
 def staff_grants(person) -> list[RoleGrant]:

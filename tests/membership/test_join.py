@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.membership.lists import list_backend
 from infrawg.membership.models import MembershipStatus, Person, RosterEntry
 from tests.conftest import PASSWORD, html, link_in, outbox_to
+from tests.queries import count
 
 JOIN = {
     "name": "Grace Hopper",
@@ -17,10 +18,6 @@ JOIN = {
     "password": PASSWORD,
     "foundation_member": "y",
 }
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def person(email: str) -> Person | None:

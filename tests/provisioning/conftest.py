@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_organisation
 from tests.servers.bind import BindServer, ZoneConf
 
 # Dynamic, signed zones handed out one per test so tests never see each other's records.
@@ -91,26 +92,7 @@ def app_config(zonefile_settings) -> dict:
 @pytest.fixture
 def organisation(tenant_member):
     """An approved working group (R1: eligible) whose tenant member is `tenant_member`."""
-    from infrawg.extensions import db
-    from infrawg.tenants.models import (
-        OrganisationKind,
-        OrganisationStatus,
-        TenantMember,
-        TenantOrganisation,
-    )
-
-    org = TenantOrganisation(
-        kind=OrganisationKind.WG,
-        name="Docs WG",
-        slug="docs-wg",
-        status=OrganisationStatus.APPROVED,
-        approval_ref="test",
-    )
-    db.session.add(org)
-    db.session.flush()
-    db.session.add(TenantMember(organisation_id=org.id, person_id=tenant_member.id))
-    db.session.commit()
-    return org
+    return make_organisation("Docs WG", tenant_member)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
@@ -18,6 +18,7 @@ from infrawg.provisioning.models import (
 )
 from infrawg.tenants.models import OrganisationStatus, TenantMember
 from tests.conftest import html, outbox_to
+from tests.queries import counted_queries
 
 
 def count(model, *where) -> int:
@@ -309,17 +310,8 @@ def test_services_list_runs_a_fixed_number_of_queries(
     client = people.sign_in(app.test_client(), staff)
 
     def queries_for_list() -> int:
-        seen = []
-        engine = db.session.get_bind().engine
-
-        def before(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", before)
-        try:
+        with counted_queries() as seen:
             assert client.get("/services").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
         return len(seen)
 
     request_zone(tenant, organisation, dns_type, zone="a1.example.org")

@@ -17,7 +17,7 @@ from infrawg.tenants.models import (
 )
 from infrawg.tenants.service import contacts_for
 from tests.conftest import html, outbox_to
-from tests.governance.queries import count, counted_queries
+from tests.queries import count, counted_queries
 
 WG = {
     "name": "Packaging WG",

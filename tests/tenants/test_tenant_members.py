@@ -9,7 +9,7 @@ from infrawg.membership.models import MembershipStatus
 from infrawg.tenants.models import TenantInvitation, TenantMember, TenantOrganisation
 from infrawg.tenants.service import contacts_for
 from tests.conftest import html, link_in, outbox_to
-from tests.governance.queries import count
+from tests.queries import count
 
 SLUG = "tenant-fixture-wg"
 
