@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from infrawg import audit
@@ -106,9 +107,9 @@ def _relax_sqlite_sync(session: Session) -> None:
     loses at most the last batches (unpublished; a re-import puts them back), never the
     database. Set outside a transaction on the (idle) pooled connection the session uses."""
     engine = session.get_bind()
-    if engine.dialect.name != "sqlite":
-        return
-    connection = engine.raw_connection()  # type: ignore[union-attr]
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return  # PostgreSQL, or a session bound to one connection (the tests')
+    connection = engine.raw_connection()
     try:
         connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
     finally:

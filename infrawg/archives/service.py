@@ -300,9 +300,11 @@ def message_view(person: Any, mailing_list: MailingList, message_id: str) -> Mes
 
 
 def export_thread(person: Any, mailing_list: MailingList, thread_id: int) -> Iterator[bytes]:
-    """The thread's visible messages as an mbox (mboxrd), one message at a time."""
+    """The thread's visible messages as an mbox (mboxrd), decompressed and yielded one
+    message at a time. The compressed messages are read up front, so the response needs
+    no database (nor app context) while it streams."""
     rows = db.session.execute(
-        visible_messages(person, Message.id, Message.from_email, Message.date)
+        visible_messages(person, Message.raw, Message.from_email, Message.date)
         .where(Message.thread_id == thread_id, Message.list_id == mailing_list.id)
         .order_by(Message.date, Message.id)
     ).all()
@@ -310,9 +312,8 @@ def export_thread(person: Any, mailing_list: MailingList, thread_id: int) -> Ite
         raise hidden()
 
     def generate() -> Iterator[bytes]:
-        for pk, sender, date in rows:
-            raw = zlib.decompress(db.session.scalar(select(Message.raw).where(Message.id == pk)))
-            yield mbox_entry(raw, sender, date)
+        for compressed, sender, date in rows:
+            yield mbox_entry(zlib.decompress(compressed), sender, date)
 
     return generate()
 

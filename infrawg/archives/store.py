@@ -520,6 +520,14 @@ def _thread_rows(
         if root not in earliest or candidate[0] < earliest[root][0]:
             earliest[root] = candidate
 
+    # The thread's subject is its root message's, when archived; else the earliest one's.
+    for row in stored:
+        if row.message_id == thread_of[row.message_id]:
+            earliest[row.message_id] = (datetime.min.replace(tzinfo=UTC), row.subject)
+    for new in fresh:
+        if new.key == thread_of[new.key]:
+            earliest[new.key] = (datetime.min.replace(tzinfo=UTC), new.parsed.subject)
+
     for root in roots:
         thread = existing.get(root)
         sources = merged_into.get(root, [])

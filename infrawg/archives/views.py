@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nh3
-from flask import Response, abort, jsonify, request, send_file, stream_with_context, url_for
+from flask import Response, abort, jsonify, request, send_file, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -172,7 +172,7 @@ def thread(list_name: str, thread_id: int):
 def thread_export(list_name: str, thread_id: int):
     mailing_list = service.get_list(current_user, list_name)
     entries = service.export_thread(current_user, mailing_list, thread_id)
-    response = Response(stream_with_context(entries), mimetype="application/mbox")
+    response = Response(entries, mimetype="application/mbox")
     response.headers["Content-Disposition"] = f'attachment; filename="thread-{thread_id}.mbox"'
     response.headers.update(DOWNLOAD_HEADERS)
     return response
