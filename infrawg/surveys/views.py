@@ -33,7 +33,14 @@ from infrawg.surveys.models import (
     SurveyState,
 )
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url, nav_counter, paginate, redirect_after_post, render
+from infrawg.web import (
+    external_url,
+    incomplete_form,
+    nav_counter,
+    paginate,
+    redirect_after_post,
+    render,
+)
 
 # Importing the jobs module registers the survey's mail job with the runner.
 assert jobs.SEND == service.SEND_JOB
@@ -55,14 +62,6 @@ def _enums() -> dict:
 def _published_goals():
     """For the home page's goals section: (year, goals) of the latest published year."""
     return goals.current_goals()
-
-
-def _bad_form():
-    raise Invalid("The form was incomplete. Reload the page and try again.")
-
-
-def _status(error: DomainError) -> int:
-    return 422 if isinstance(error, Invalid) else error.status
 
 
 # Surveys ----------------------------------------------------------------------------------
@@ -168,7 +167,7 @@ def update_survey(survey_id: int):
 @bp.post("/surveys/<int:survey_id>/copy")
 @requires(Permission.SURVEY_CREATE)
 def copy_survey(survey_id: int):
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     copy = service.copy_survey(current_user, service.get_survey(survey_id, current_user))
     db.session.commit()
     return redirect_after_post(
@@ -240,7 +239,7 @@ def edit_question(survey_id: int, question_id: int):
 @requires(Permission.SURVEY_READ)
 def remove_question(survey_id: int, question_id: int):
     survey = service.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     service.remove_question(current_user, service.get_question(survey, question_id))
     db.session.commit()
     return _questions_changed(survey, "Question removed.")
@@ -250,7 +249,7 @@ def remove_question(survey_id: int, question_id: int):
 @requires(Permission.SURVEY_READ)
 def move_question(survey_id: int, question_id: int, direction: str):
     survey = service.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     steps = {"up": -1, "down": 1}
     if direction not in steps:
         raise Invalid("Move a question up or down.")
@@ -293,7 +292,7 @@ def delegate(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def open_survey(survey_id: int):
     survey = service.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     sent = service.open_survey(current_user, survey)
     db.session.commit()
     return redirect_after_post(
@@ -307,7 +306,7 @@ def open_survey(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def close_survey(survey_id: int):
     survey = service.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     service.close_survey(current_user, survey)
     db.session.commit()
     return redirect_after_post(
@@ -430,7 +429,7 @@ def reminders_off(token: str):
 @bp.post("/surveys/reminders-on/<token>")
 @public
 def reminders_on(token: str):
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     survey = service.restart_reminders(token)
     db.session.commit()
     return render("surveys/reminders_on.html", survey=survey)
@@ -686,7 +685,7 @@ def goal_update(goal_id: int):
 @requires(Permission.GOAL_PUBLISH)
 def publish_goals(year: int):
     form = PublishForm()
-    form.validate_on_submit() or _bad_form()
+    form.validate_on_submit() or incomplete_form()
     goals.publish_year(current_user, year, form.note.data or "")
     db.session.commit()
     return redirect_after_post(
@@ -811,7 +810,7 @@ def edit_milestone(slug: str, milestone_id: int):
 @requires(Permission.MILESTONE_READ)
 def calendar_link(slug: str):
     project = milestones.get_project(slug)
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     secret = milestones.issue_calendar_link(current_user, project)
     db.session.commit()
     link = external_url("surveys.project_calendar", slug=slug, token=secret)
@@ -822,7 +821,7 @@ def calendar_link(slug: str):
 @requires(Permission.MILESTONE_READ)
 def revoke_calendar_link(slug: str):
     project = milestones.get_project(slug)
-    ConfirmForm().validate_on_submit() or _bad_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     milestones.revoke_calendar_link(current_user, project)
     db.session.commit()
     return redirect_after_post(

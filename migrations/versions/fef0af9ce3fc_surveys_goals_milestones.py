@@ -6,9 +6,8 @@ Create Date: 2026-11-25 22:52:51.045775
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "fef0af9ce3fc"

@@ -10,13 +10,9 @@ from infrawg.extensions import db
 from infrawg.membership.models import Person
 from infrawg.surveys import service
 from infrawg.surveys.models import Audience, QuestionKind, Section, Survey
-from infrawg.tenants.models import (
-    OrganisationKind,
-    OrganisationStatus,
-    TenantMember,
-    TenantOrganisation,
-)
+from infrawg.tenants.models import TenantOrganisation
 from infrawg.timeutil import utcnow
+from tests.conftest import make_organisation
 
 # (section, kind, prompt, options, required)
 MEMBER_QUESTIONS = [
@@ -33,18 +29,8 @@ TENANT_QUESTIONS = [
 
 
 def organisation(name: str, *tenants: Person, slug: str | None = None) -> TenantOrganisation:
-    org = TenantOrganisation(
-        kind=OrganisationKind.WG,
-        name=name,
-        slug=slug or name.lower().replace(" ", "-"),
-        status=OrganisationStatus.APPROVED,
-    )
-    db.session.add(org)
-    db.session.flush()
-    for person in tenants:
-        db.session.add(TenantMember(organisation_id=org.id, person_id=person.id))
-    db.session.commit()
-    return org
+    """An approved working group with these tenant members (the suite's shared maker)."""
+    return make_organisation(name, *tenants, slug=slug)
 
 
 def make_survey(
