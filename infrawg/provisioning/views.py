@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from infrawg.errors import DomainError
 from infrawg.extensions import db
+from infrawg.forms import options
 from infrawg.policy import Permission, can, requires
 from infrawg.provisioning import bp, jobs, service, zones
 from infrawg.provisioning import cli as _cli  # noqa: F401  (adds `flask infrawg worker`)
@@ -87,7 +88,7 @@ def _catalogue_page(status: int = 200, form: ServiceTypeForm | None = None):
     types = service.catalogue(include_inactive=manage)
     if form is None:
         form = ServiceTypeForm()
-    form.provider.choices = service.provider_choices() if manage else []
+    form.provider.choices = options(service.provider_choices()) if manage else []
     return render(
         "provisioning/catalogue.html",
         status=status,
@@ -103,7 +104,7 @@ def _catalogue_page(status: int = 200, form: ServiceTypeForm | None = None):
 @requires(Permission.SERVICE_TYPE_MANAGE)
 def add_service_type():
     form = ServiceTypeForm()
-    form.provider.choices = service.provider_choices()
+    form.provider.choices = options(service.provider_choices())
     if form.validate_on_submit():
         try:
             added = service.add_service_type(
@@ -139,8 +140,8 @@ def request_service():
     form = RequestForm()
     organisations = service.organisations_of(current_user)
     types = service.catalogue()
-    form.organisation.choices = [(o.id, o.name) for o in organisations]
-    form.service_type.choices = [(t.id, t.name) for t in types]
+    form.organisation.choices = options((o.id, o.name) for o in organisations)
+    form.service_type.choices = options((t.id, t.name) for t in types)
     if form.validate_on_submit():
         try:
             organisation = next(o for o in organisations if o.id == form.organisation.data)

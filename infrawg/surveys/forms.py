@@ -14,8 +14,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from infrawg.forms import options
 from infrawg.surveys.models import (
     Audience,
     GoalStatus,
@@ -26,8 +28,8 @@ from infrawg.surveys.models import (
 )
 
 
-def _choices(enum_cls) -> list[tuple[str, str]]:
-    return [(member.value, member.label) for member in enum_cls]
+def _choices(enum_cls) -> list[SelectChoice]:
+    return options((member.value, member.label) for member in enum_cls)
 
 
 def _optional_int(value):

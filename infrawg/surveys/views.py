@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db
+from infrawg.forms import options
 from infrawg.membership.forms import ConfirmForm
 from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, jobs, milestones, results, service
@@ -125,7 +126,7 @@ def _survey_page(survey, status: int = 200, **forms):
     forms.setdefault("settings_form", SurveyForm(obj=survey, audience=survey.audience.value))
     forms.setdefault("question_form", QuestionForm(section=survey.audience.sections[0].value))
     delegate_form = forms.setdefault("delegate_form", DelegateForm())
-    delegate_form.person_id.choices = [(p.id, p.name) for p in service.staff_people()]
+    delegate_form.person_id.choices = options((p.id, p.name) for p in service.staff_people())
     return render(
         "surveys/survey.html",
         status=status,
@@ -278,7 +279,7 @@ def _questions_changed(survey, message: str | None = None):
 def delegate(survey_id: int):
     survey = service.get_survey(survey_id, current_user)
     form = DelegateForm()
-    form.person_id.choices = [(p.id, p.name) for p in service.staff_people()]
+    form.person_id.choices = options((p.id, p.name) for p in service.staff_people())
     if not form.validate_on_submit():
         return _survey_page(survey, 422, delegate_form=form)
     from infrawg.membership.service import get_person
@@ -539,7 +540,9 @@ def goals_feed(year: int):
 
 
 def _goal_form(form: GoalForm) -> GoalForm:
-    form.owner_id.choices = [("", "Nobody yet")] + [(p.id, p.name) for p in milestones.members()]
+    form.owner_id.choices = options(
+        [("", "Nobody yet")] + [(p.id, p.name) for p in milestones.members()]
+    )
     surveys_closed = {}
     links = []
     for survey, question in goals.motivating_questions():
@@ -550,8 +553,8 @@ def _goal_form(form: GoalForm) -> GoalForm:
             links.append(
                 (f"{question.id}:{index}", f"{survey.year} · Q{question.position} → {option}")
             )
-    form.survey_id.choices = [("", "None"), *list(surveys_closed.items())]
-    form.links.choices = links
+    form.survey_id.choices = options([("", "None"), *surveys_closed.items()])
+    form.links.choices = options(links)
     return form
 
 
@@ -704,9 +707,9 @@ def projects():
 
 
 def _project_form(form: ProjectForm) -> ProjectForm:
-    form.organisation_id.choices = [("", "None")] + [
-        (o.id, o.name) for o in service.audience_organisations()
-    ]
+    form.organisation_id.choices = options(
+        [("", "None")] + [(o.id, o.name) for o in service.audience_organisations()]
+    )
     return form
 
 
@@ -735,7 +738,9 @@ def new_project():
 
 
 def _milestone_form(form: MilestoneForm) -> MilestoneForm:
-    form.owner_id.choices = [("", "Nobody yet")] + [(p.id, p.name) for p in milestones.members()]
+    form.owner_id.choices = options(
+        [("", "Nobody yet")] + [(p.id, p.name) for p in milestones.members()]
+    )
     return form
 
 
