@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -98,8 +99,21 @@ def import_mbox(
     summary.published = publish_list(session, mailing_list)
     audit.record(None, "archive.imported", mailing_list, summary.line()[:2000])
     session.commit()
+    _refresh_statistics(session)
     summary.message_pks = []  # not needed by callers; do not keep 10,000 ids around
     return summary
+
+
+def _refresh_statistics(session: Session) -> None:
+    """After a bulk load the planner's statistics are stale (PostgreSQL's autovacuum has
+    not run yet and picks nested loops over "tiny" tables); refresh them for our tables."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        for table in ("archive_message", "archive_thread", "archive_message_reference"):
+            session.execute(text(f"ANALYZE {table}"))
+    elif dialect == "sqlite":
+        session.execute(text("PRAGMA optimize"))
+    session.commit()
 
 
 def _relax_sqlite_sync(session: Session) -> None:

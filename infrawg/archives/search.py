@@ -40,7 +40,7 @@ PG_CONFIG = "english"  # R17: the working language is English
 START, STOP = "\x02", "\x03"
 _MAX_WORDS = 8
 # ts_headline re-parses the document; a long patch need not be read past this.
-_HEADLINE_CHARS = 20_000
+_HEADLINE_CHARS = 5_000
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import load_only
 
 from infrawg import audit
@@ -196,7 +196,7 @@ def thread_view(
     attachments = _attachments_of([m.id for m in messages])
     ordered = _nest(messages) if nested else [(m, 0) for m in messages]
     nodes = [ThreadNode(m, depth, attachments.get(m.id, [])) for m, depth in ordered]
-    previous, following = _neighbour_threads(person, mailing_list, thread_id, messages[0].date)
+    previous, following = _neighbour_threads(person, mailing_list, messages[0])
     return ThreadView(thread, mailing_list, nodes, previous, following)
 
 
@@ -233,23 +233,23 @@ def _attachments_of(message_pks: list[int]) -> dict[int, list[Attachment]]:
 
 
 def _neighbour_threads(
-    person: Any, mailing_list: MailingList, thread_id: int, started: datetime
+    person: Any, mailing_list: MailingList, first: Message
 ) -> tuple[Thread | None, Thread | None]:
-    first = func.min(Message.date)
-    base = (
-        visible_messages(person, Thread)
-        .where(Message.list_id == mailing_list.id, Thread.id != thread_id)
-        .group_by(Thread.id)
+    """The conversations started just before and just after this one: the threads of the
+    nearest visible top-level messages by date (one index walk each, no grouping)."""
+    here = tuple_(Message.date, Message.id)
+    base = visible_messages(person, Thread).where(
+        Message.list_id == mailing_list.id,
+        Message.parent_message_id.is_(None),
+        Message.thread_id != first.thread_id,
     )
     previous = db.session.scalar(
-        base.having(or_(first < started, and_(first == started, Thread.id < thread_id)))
-        .order_by(first.desc(), Thread.id.desc())
+        base.where(here < tuple_(first.date, first.id))
+        .order_by(Message.date.desc(), Message.id.desc())
         .limit(1)
     )
     following = db.session.scalar(
-        base.having(or_(first > started, and_(first == started, Thread.id > thread_id)))
-        .order_by(first, Thread.id)
-        .limit(1)
+        base.where(here > tuple_(first.date, first.id)).order_by(Message.date, Message.id).limit(1)
     )
     return previous, following
 
