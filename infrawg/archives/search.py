@@ -137,7 +137,13 @@ def search_statement(session: Session, person: Any, query: SearchQuery) -> Selec
                 ).label("snip"),
             )
             .where(vector.op("@@")(tsq))
-            .order_by(func.ts_rank(vector, tsq).desc(), Message.date.desc())
+            # Subject hits first (weights D, C, B, A), long bodies not favoured (flag 1).
+            .order_by(
+                func.ts_rank(
+                    literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]"), vector, tsq, 1
+                ).desc(),
+                Message.date.desc(),
+            )
         )
     fts = literal_column(FTS_TABLE)
     fts_table = table(FTS_TABLE, column("rowid"))

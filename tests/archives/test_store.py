@@ -313,7 +313,8 @@ def test_r16_search_snippets_are_escaped(app, people, member):
     page = html(client.get("/archives/search?q=keyword"))
     snippet = page.select_one("p.snippet")
     assert snippet.find("b") is None and snippet.find("script") is None
-    assert "<b>bold</b>" in snippet.get_text()
+    # SQLite keeps the tags as text (escaped); PostgreSQL's ts_headline drops them.
+    assert "bold" in snippet.get_text()
     assert [m.get_text() for m in snippet.find_all("mark")] == ["keyword"]
 
 
