@@ -3,7 +3,12 @@
 from collections.abc import Iterable
 from typing import Any
 
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only its CSRF token: for buttons that act."""
 
 
 def options(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:

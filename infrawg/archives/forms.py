@@ -5,6 +5,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from infrawg.archives.models import Visibility
+from infrawg.forms import options
 
 INHERIT = "inherit"
 
@@ -16,7 +17,7 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Search", validators=[Optional(), Length(max=200)])
-    list = SelectField("List", choices=[("", "All lists")], validate_choice=False)
+    list = SelectField("List", choices=options([("", "All lists")]), validate_choice=False)
     sender = StringField("Sender", validators=[Optional(), Length(max=200)])
     since = DateField("From", validators=[Optional()])
     until = DateField("Until", validators=[Optional()])
@@ -25,7 +26,7 @@ class SearchForm(FlaskForm):
 class VisibilityForm(FlaskForm):
     """A list's or thread's level (R16), with the reason that goes to the audit trail."""
 
-    level = SelectField("Who may read it", choices=[(v.value, v.label) for v in Visibility])
+    level = SelectField("Who may read it", choices=options((v.value, v.label) for v in Visibility))
     reason = TextAreaField(
         "Reason (required to make it public, or to take that back)",
         validators=[Optional(), Length(max=2000)],
@@ -35,7 +36,7 @@ class VisibilityForm(FlaskForm):
 class ThreadVisibilityForm(VisibilityForm):
     level = SelectField(
         "Who may read this thread",
-        choices=[(INHERIT, "As its list"), *[(v.value, v.label) for v in Visibility]],
+        choices=options([(INHERIT, "As its list"), *[(v.value, v.label) for v in Visibility]]),
     )
 
 

@@ -12,9 +12,9 @@ from requests.exceptions import RequestException
 
 from infrawg.errors import DomainError, Invalid, NotAllowed
 from infrawg.extensions import db, limiter, login_manager
+from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, auth_bp
 from infrawg.membership.forms import (
-    ConfirmForm,
     NewPasswordForm,
     ResetRequestForm,
     SignInForm,

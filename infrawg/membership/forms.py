@@ -64,7 +64,3 @@ class RosterForm(FlaskForm):
         "CSV of foundation-member emails",
         validators=[FileRequired(), FileAllowed(["csv", "txt"], "Upload a .csv file.")],
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A form with only its CSRF token: for buttons that act."""

@@ -7,10 +7,10 @@ from flask_login import current_user, login_user
 
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db, limiter
+from infrawg.forms import ConfirmForm
 from infrawg.membership import bp, service
 from infrawg.membership.forms import (
     ChangePasswordForm,
-    ConfirmForm,
     DecisionForm,
     JoinForm,
     LeaveForm,

@@ -9,8 +9,7 @@ from flask_login import current_user
 
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db
-from infrawg.forms import options
-from infrawg.membership.forms import ConfirmForm
+from infrawg.forms import ConfirmForm, options
 from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, jobs, milestones, results, service
 from infrawg.surveys.forms import (
