@@ -34,7 +34,6 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_CLIENT_ID": None,
     "OIDC_CLIENT_SECRET": None,
     "OIDC_NAME": "OpenID Connect",
-    "DEMO_DATA": False,
     "ARCHIVE_DIR": None,  # archive attachments on disk; instance/archive when not given
     "ARCHIVER_TOKEN": None,  # bearer token of the Mailman 3 archiver endpoint; unset: off
     # The service layer: provider instances as JSON (or a path to a JSON file), mapping a name
