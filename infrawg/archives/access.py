@@ -107,7 +107,14 @@ def visible_messages(person: Any, *columns: Any) -> Select[Any]:
     )
     if not levels:
         return stmt.where(false())
-    return stmt.where(Message.published.is_(True), effective_visibility().in_(levels))
+    # The same test as ``effective_visibility().in_(levels)``, spelt so that PostgreSQL's
+    # planner can estimate it from the columns' statistics: it takes a COALESCE(...) IN
+    # for 1% of the rows and then walks every thread instead of the (list, date) index.
+    return stmt.where(
+        Message.published.is_(True),
+        Thread.visibility.in_(levels)
+        | (Thread.visibility.is_(None) & MailingList.visibility.in_(levels)),
+    )
 
 
 def visible_lists(person: Any) -> Select[Any]:

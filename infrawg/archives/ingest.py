@@ -109,7 +109,15 @@ def _refresh_statistics(session: Session) -> None:
     not run yet and picks nested loops over "tiny" tables); refresh them for our tables."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        for table in ("archive_message", "archive_thread", "archive_message_reference"):
+        # The GIN index took the import into its pending list (fastupdate), which every
+        # search then reads from end to end until a vacuum merges it: merge it now.
+        session.execute(text("SELECT gin_clean_pending_list('ix_archive_message_search')"))
+        for table in (
+            "archive_list",  # one row: autovacuum's threshold (50 changes) is never met
+            "archive_message",
+            "archive_thread",
+            "archive_message_reference",
+        ):
             session.execute(text(f"ANALYZE {table}"))
     elif dialect == "sqlite":
         session.execute(text("PRAGMA optimize"))
