@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, bindparam, column, func, literal_column, or_, table
+from sqlalchemy import Select, bindparam, column, func, literal_column, or_, select, table
 from sqlalchemy.orm import Session
 
 from infrawg.archives.access import visible_messages
@@ -30,9 +30,11 @@ from infrawg.archives.models import MailingList, Message
 
 __all__ = [
     "SearchQuery",
+    "count_matches",
     "highlight",
     "include_name",
-    "search_statement",
+    "ranked_ids",
+    "result_rows",
 ]
 
 FTS_TABLE = "archive_message_fts"
@@ -92,10 +94,23 @@ def _tsquery(words: list[str]) -> str:
     return " & ".join(terms)
 
 
-def search_statement(session: Session, person: Any, query: SearchQuery) -> Select:
-    """Rows (message, list name, subject HTML, snippet HTML) of ``query`` that ``person``
-    may read (R16: built on visible_messages), best first; paginate the result."""
-    stmt = visible_messages(person, Message, MailingList.name.label("list_name"))
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _pg_tsquery(words: list[str]) -> Any:
+    config = literal_column(f"'{PG_CONFIG}'::regconfig")
+    return func.to_tsquery(config, bindparam("tsq", _tsquery(words)))
+
+
+_PG_VECTOR = literal_column("archive_message.search_vector")
+_FTS = literal_column(FTS_TABLE)
+
+
+def _matching(session: Session, person: Any, query: SearchQuery, *columns: Any) -> Select:
+    """SELECT ``columns`` FROM the messages matching ``query`` that ``person`` may read
+    (R16: built on visible_messages), unordered."""
+    stmt = visible_messages(person, *columns)
     if query.list_name:
         stmt = stmt.where(MailingList.name == query.list_name)
     if query.sender:
@@ -113,49 +128,92 @@ def search_statement(session: Session, person: Any, query: SearchQuery) -> Selec
         stmt = stmt.where(Message.date < end)
     words = query.words
     if not words:
-        return stmt.add_columns(
-            Message.subject.label("subject_hl"),
-            func.substr(Message.body_text, 1, 240).label("snip"),
-        ).order_by(Message.date.desc(), Message.id.desc())
-    if session.get_bind().dialect.name == "postgresql":
+        return stmt
+    if _is_postgresql(session):
+        return stmt.where(_PG_VECTOR.op("@@")(_pg_tsquery(words)))
+    fts_table = table(FTS_TABLE, column("rowid"))
+    return stmt.join(fts_table, fts_table.c.rowid == Message.id).where(
+        _FTS.op("MATCH")(bindparam("match", _fts5_match(words)))
+    )
+
+
+def _ranking(session: Session, query: SearchQuery) -> list[Any]:
+    """ORDER BY of a search: best first, then newest; newest first without words."""
+    words = query.words
+    if not words:
+        return [Message.date.desc(), Message.id.desc()]
+    if _is_postgresql(session):
+        # Subject hits first (weights D, C, B, A), long bodies not favoured (flag 1).
+        weights = literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]")
+        rank = func.ts_rank(weights, _PG_VECTOR, _pg_tsquery(words), 1)
+        return [rank.desc(), Message.date.desc()]
+    return [func.bm25(_FTS, 6.0, 1.0, 3.0, 3.0), Message.date.desc()]
+
+
+def _highlighted(session: Session, query: SearchQuery) -> tuple[Any, Any]:
+    """The subject with its hits marked, and a snippet of the body around them."""
+    words = query.words
+    if not words:
+        return Message.subject, func.substr(Message.body_text, 1, 240)
+    if _is_postgresql(session):
         config = literal_column(f"'{PG_CONFIG}'::regconfig")
-        tsq = func.to_tsquery(config, bindparam("tsq", _tsquery(words)))
-        vector = literal_column("archive_message.search_vector")
+        tsq = _pg_tsquery(words)
         options = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
         snippet_options = (
             f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12, "
             'MaxFragments=2, FragmentDelimiter=" … "'
         )
         return (
-            stmt.add_columns(
-                func.ts_headline(config, Message.subject, tsq, options).label("subject_hl"),
-                func.ts_headline(
-                    config,
-                    func.left(Message.body_text, _HEADLINE_CHARS),
-                    tsq,
-                    snippet_options,
-                ).label("snip"),
-            )
-            .where(vector.op("@@")(tsq))
-            # Subject hits first (weights D, C, B, A), long bodies not favoured (flag 1).
-            .order_by(
-                func.ts_rank(
-                    literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]"), vector, tsq, 1
-                ).desc(),
-                Message.date.desc(),
-            )
+            func.ts_headline(config, Message.subject, tsq, options),
+            func.ts_headline(
+                config, func.left(Message.body_text, _HEADLINE_CHARS), tsq, snippet_options
+            ),
         )
-    fts = literal_column(FTS_TABLE)
-    fts_table = table(FTS_TABLE, column("rowid"))
     return (
-        stmt.join(fts_table, fts_table.c.rowid == Message.id)
-        .add_columns(
-            func.highlight(fts, 0, START, STOP).label("subject_hl"),
-            func.snippet(fts, 1, START, STOP, " … ", 24).label("snip"),
-        )
-        .where(fts.op("MATCH")(bindparam("match", _fts5_match(words))))
-        .order_by(func.bm25(fts, 6.0, 1.0, 3.0, 3.0), Message.date.desc())
+        func.highlight(_FTS, 0, START, STOP),
+        func.snippet(_FTS, 1, START, STOP, " … ", 24),
     )
+
+
+def count_matches(session: Session, person: Any, query: SearchQuery, cap: int) -> int:
+    """How many messages match, counted up to ``cap + 1`` (more is "more than cap"):
+    counting every hit of a common word costs more than the page itself."""
+    found = _matching(session, person, query, Message.id).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(found)) or 0
+
+
+def ranked_ids(
+    session: Session, person: Any, query: SearchQuery, limit: int, offset: int
+) -> list[int]:
+    """Ids of one page of the matches, best first (no snippets: ranking reads only the
+    index, and SQLite would compute a snippet for every hit before sorting)."""
+    statement = (
+        _matching(session, person, query, Message.id)
+        .order_by(*_ranking(session, query))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(statement))
+
+
+def result_rows(session: Session, person: Any, query: SearchQuery, ids: list[int]) -> list[Any]:
+    """Rows (message, list name, subject HTML, snippet HTML) of ``ids``, in that order.
+    Still built on the search itself: the highlighting needs its match, and R16 its
+    filter."""
+    if not ids:
+        return []
+    subject_hl, snip = _highlighted(session, query)
+    statement = _matching(
+        session,
+        person,
+        query,
+        Message,
+        MailingList.name.label("list_name"),
+        subject_hl.label("subject_hl"),
+        snip.label("snip"),
+    ).where(Message.id.in_(ids))
+    by_id = {row[0].id: row for row in session.execute(statement)}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 _MARKER = re.compile(f"([{START}{STOP}])")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import load_only
 
 from infrawg import audit
+from infrawg.archives import search
 from infrawg.archives.access import hidden, visible_lists, visible_messages
 from infrawg.archives.ingest import archive_dir
 from infrawg.archives.models import (
@@ -28,6 +29,7 @@ from infrawg.archives.models import (
     Thread,
     Visibility,
 )
+from infrawg.archives.search import SearchQuery
 from infrawg.archives.store import Incoming, store_messages
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
@@ -59,6 +61,7 @@ class RowsPage:
     page: int
     per_page: int
     total: int
+    more: bool = False  # there are more than ``total`` (a capped count)
 
     @property
     def pages(self) -> int:
@@ -87,6 +90,22 @@ def paginate_rows(statement: Any, page: int, per_page: int = 25) -> RowsPage:
     total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page)).all()
     return RowsPage(items, page, per_page, total or 0)
+
+
+# A search counts its hits up to here and says "more than 1,000" beyond.
+SEARCH_COUNT_CAP = 1000
+
+
+def search_messages(person: Any, query: SearchQuery, page: int, per_page: int = 20) -> RowsPage:
+    """One page of the messages matching ``query`` that ``person`` may read, best first,
+    with highlighted subjects and snippets (R16: every step starts from
+    visible_messages). Snippets are made for the page's rows only."""
+    page = max(1, min(page, 10_000))
+    found = search.count_matches(db.session, person, query, SEARCH_COUNT_CAP)
+    ids = search.ranked_ids(db.session, person, query, per_page, (page - 1) * per_page)
+    items = search.result_rows(db.session, person, query, ids)
+    more = found > SEARCH_COUNT_CAP
+    return RowsPage(items, page, per_page, min(found, SEARCH_COUNT_CAP), more)
 
 
 @dataclass(frozen=True)

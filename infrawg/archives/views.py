@@ -101,8 +101,7 @@ def search_page():
             until=form.until.data,
         )
         if not query.empty:
-            statement = search.search_statement(db.session, current_user, query)
-            page = service.paginate_rows(statement, _page(), per_page=20)
+            page = service.search_messages(current_user, query, _page(), per_page=20)
     return render(
         "archives/search.html",
         "archives/_results.html",

@@ -119,8 +119,7 @@ def measure_pages(url: str, archive: Path, queries: list[str]) -> dict:
         hits = 0
         for text in queries:
             start = time.perf_counter()
-            statement = search.search_statement(db.session, person, search.SearchQuery(text=text))
-            page = service.paginate_rows(statement, 1, per_page=20)
+            page = service.search_messages(person, search.SearchQuery(text=text), 1, per_page=20)
             search_times.append((time.perf_counter() - start) * 1000)
             hits += bool(page.items)
         db.session.remove()
