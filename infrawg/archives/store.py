@@ -20,7 +20,8 @@ import os
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,9 @@ from infrawg.timeutil import utcnow
 
 # Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
+# From this many new messages on, compression and attachment files go to a worker
+# thread (zlib and file writes release the GIL) while threading and inserts run here.
+_BACKGROUND_FROM = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +202,27 @@ def store_messages(
         session.flush()
         return result
 
+    with _Background(len(fresh) >= _BACKGROUND_FROM) as background:
+        return _store_fresh(session, mailing_list, fresh, result, archive_dir, publish, background)
+
+
+def _store_fresh(
+    session: Session,
+    mailing_list: MailingList,
+    fresh: list[_New],
+    result: StoreResult,
+    archive_dir: Path,
+    publish: bool,
+    background: _Background,
+) -> StoreResult:
+    # The bytes work first, so that it overlaps the threading and the queries below.
+    raws = [background.run(zlib.compress, new.incoming.raw, 1) for new in fresh]
+    writes = [
+        background.run(_write_attachment, archive_dir, part.sha256, part.payload)
+        for new in fresh
+        for part in new.parsed.attachments
+    ]
+
     stored, stored_refs = _load_related_threads(session, mailing_list, fresh)
     inputs = [
         ThreadInput(
@@ -235,7 +260,7 @@ def store_messages(
 
     received = utcnow()
     rows = []
-    for new in fresh:
+    for new, raw in zip(fresh, raws, strict=True):
         message = new.parsed
         notes = list(message.warnings)
         if new.incoming.note:
@@ -264,7 +289,7 @@ def store_messages(
                 "content_hash": message.content_hash,
                 "size": message.size,
                 "warnings": "\n".join(notes),
-                "raw": zlib.compress(new.incoming.raw, 1),
+                "raw": raw.result(),
                 "published": publish,
                 "source": new.incoming.source[:40],
                 "received_at": received,
@@ -299,7 +324,6 @@ def store_messages(
                  "ref_id": new.in_reply_to}
             )  # fmt: skip
         for position, part in enumerate(new.parsed.attachments):
-            _write_attachment(archive_dir, part.sha256, part.payload)
             attachments.append(
                 {
                     "message_pk": pk,
@@ -333,8 +357,32 @@ def store_messages(
                 for pk, row in zip(pks, rows, strict=True)
             ],
         )
+    for write in writes:
+        write.result()  # every file is on disk before the caller commits
     session.flush()
     return result
+
+
+class _Background:
+    """Runs functions on one worker thread, or at once when not worth a thread. Leaving
+    the block waits for the work handed over, so nothing outlives the store call."""
+
+    def __init__(self, threaded: bool) -> None:
+        self._pool = ThreadPoolExecutor(1, "archive-store") if threaded else None
+
+    def __enter__(self) -> _Background:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        if self._pool is not None:
+            return self._pool.submit(function, *args)
+        done: Future[Any] = Future()
+        done.set_result(function(*args))
+        return done
 
 
 def publish_list(session: Session, mailing_list: MailingList) -> int:
