@@ -40,6 +40,7 @@ from infrawg.archives.models import (
     Thread,
     Visibility,
 )
+from infrawg.archives.parse import Attachment as ParsedAttachment
 from infrawg.archives.parse import ParsedMessage, Unparseable, parse_message
 from infrawg.archives.threading import (
     DEFAULT_SUBJECT_WINDOW,
@@ -131,6 +132,15 @@ def _write_attachment(archive_dir: Path, sha256: str, payload: bytes) -> None:
         raise
 
 
+def _compress_all(raws: list[bytes]) -> list[bytes]:
+    return [zlib.compress(raw, 1) for raw in raws]
+
+
+def _write_attachments(archive_dir: Path, parts: list[ParsedAttachment]) -> None:
+    for part in parts:
+        _write_attachment(archive_dir, part.sha256, part.payload)
+
+
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -216,12 +226,10 @@ def _store_fresh(
     background: _Background,
 ) -> StoreResult:
     # The bytes work first, so that it overlaps the threading and the queries below.
-    raws = [background.run(zlib.compress, new.incoming.raw, 1) for new in fresh]
-    writes = [
-        background.run(_write_attachment, archive_dir, part.sha256, part.payload)
-        for new in fresh
-        for part in new.parsed.attachments
-    ]
+    # One task each: the worker takes the GIL back between two messages, not a future.
+    raws = background.run(_compress_all, [new.incoming.raw for new in fresh])
+    parts = [part for new in fresh for part in new.parsed.attachments]
+    writes = background.run(_write_attachments, archive_dir, parts)
 
     stored, stored_refs = _load_related_threads(session, mailing_list, fresh)
     inputs = [
@@ -260,7 +268,7 @@ def _store_fresh(
 
     received = utcnow()
     rows = []
-    for new, raw in zip(fresh, raws, strict=True):
+    for new, raw in zip(fresh, raws.result(), strict=True):
         message = new.parsed
         notes = list(message.warnings)
         if new.incoming.note:
@@ -289,7 +297,7 @@ def _store_fresh(
                 "content_hash": message.content_hash,
                 "size": message.size,
                 "warnings": "\n".join(notes),
-                "raw": raw.result(),
+                "raw": raw,
                 "published": publish,
                 "source": new.incoming.source[:40],
                 "received_at": received,
@@ -357,8 +365,7 @@ def _store_fresh(
                 for pk, row in zip(pks, rows, strict=True)
             ],
         )
-    for write in writes:
-        write.result()  # every file is on disk before the caller commits
+    writes.result()  # every file is on disk before the caller commits
     session.flush()
     return result
 
