@@ -47,7 +47,7 @@ def migrated_app(database_url: str, **overrides) -> Flask:
 
     app = create_app(base_config(database_url) | overrides)
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
     return app
 
 
