@@ -8,6 +8,13 @@ index. Alembic's autogenerate is told to leave them alone (:func:`include_name`)
 Every search starts from :func:`infrawg.archives.access.visible_messages` (R16), so a
 result a person may not read cannot be found, counted or highlighted.
 
+Ranking is bounded: with more than :data:`RANK_CAP` (1,000) matches, only the newest
+1,000 of them (by date) are ranked, on both engines, so a common word costs the ranking
+of 1,000 documents rather than of every hit; the count stops at the same cap ("more
+than 1,000"). Snippets are made for the page's rows only, from the first
+:data:`_HEADLINE_CHARS` characters of the body (a hit further on leaves the snippet
+unmarked: the subject and the ranking still see the whole message).
+
 Queries are reduced to words (letters, digits, underscore) before they reach either
 engine, so no search syntax of the user's reaches SQL; the last word matches as a prefix
 (search as you type). Snippets come back with control-character markers around the hits
@@ -22,8 +29,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, bindparam, column, func, literal_column, or_, select, table
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Select,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy.orm import Session, aliased, load_only
 
 from infrawg.archives.access import visible_messages
 from infrawg.archives.models import MailingList, Message
@@ -41,8 +58,10 @@ FTS_TABLE = "archive_message_fts"
 PG_CONFIG = "english"  # R17: the working language is English
 START, STOP = "\x02", "\x03"
 _MAX_WORDS = 8
+# With more matches than this, only the newest RANK_CAP are ranked (see the docstring).
+RANK_CAP = 1_000
 # ts_headline re-parses the document; a long patch need not be read past this.
-_HEADLINE_CHARS = 5_000
+_HEADLINE_CHARS = 2_000
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -137,16 +156,19 @@ def _matching(session: Session, person: Any, query: SearchQuery, *columns: Any) 
     )
 
 
+def _pg_rank(words: list[str]) -> Any:
+    # Subject hits first (weights D, C, B, A), long bodies not favoured (flag 1).
+    weights = literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]")
+    return func.ts_rank(weights, _PG_VECTOR, _pg_tsquery(words), 1)
+
+
 def _ranking(session: Session, query: SearchQuery) -> list[Any]:
     """ORDER BY of a search: best first, then newest; newest first without words."""
     words = query.words
     if not words:
         return [Message.date.desc(), Message.id.desc()]
     if _is_postgresql(session):
-        # Subject hits first (weights D, C, B, A), long bodies not favoured (flag 1).
-        weights = literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]")
-        rank = func.ts_rank(weights, _PG_VECTOR, _pg_tsquery(words), 1)
-        return [rank.desc(), Message.date.desc()]
+        return [_pg_rank(words).desc(), Message.date.desc()]
     return [func.bm25(_FTS, 6.0, 1.0, 3.0, 3.0), Message.date.desc()]
 
 
@@ -160,8 +182,8 @@ def _highlighted(session: Session, query: SearchQuery) -> tuple[Any, Any]:
         tsq = _pg_tsquery(words)
         options = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
         snippet_options = (
-            f"StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12, "
-            'MaxFragments=2, FragmentDelimiter=" … "'
+            f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=10, "
+            'MaxFragments=1, FragmentDelimiter=" … "'
         )
         return (
             func.ts_headline(config, Message.subject, tsq, options),
@@ -183,17 +205,77 @@ def count_matches(session: Session, person: Any, query: SearchQuery, cap: int) -
 
 
 def ranked_ids(
-    session: Session, person: Any, query: SearchQuery, limit: int, offset: int
+    session: Session,
+    person: Any,
+    query: SearchQuery,
+    limit: int,
+    offset: int,
+    cap: int | None = RANK_CAP,
 ) -> list[int]:
     """Ids of one page of the matches, best first (no snippets: ranking reads only the
-    index, and SQLite would compute a snippet for every hit before sorting)."""
-    statement = (
-        _matching(session, person, query, Message.id)
-        .order_by(*_ranking(session, query))
-        .limit(limit)
-        .offset(offset)
+    index, and SQLite would compute a snippet for every hit before sorting).
+
+    With words and a ``cap``, only the newest ``cap`` matches are ranked: reading the
+    tsvector of every hit of a common word cost more than the whole page. The caller
+    that counted at most ``cap`` matches may pass None (rank them all, the same result,
+    found without walking the messages by date). Without words there is no ranking,
+    only newest first.
+    """
+    words = query.words
+    if not words or cap is None:
+        statement = _matching(session, person, query, Message.id).order_by(
+            *_ranking(session, query), Message.id.desc()
+        )
+    elif _is_postgresql(session):
+        statement = _pg_newest_ranked(session, person, query, cap)
+    else:
+        newest = (
+            _matching(session, person, query, Message.id.label("id"))
+            .order_by(Message.date.desc(), Message.id.desc())
+            .limit(cap)
+            .subquery("newest")
+        )
+        # bm25() needs the MATCH in its own query: the search again, within the newest.
+        statement = (
+            _matching(session, person, query, Message.id)
+            .where(Message.id.in_(select(newest.c.id)))
+            .order_by(*_ranking(session, query), Message.id.desc())
+        )
+    return list(session.scalars(statement.limit(limit).offset(offset)))
+
+
+def _pg_newest_ranked(session: Session, person: Any, query: SearchQuery, cap: int) -> Select:
+    """The newest ``cap`` matches, best first. Per list (LATERAL), newest first along the
+    (list, date) index, so that a common word stops after ~``cap`` messages instead of
+    testing every tsvector; each candidate is ranked as it is found (its vector read once).
+    """
+    outer = aliased(MailingList, name="each_list")
+    per_list = (
+        _matching(
+            session,
+            person,
+            query,
+            Message.id.label("id"),
+            Message.date.label("date"),
+            _pg_rank(query.words).label("rank"),
+        )
+        .where(Message.list_id == outer.id)
+        .order_by(Message.date.desc(), Message.id.desc())
+        .limit(cap)
+        .lateral("per_list")
     )
-    return list(session.scalars(statement))
+    newest_of_all = select(per_list.c.id, per_list.c.date, per_list.c.rank).select_from(outer)
+    if query.list_name:
+        newest_of_all = newest_of_all.where(outer.name == query.list_name)
+    newest = (
+        newest_of_all.join(per_list, true())
+        .order_by(per_list.c.date.desc(), per_list.c.id.desc())
+        .limit(cap)
+        .subquery("newest")
+    )
+    return select(newest.c.id).order_by(
+        newest.c.rank.desc(), newest.c.date.desc(), newest.c.id.desc()
+    )
 
 
 def result_rows(session: Session, person: Any, query: SearchQuery, ids: list[int]) -> list[Any]:
@@ -215,7 +297,9 @@ def result_rows(session: Session, person: Any, query: SearchQuery, ids: list[int
         statement = visible_messages(person, *columns)
     else:
         statement = _matching(session, person, query, *columns)  # FTS5 needs its MATCH
-    statement = statement.where(Message.id.in_(ids))
+    # The results show a few headers: the bodies (loaded on access if ever needed) stay.
+    shown = (Message.message_id, Message.subject, Message.from_name, Message.from_email)
+    statement = statement.where(Message.id.in_(ids)).options(load_only(*shown, Message.date))
     by_id = {row[0].id: row for row in session.execute(statement)}
     return [by_id[pk] for pk in ids if pk in by_id]
 

@@ -92,20 +92,26 @@ def paginate_rows(statement: Any, page: int, per_page: int = 25) -> RowsPage:
     return RowsPage(items, page, per_page, total or 0)
 
 
-# A search counts its hits up to here and says "more than 1,000" beyond.
-SEARCH_COUNT_CAP = 1000
+# A search counts its hits up to here and says "more than 1,000" beyond; with more, the
+# newest 1,000 are ranked (search.RANK_CAP), so every page it offers can be shown.
+SEARCH_COUNT_CAP = search.RANK_CAP
 
 
-def search_messages(person: Any, query: SearchQuery, page: int, per_page: int = 20) -> RowsPage:
+def search_messages(
+    person: Any, query: SearchQuery, page: int, per_page: int = 20, cap: int = SEARCH_COUNT_CAP
+) -> RowsPage:
     """One page of the messages matching ``query`` that ``person`` may read, best first,
     with highlighted subjects and snippets (R16: every step starts from
-    visible_messages). Snippets are made for the page's rows only."""
+    visible_messages). Snippets are made for the page's rows only. With more than
+    ``cap`` matches, the newest ``cap`` are ranked and counted ("more than cap")."""
     page = max(1, min(page, 10_000))
-    found = search.count_matches(db.session, person, query, SEARCH_COUNT_CAP)
-    ids = search.ranked_ids(db.session, person, query, per_page, (page - 1) * per_page)
+    found = search.count_matches(db.session, person, query, cap)
+    # At most ``cap`` found: rank them all (the same result, found the quickest way).
+    bound = cap if found > cap else None
+    ids = search.ranked_ids(db.session, person, query, per_page, (page - 1) * per_page, bound)
     items = search.result_rows(db.session, person, query, ids)
-    more = found > SEARCH_COUNT_CAP
-    return RowsPage(items, page, per_page, min(found, SEARCH_COUNT_CAP), more)
+    more = found > cap
+    return RowsPage(items, page, per_page, min(found, cap), more)
 
 
 @dataclass(frozen=True)
