@@ -24,8 +24,8 @@ PEOPLE = [
     ("Sasha Staff", "staff2@example.org", MembershipStatus.MEMBER, (Role.STAFF,)),
     ("Mia Member", "member1@example.org", MembershipStatus.MEMBER, ()),
     ("Milo Member", "member2@example.org", MembershipStatus.MEMBER, ()),
-    ("Tara Tenant", "tenant1@example.org", MembershipStatus.MEMBER, ()),
-    ("Theo Tenant", "tenant2@example.org", MembershipStatus.MEMBER, ()),
+    ("Tara Tenant", "tenant1@example.org", MembershipStatus.MEMBER, ()),  # Packaging WG
+    ("Theo Tenant", "tenant2@example.org", MembershipStatus.MEMBER, ()),  # Community Meetups
     ("Bo Board", "board@example.org", MembershipStatus.LEFT, (Role.BOARD,)),
     ("Ada Applicant", "applicant@example.org", MembershipStatus.AWAITING_APPROVAL, ()),
 ]
@@ -73,6 +73,10 @@ def load_demo(if_empty: bool = False) -> None:
     click.echo("Demo data loaded. Every demo account has the password (shown only now):")
     click.echo(f"    {password}")
     width = max(len(email) for _, email, _, _ in PEOPLE)
+    tenant_of = {
+        "tenant1@example.org": "tenant member of the Packaging Working Group",
+        "tenant2@example.org": "tenant member of Community Meetups",
+    }
     for name, email, status, roles in PEOPLE:
-        label = ", ".join(r.value for r in roles) or status.label.lower()
+        label = ", ".join(r.value for r in roles) or tenant_of.get(email) or status.label.lower()
         click.echo(f"    {email:<{width}}  {name} ({label})")
