@@ -50,6 +50,7 @@ __all__ = [
     "count_matches",
     "highlight",
     "include_name",
+    "page_of_matches",
     "ranked_ids",
     "result_rows",
 ]
@@ -244,11 +245,11 @@ def ranked_ids(
     return list(session.scalars(statement.limit(limit).offset(offset)))
 
 
-def _pg_newest_ranked(session: Session, person: Any, query: SearchQuery, cap: int) -> Select:
-    """The newest ``cap`` matches, best first. Per list (LATERAL), newest first along the
-    (list, date) index, so that a common word stops after ~``cap`` messages instead of
-    testing every tsvector; each candidate is ranked as it is found (its vector read once).
-    """
+def _pg_newest(session: Session, person: Any, query: SearchQuery, cap: int) -> Select:
+    """SELECT id, date, rank of the newest ``cap`` matches, newest first. Per list
+    (LATERAL), newest first along the (list, date) index, so that a common word stops
+    after ~``cap`` messages instead of testing every tsvector; each candidate is ranked
+    as it is found (its vector read once)."""
     outer = aliased(MailingList, name="each_list")
     per_list = (
         _matching(
@@ -267,15 +268,39 @@ def _pg_newest_ranked(session: Session, person: Any, query: SearchQuery, cap: in
     newest_of_all = select(per_list.c.id, per_list.c.date, per_list.c.rank).select_from(outer)
     if query.list_name:
         newest_of_all = newest_of_all.where(outer.name == query.list_name)
-    newest = (
+    return (
         newest_of_all.join(per_list, true())
         .order_by(per_list.c.date.desc(), per_list.c.id.desc())
         .limit(cap)
-        .subquery("newest")
     )
+
+
+def _pg_newest_ranked(session: Session, person: Any, query: SearchQuery, cap: int) -> Select:
+    """The newest ``cap`` matches, best first (see :func:`_pg_newest`)."""
+    newest = _pg_newest(session, person, query, cap).subquery("newest")
     return select(newest.c.id).order_by(
         newest.c.rank.desc(), newest.c.date.desc(), newest.c.id.desc()
     )
+
+
+def page_of_matches(
+    session: Session, person: Any, query: SearchQuery, limit: int, offset: int, cap: int
+) -> tuple[list[int], int]:
+    """(ids of one page, best first; matches counted up to ``cap + 1``): the count of
+    :func:`count_matches` and the page of :func:`ranked_ids`, by the rule of the module
+    (more than ``cap`` matches: the newest ``cap`` ranked).
+
+    On PostgreSQL with words, one walk does both: the newest ``cap + 1`` matches with
+    their ranks come back (a few kB), are counted, and the newest ``cap`` ordered here.
+    """
+    if not (query.words and _is_postgresql(session)):
+        found = count_matches(session, person, query, cap)
+        bound = cap if found > cap else None  # at most cap: rank them all, the same result
+        return ranked_ids(session, person, query, limit, offset, bound), found
+    rows = session.execute(_pg_newest(session, person, query, cap + 1)).all()
+    newest = rows[:cap]  # newest first, as ranked_ids breaks ties
+    newest.sort(key=lambda row: (row.rank, row.date, row.id), reverse=True)
+    return [row.id for row in newest[offset : offset + limit]], len(rows)
 
 
 def result_rows(session: Session, person: Any, query: SearchQuery, ids: list[int]) -> list[Any]:

@@ -105,10 +105,8 @@ def search_messages(
     visible_messages). Snippets are made for the page's rows only. With more than
     ``cap`` matches, the newest ``cap`` are ranked and counted ("more than cap")."""
     page = max(1, min(page, 10_000))
-    found = search.count_matches(db.session, person, query, cap)
-    # At most ``cap`` found: rank them all (the same result, found the quickest way).
-    bound = cap if found > cap else None
-    ids = search.ranked_ids(db.session, person, query, per_page, (page - 1) * per_page, bound)
+    offset = (page - 1) * per_page
+    ids, found = search.page_of_matches(db.session, person, query, per_page, offset, cap)
     items = search.result_rows(db.session, person, query, ids)
     more = found > cap
     return RowsPage(items, page, per_page, min(found, cap), more)
