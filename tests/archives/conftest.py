@@ -67,3 +67,22 @@ def corpus_parsed(corpus_xz: Path) -> tuple[list[ParsedMessage], list[str]]:
         except Unparseable as exc:
             unparseable.append(exc.reason)
     return parsed, unparseable
+
+
+# Thread roots verified against the mbox: every message linked to the root through
+# References/In-Reply-To (a union of all referenced ids, computed from the raw headers
+# independently of the parser) and nothing else.
+KNOWN_THREADS = {
+    "20200908224006.25636-1-digetx@gmail.com": (
+        146,
+        "[PATCH v7 00/34] Improvements for Tegra I2C driver",
+    ),
+    "20210118003428.568892-1-djrscally@gmail.com": (
+        83,
+        "[PATCH v2 0/7] Introduce intel_skl_int3472 driver",
+    ),
+    "20190608105619.593-1-wsa+renesas@sang-engineering.com": (
+        77,
+        "[PATCH 00/34] treewide: simplify getting the adapter of an I2C client",
+    ),
+}

@@ -10,30 +10,12 @@ import pytest
 from infrawg.archives.parse import ParsedMessage
 from infrawg.archives.threading import ThreadInput, thread_messages
 
-from .conftest import CORPUS_SIZE
+from .conftest import CORPUS_SIZE, KNOWN_THREADS
 from .test_threading import thread_incrementally
 
 pytestmark = pytest.mark.slow
 
 Corpus = tuple[list[ParsedMessage], list[str]]
-
-# Thread roots verified against the mbox: every message linked to the root through
-# References/In-Reply-To (a union of all referenced ids, computed from the raw headers
-# independently of the parser) and nothing else.
-KNOWN_THREADS = {
-    "20200908224006.25636-1-digetx@gmail.com": (
-        146,
-        "[PATCH v7 00/34] Improvements for Tegra I2C driver",
-    ),
-    "20210118003428.568892-1-djrscally@gmail.com": (
-        83,
-        "[PATCH v2 0/7] Introduce intel_skl_int3472 driver",
-    ),
-    "20190608105619.593-1-wsa+renesas@sang-engineering.com": (
-        77,
-        "[PATCH 00/34] treewide: simplify getting the adapter of an I2C client",
-    ),
-}
 
 
 @pytest.fixture(scope="module")

@@ -15,24 +15,14 @@ from sqlalchemy import func, select
 from infrawg.archives.models import MailingList, Message, Thread
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
+from tests.archives.conftest import KNOWN_THREADS
 from tests.conftest import html, migrated_app, password_hash
 from tests.servers.live import fresh_database
 
 pytestmark = pytest.mark.slow
 
-KNOWN_THREADS = {
-    "20200908224006.25636-1-digetx@gmail.com": (
-        146,
-        "[PATCH v7 00/34] Improvements for Tegra I2C driver",
-    ),
-    "20210118003428.568892-1-djrscally@gmail.com": (
-        83,
-        "[PATCH v2 0/7] Introduce intel_skl_int3472 driver",
-    ),
-    "20190608105619.593-1-wsa+renesas@sang-engineering.com": (
-        77,
-        "[PATCH 00/34] treewide: simplify getting the adapter of an I2C client",
-    ),
+KNOWN_THREADS_AFTER_IMPORT = {
+    **KNOWN_THREADS,
     # Joined by the subject fallback (a reply without references).
     "966f09b8-0936-6d90-2ec8-bcb1b94c81aa@volny.cz": (4, None),
 }
@@ -77,7 +67,7 @@ def test_every_corpus_message_is_accounted_for(corpus_site):
 def test_known_threads_have_their_exact_sizes(corpus_site):
     app, _ = corpus_site
     with app.app_context():
-        for root, (size, subject) in KNOWN_THREADS.items():
+        for root, (size, subject) in KNOWN_THREADS_AFTER_IMPORT.items():
             thread = db.session.scalar(select(Thread).where(Thread.root_key == root))
             assert thread is not None, root
             count = db.session.scalar(select(func.count()).where(Message.thread_id == thread.id))
