@@ -5,8 +5,6 @@ A handful of grouped queries whatever the number of responses; nothing loads eve
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from sqlalchemy import func, select
 
 from infrawg import policy
 from infrawg.errors import NotAllowed
+from infrawg.exports import csv_line
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.policy import Permission
@@ -264,7 +263,7 @@ def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
     if not survey.anonymous:
         header += ["organisation", "person"]
     header += [f"[{q.section.value}] {q.prompt}" for q in questions]
-    yield _line(header)
+    yield csv_line(header)
     org_names = dict(
         db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name)).all()
     )
@@ -321,10 +320,4 @@ def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
                 " > ".join(c) if kinds[q.id] == QuestionKind.RANK else "; ".join(c)
                 for q, c in zip(questions, cells[response_id], strict=True)
             ]
-            yield _line(row)
-
-
-def _line(values: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
-    return buffer.getvalue()
+            yield csv_line(row)
