@@ -525,16 +525,16 @@ def goals_year(year: int):
 @public
 def goals_feed(year: int):
     entries, updated = goals.feed_entries(year)
-    body = render(
-        "surveys/goals.atom",
-        year=year,
-        goals=entries,
-        updated=updated,
+    body = feeds.goals_atom(
+        year,
+        entries,
+        updated,
+        site_name=current_app.jinja_env.globals["site_name"],
+        host=urlsplit(current_app.config["BASE_URL"]).hostname or "localhost",
         self_url=external_url("surveys.goals_feed", year=year),
         page_url=external_url("surveys.goals_year", year=year),
-        base=current_app.config["BASE_URL"].rstrip("/"),
-        host=urlsplit(current_app.config["BASE_URL"]).hostname or "localhost",
-    )[0]
+        goal_url=lambda goal: external_url("surveys.goal", goal_id=goal.id),
+    )
     return Response(body, mimetype="application/atom+xml")
 
 
