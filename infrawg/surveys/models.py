@@ -1,12 +1,14 @@
 """Surveys, their answers, the goals published from them, and project milestones (R15).
 
 Anonymity is a property of the schema, not only of the pages: a response to an anonymous
-survey has no person column filled, its time is kept to the day, and who answered lives
-in ``SurveyParticipant``, which has no column pointing at a response.
+survey has no person column filled and no time at all, it is listed by a random sort key
+(never by when it came in), and who answered lives in ``SurveyParticipant``, which has no
+column pointing at a response.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -164,6 +166,10 @@ class Question(db.Model):
         return f"question #{self.id} of survey #{self.survey_id}"
 
 
+def random_sort_key() -> int:
+    return secrets.randbelow(2**31)
+
+
 class Response(db.Model):
     """A submitted response: one per member, or one per organisation for the tenant section.
 
@@ -174,6 +180,7 @@ class Response(db.Model):
     __table_args__ = (
         UniqueConstraint("survey_id", "organisation_id", name="uq_survey_response_organisation"),
         Index("ix_survey_response_survey_section", "survey_id", "section"),
+        Index("ix_survey_response_survey_sort_key", "survey_id", "sort_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,8 +188,12 @@ class Response(db.Model):
     section: Mapped[Section] = mapped_column(enum_type(Section))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("tenant_organisation.id"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    # Anonymous responses keep only the day, so no time lines up with an audit event.
-    submitted_at: Mapped[datetime]
+    # R15: an anonymous response keeps no time (not even the day: on a quiet day the day
+    # alone names the one member who answered then).
+    submitted_at: Mapped[datetime | None]
+    # Every list and export of responses goes in this order, drawn at insert: it says
+    # nothing about who answered first (ids and times do).
+    sort_key: Mapped[int] = mapped_column(default=lambda: random_sort_key())
 
     person: Mapped[Person | None] = relationship(lazy="raise")
     organisation: Mapped[TenantOrganisation | None] = relationship(lazy="raise")

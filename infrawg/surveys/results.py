@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from fractions import Fraction
 
 from sqlalchemy import func, select
@@ -63,7 +64,7 @@ class SectionResult:
     section: Section
     responses: int
     audience: int
-    suppressed: bool
+    suppressed: Suppression | None
     questions: list[QuestionResult] = field(default_factory=list)
 
     @property
@@ -90,6 +91,55 @@ def require_results_access(person: Person, survey: Survey) -> None:
         raise NotAllowed("The results are shown to members once the survey has closed.")
 
 
+class Suppression(StrEnum):
+    """Why a section of an anonymous survey shows only its count (R15)."""
+
+    FEW = "few"  # fewer than MIN_BREAKDOWN responses: each one would stand out
+    OPEN = "open"  # still open: comparing two looks would show each new response
+
+    @property
+    def message(self) -> str:
+        if self is Suppression.FEW:
+            return (
+                f"Fewer than {MIN_BREAKDOWN} responses: the answers of this section are not "
+                "shown, to keep the survey anonymous."
+            )
+        return (
+            "The survey is anonymous and still open: its answers are shown once it closes, "
+            "so that no one can tell a response by when it arrived."
+        )
+
+
+def suppression(survey: Survey, responses: int) -> Suppression | None:
+    """R15: the one rule every page, export, chart, count and text list of a section obeys.
+
+    An anonymous section shows its answers only once the survey closed, and only from
+    MIN_BREAKDOWN responses: with fewer, or with a breakdown that changes as answers come
+    in, a reader who knows who answered when could tell whose answer is whose.
+    """
+    if not survey.anonymous:
+        return None
+    if responses < MIN_BREAKDOWN:
+        return Suppression.FEW
+    if survey.state != SurveyState.CLOSED:
+        return Suppression.OPEN
+    return None
+
+
+def section_counts(survey: Survey) -> dict[Section, int]:
+    return dict(
+        db.session.execute(
+            select(Response.section, func.count())
+            .where(Response.survey_id == survey.id)
+            .group_by(Response.section)
+        ).all()
+    )
+
+
+def section_suppression(survey: Survey, section: Section) -> Suppression | None:
+    return suppression(survey, section_counts(survey).get(section, 0))
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
@@ -97,18 +147,11 @@ def _pct(part: int, whole: int) -> float:
 def compute(survey: Survey, texts_shown: int = TEXTS_SHOWN) -> SurveyResults:
     """Per section and question: counts and percentages, the mean rating, mean ranks, texts.
 
-    R15: for an anonymous survey a section with fewer than MIN_BREAKDOWN responses shows
-    only its count.
+    R15: a section that ``suppression`` hides shows only its count.
     """
     questions = questions_of(survey)
     ids = [q.id for q in questions]
-    responses = dict(
-        db.session.execute(
-            select(Response.section, func.count())
-            .where(Response.survey_id == survey.id)
-            .group_by(Response.section)
-        ).all()
-    )
+    responses = section_counts(survey)
     counts: dict[int, dict[tuple[int | None, int | None], int]] = defaultdict(dict)
     respondents: dict[int, int] = {}
     texts: dict[int, list[str]] = defaultdict(list)
@@ -123,20 +166,15 @@ def compute(survey: Survey, texts_shown: int = TEXTS_SHOWN) -> SurveyResults:
         respondents = {q_id: _respondents(kinds[q_id], n) for q_id, n in counts.items()}
         for question in questions:
             if question.kind == QuestionKind.TEXT and texts_shown:
-                # One short query per text question: the index serves it in order.
+                # One short query per text question, in the responses' random order.
                 texts[question.id] = list(
-                    db.session.scalars(
-                        select(Answer.text)
-                        .where(Answer.question_id == question.id)
-                        .order_by(Answer.option, Answer.value, Answer.id)
-                        .limit(texts_shown)
-                    )
+                    db.session.scalars(text_answers(question).limit(texts_shown))
                 )
     sizes = audience_sizes(survey)
     sections = []
     for section in survey.audience.sections:
         total = responses.get(section, 0)
-        suppressed = survey.anonymous and total < MIN_BREAKDOWN
+        suppressed = suppression(survey, total)
         result = SectionResult(section, total, sizes[section], suppressed)
         if not suppressed:
             for question in (q for q in questions if q.section == section):
@@ -228,11 +266,16 @@ def audience_sizes(survey: Survey) -> dict[Section, int]:
 
 
 def text_answers(question: Question):
-    """All free-text answers of a question, oldest first (paginated by the page)."""
+    """All free-text answers of a question (paginated by the page).
+
+    R15: in the responses' random order, never by answer id: the Nth text must not be
+    the Nth answerer's.
+    """
     return (
         select(Answer.text)
+        .join(Response, Response.id == Answer.response_id)
         .where(Answer.question_id == question.id, Answer.text.is_not(None))
-        .order_by(Answer.id)
+        .order_by(Response.sort_key, Response.id)
     )
 
 
@@ -253,51 +296,63 @@ def answered_organisations(survey: Survey) -> list[tuple[TenantOrganisation, Res
 def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
     """The responses as CSV lines, one response per line, read in batches (for streaming).
 
-    Anonymous surveys export no identity: neither person nor organisation.
+    R15: anonymous surveys export no identity (neither person nor organisation), no time
+    and no response id; rows go in the responses' random order and are numbered in it;
+    a section the results page suppresses is not exported at all (rows nor columns).
     """
-    questions = questions_of(survey)
+    counts = section_counts(survey)
+    sections = [
+        s for s in survey.audience.sections if suppression(survey, counts.get(s, 0)) is None
+    ]
+    questions = [q for q in questions_of(survey) if q.section in sections]
     column = {q.id: i for i, q in enumerate(questions)}
     kinds = {q.id: q.kind for q in questions}
     options = {q.id: q.options for q in questions}
-    header = ["response", "section", "submitted"]
+    header = ["response", "section"]
     if not survey.anonymous:
-        header += ["organisation", "person"]
+        header += ["submitted", "organisation", "person"]
     header += [f"[{q.section.value}] {q.prompt}" for q in questions]
     yield csv_line(header)
+    if not sections:
+        return
     org_names = dict(
         db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name)).all()
     )
-    last_id = 0
+    last: tuple[int, int] | None = None
     number = 0
     while True:
         # Keyset pagination over responses: constant memory whatever the size.
-        page = db.session.execute(
+        stmt = (
             select(
                 Response.id,
+                Response.sort_key,
                 Response.section,
                 Response.submitted_at,
                 Response.organisation_id,
                 Person.email,
             )
             .outerjoin(Person, Person.id == Response.person_id)
-            .where(Response.survey_id == survey.id, Response.id > last_id)
-            .order_by(Response.id)
+            .where(Response.survey_id == survey.id, Response.section.in_(sections))
+            .order_by(Response.sort_key, Response.id)
             .limit(batch)
-        ).all()
+        )
+        if last is not None:
+            stmt = stmt.where(
+                (Response.sort_key > last[0])
+                | ((Response.sort_key == last[0]) & (Response.id > last[1]))
+            )
+        page = db.session.execute(stmt).all()
         if not page:
             return
-        first, last_id = page[0][0], page[-1][0]
-        cells: dict[int, list[list[str]]] = {row[0]: [[] for _ in questions] for row in page}
+        last = (page[-1].sort_key, page[-1].id)
+        cells: dict[int, list[list[str]]] = {row.id: [[] for _ in questions] for row in page}
         for response_id, question_id, option, value, text in db.session.execute(
             select(Answer.response_id, Answer.question_id, Answer.option, Answer.value, Answer.text)
-            .join(Response, Response.id == Answer.response_id)
-            .where(
-                Response.survey_id == survey.id,
-                Answer.response_id >= first,
-                Answer.response_id <= last_id,
-            )
+            .where(Answer.response_id.in_(list(cells)))
             .order_by(Answer.response_id, Answer.question_id, Answer.value, Answer.option)
         ):
+            if question_id not in kinds:
+                continue
             kind = kinds[question_id]
             if kind == QuestionKind.TEXT:
                 item = text or ""
@@ -306,16 +361,15 @@ def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
             else:
                 item = options[question_id][option] if option < len(options[question_id]) else ""
             cells[response_id][column[question_id]].append(item)
-        for response_id, section, submitted_at, organisation_id, email in page:
+        for response_id, _, section, submitted_at, organisation_id, email in page:
             number += 1
             row = [str(number) if survey.anonymous else str(response_id), section.value]
-            row.append(
-                submitted_at.date().isoformat()
-                if survey.anonymous
-                else submitted_at.isoformat(timespec="seconds")
-            )
             if not survey.anonymous:
-                row += [org_names.get(organisation_id, ""), email or ""]
+                row += [
+                    submitted_at.isoformat(timespec="seconds") if submitted_at else "",
+                    org_names.get(organisation_id, ""),
+                    email or "",
+                ]
             row += [
                 " > ".join(c) if kinds[q.id] == QuestionKind.RANK else "; ".join(c)
                 for q, c in zip(questions, cells[response_id], strict=True)

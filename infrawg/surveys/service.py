@@ -620,7 +620,7 @@ def save_member_draft(person: Person, survey: Survey, form: Mapping[str, Any]) -
     _require_can_answer_as_member(person, survey)
     answers = parse_answers(questions_of(survey, Section.MEMBERS), form, complete=False)
     _save_draft(survey, answers, person=person)
-    audit.record(person, "survey.draft_saved", survey)
+    _record_answering(person, survey, "survey.draft_saved")
 
 
 def submit_member_response(person: Person, survey: Survey, form: Mapping[str, Any]) -> None:
@@ -628,14 +628,13 @@ def submit_member_response(person: Person, survey: Survey, form: Mapping[str, An
     _require_can_answer_as_member(person, survey)
     questions = questions_of(survey, Section.MEMBERS)
     answers = parse_answers(questions, form)
-    now = utcnow()
-    # R15: on an anonymous survey the response names nobody and keeps only the day; the
+    # R15: on an anonymous survey the response names nobody and keeps no time; the
     # participant row (no response id, no time) is what stops a second answer.
     response = Response(
         survey_id=survey.id,
         section=Section.MEMBERS,
         person_id=None if survey.anonymous else person.id,
-        submitted_at=datetime(now.year, now.month, now.day) if survey.anonymous else now,
+        submitted_at=None if survey.anonymous else utcnow(),
     )
     db.session.add(SurveyParticipant(survey_id=survey.id, person_id=person.id))
     db.session.add(response)
@@ -651,7 +650,24 @@ def submit_member_response(person: Person, survey: Survey, form: Mapping[str, An
         )
     )
     # The audit trail names the survey, never the response.
-    audit.record(person, "survey.answered", survey)
+    _record_answering(person, survey, "survey.answered")
+
+
+def _record_answering(
+    person: Person, survey: Survey, action: str, reason: str | None = None
+) -> None:
+    """The audit event of answering; on an anonymous survey it names nobody, only the day.
+
+    R15: members read the audit trail. "Ann answered at 10:02, Bob at 10:07" lined up
+    with anything ordered or timed by response is exactly who said what, so an anonymous
+    survey's trail says only that a response (or draft) came in, and on which day.
+    """
+    if not survey.anonymous:
+        audit.record(person, action, survey, reason)
+        return
+    now = utcnow()
+    event = audit.record(None, action, survey)
+    event.at = datetime(now.year, now.month, now.day)
 
 
 # The tenant section: one response per organisation ---------------------------------------
@@ -744,7 +760,7 @@ def save_tenant_draft(
     _require_open(survey)
     answers = parse_answers(questions_of(survey, Section.TENANTS), form, complete=False)
     _save_draft(survey, answers, organisation=organisation)
-    audit.record(person, "survey.draft_saved", survey, f"for {organisation.audit_label}")
+    _record_answering(person, survey, "survey.draft_saved", f"for {organisation.audit_label}")
 
 
 def submit_tenant_response(
@@ -755,7 +771,6 @@ def submit_tenant_response(
     _require_open(survey)
     questions = questions_of(survey, Section.TENANTS)
     answers = parse_answers(questions, form)
-    now = utcnow()
     response = tenant_response(survey, organisation)
     edited = response is not None
     if response is None:
@@ -764,7 +779,8 @@ def submit_tenant_response(
         )
         db.session.add(response)
     response.person_id = None if survey.anonymous else person.id
-    response.submitted_at = datetime(now.year, now.month, now.day) if survey.anonymous else now
+    # R15: an anonymous response keeps no time.
+    response.submitted_at = None if survey.anonymous else utcnow()
     try:
         db.session.flush()
     except IntegrityError:
@@ -780,10 +796,10 @@ def submit_tenant_response(
             SurveyDraft.survey_id == survey.id, SurveyDraft.organisation_id == organisation.id
         )
     )
-    audit.record(
+    _record_answering(
         person,
-        "survey.tenant_answer_edited" if edited else "survey.tenant_answered",
         survey,
+        "survey.tenant_answer_edited" if edited else "survey.tenant_answered",
         f"for {organisation.audit_label}",
     )
     return response

@@ -481,15 +481,14 @@ def text_answers(survey_id: int, question_id: int):
     survey = service.get_survey(survey_id, current_user)
     results.require_results_access(current_user, survey)
     question = service.get_question(survey, question_id)
-    computed = results.compute(survey, texts_shown=0)
-    section = next(s for s in computed.sections if s.section == question.section)
+    suppressed = results.section_suppression(survey, question.section)
     return render(
         "surveys/text_answers.html",
         "surveys/_text_answers.html",
         survey=survey,
         question=question,
-        suppressed=section.suppressed,
-        page=None if section.suppressed else paginate(results.text_answers(question)),
+        suppressed=suppressed,
+        page=None if suppressed else paginate(results.text_answers(question)),
     )
 
 
