@@ -174,6 +174,8 @@ class Response(db.Model):
     """A submitted response: one per member, or one per organisation for the tenant section.
 
     ``person_id`` names who (last) submitted it, and stays empty on anonymous surveys.
+    ``version`` counts the saves of a tenant sheet: a save names the version it was made
+    from, and the UPDATE matches only that version (a second editor is told, not obeyed).
     """
 
     __tablename__ = "survey_response"
@@ -194,9 +196,12 @@ class Response(db.Model):
     # Every list and export of responses goes in this order, drawn at insert: it says
     # nothing about who answered first (ids and times do).
     sort_key: Mapped[int] = mapped_column(default=lambda: random_sort_key())
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     person: Mapped[Person | None] = relationship(lazy="raise")
     organisation: Mapped[TenantOrganisation | None] = relationship(lazy="raise")
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     @property
     def audit_label(self) -> str:
@@ -250,6 +255,10 @@ class SurveyDraft(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("tenant_organisation.id"))
     answers: Mapped[str] = mapped_column(Text)  # JSON: {question id: [values]}
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # As on Response: an organisation's draft is saved only over the version it was read at.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class MailKind(StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from infrawg import audit, policy
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -569,18 +570,24 @@ def _draft_answers(draft: SurveyDraft | None) -> Answers | None:
     return {int(k): v for k, v in json.loads(draft.answers).items()}
 
 
-def _save_draft(survey: Survey, answers: Answers, person=None, organisation=None) -> None:
-    draft = _draft(survey, person, organisation)
+def _save_draft(
+    survey: Survey, answers: Answers, person=None, organisation=None, draft=None
+) -> SurveyDraft:
+    draft = draft or _draft(survey, person, organisation)
     if draft is None:
         draft = SurveyDraft(
             survey_id=survey.id,
             person_id=None if organisation is not None else person.id,
             organisation_id=organisation.id if organisation is not None else None,
             answers="{}",
+            version=1,
         )
         db.session.add(draft)
+    else:
+        draft.version = draft.version + 1  # the UPDATE matches the version read
     draft.answers = json.dumps({str(k): v for k, v in answers.items()})
     draft.saved_at = utcnow()
+    return draft
 
 
 @dataclass
@@ -708,6 +715,11 @@ def tenant_response(survey: Survey, organisation: TenantOrganisation) -> Respons
     )
 
 
+def sheet_version(response: Response | None, draft: SurveyDraft | None) -> str:
+    """The version of an organisation's sheet as its form carries it: response and draft."""
+    return f"{response.version if response else 0}.{draft.version if draft else 0}"
+
+
 @dataclass
 class TenantSheet:
     survey: Survey
@@ -717,6 +729,18 @@ class TenantSheet:
     answered_by: Person | None
     answers: Answers = field(default_factory=dict)
     draft_saved_at: datetime | None = None
+    version: str = "0.0"
+
+
+class SheetChanged(Conflict):
+    """Another tenant member saved the organisation's sheet after this one was read."""
+
+    def __init__(self, organisation: TenantOrganisation) -> None:
+        super().__init__(
+            f"Another tenant member of {organisation.name} saved these answers after you "
+            "opened them, so yours were not saved. Your answers are still in the form below; "
+            "open the sheet again to see theirs, or save again to replace them with yours."
+        )
 
 
 def _require_tenant_of(person: Person, survey: Survey, organisation: TenantOrganisation) -> None:
@@ -749,46 +773,87 @@ def tenant_sheet(person: Person, survey: Survey, organisation: TenantOrganisatio
         answered_by=answered_by,
         answers=answers or {},
         draft_saved_at=draft.saved_at if draft else None,
+        version=sheet_version(response, draft),
     )
 
 
-def save_tenant_draft(
-    person: Person, survey: Survey, organisation: TenantOrganisation, form: Mapping[str, Any]
+def _require_unchanged(
+    organisation: TenantOrganisation,
+    seen_version: str | None,
+    response: Response | None,
+    draft: SurveyDraft | None,
 ) -> None:
-    """Keep the organisation's answers so far; any of its tenant members may resume."""
+    # Two liaisons of one organisation edit one sheet: the second to save is told, and
+    # nothing of the first is overwritten. ``None`` (a script, not a form) skips the check.
+    if seen_version is not None and seen_version != sheet_version(response, draft):
+        raise SheetChanged(organisation)
+
+
+def _flush_sheet(organisation: TenantOrganisation) -> None:
+    """Flush a sheet's save; a concurrent save of the same version loses, and is told."""
+    try:
+        db.session.flush()
+    except (IntegrityError, StaleDataError):
+        # Another save won the race: its insert took the unique row, or its UPDATE moved
+        # the version this one was read at.
+        db.session.rollback()
+        raise SheetChanged(organisation) from None
+
+
+def save_tenant_draft(
+    person: Person,
+    survey: Survey,
+    organisation: TenantOrganisation,
+    form: Mapping[str, Any],
+    seen_version: str | None = None,
+) -> None:
+    """Keep the organisation's answers so far; any of its tenant members may resume.
+
+    ``seen_version`` is the sheet version the form was read at (``TenantSheet.version``);
+    SheetChanged when another tenant member saved since.
+    """
     _require_tenant_of(person, survey, organisation)
     _require_open(survey)
     answers = parse_answers(questions_of(survey, Section.TENANTS), form, complete=False)
-    _save_draft(survey, answers, organisation=organisation)
+    draft = _draft(survey, organisation=organisation)
+    _require_unchanged(organisation, seen_version, tenant_response(survey, organisation), draft)
+    _save_draft(survey, answers, organisation=organisation, draft=draft)
+    _flush_sheet(organisation)
     _record_answering(person, survey, "survey.draft_saved", f"for {organisation.audit_label}")
 
 
 def submit_tenant_response(
-    person: Person, survey: Survey, organisation: TenantOrganisation, form: Mapping[str, Any]
+    person: Person,
+    survey: Survey,
+    organisation: TenantOrganisation,
+    form: Mapping[str, Any],
+    seen_version: str | None = None,
 ) -> Response:
-    """R15: one response per organisation; another tenant member may edit it until close."""
+    """R15: one response per organisation; another tenant member may edit it until close.
+
+    ``seen_version`` is the sheet version the form was read at; SheetChanged (nothing
+    saved) when another tenant member saved the response or its draft since.
+    """
     _require_tenant_of(person, survey, organisation)
     _require_open(survey)
     questions = questions_of(survey, Section.TENANTS)
     answers = parse_answers(questions, form)
     response = tenant_response(survey, organisation)
+    _require_unchanged(
+        organisation, seen_version, response, _draft(survey, organisation=organisation)
+    )
     edited = response is not None
     if response is None:
         response = Response(
-            survey_id=survey.id, section=Section.TENANTS, organisation_id=organisation.id
+            survey_id=survey.id, section=Section.TENANTS, organisation_id=organisation.id, version=1
         )
         db.session.add(response)
+    else:
+        response.version = response.version + 1  # the UPDATE matches the version read
     response.person_id = None if survey.anonymous else person.id
     # R15: an anonymous response keeps no time.
     response.submitted_at = None if survey.anonymous else utcnow()
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            f"Another tenant member of {organisation.name} answered at the same moment. "
-            "Reload the page to see their answers."
-        ) from None
+    _flush_sheet(organisation)
     db.session.execute(delete(Answer).where(Answer.response_id == response.id))
     db.session.add_all(_answer_rows(response.id, answers, {q.id: q for q in questions}))
     db.session.execute(

@@ -329,7 +329,7 @@ def preview(survey_id: int):
 # Answering --------------------------------------------------------------------------------
 
 
-def _sheet_page(template: str, sheet, status: int = 200, errors=None, answers=None):
+def _sheet_page(template: str, sheet, status: int = 200, errors=None, answers=None, conflict=None):
     return render(
         template,
         status=status,
@@ -338,6 +338,7 @@ def _sheet_page(template: str, sheet, status: int = 200, errors=None, answers=No
         survey=sheet.survey,
         answers=answers if answers is not None else sheet.answers,
         errors=errors or {},
+        conflict=conflict,
     )
 
 
@@ -378,14 +379,27 @@ def answer_tenant(survey_id: int, slug: str):
     sheet = service.tenant_sheet(current_user, survey, organisation)
     if request.method == "GET":
         return _sheet_page("surveys/answer_tenant.html", sheet)
+    seen = request.form.get("sheet_version", "")
     try:
         if request.form.get("action") == "draft":
-            service.save_tenant_draft(current_user, survey, organisation, request.form)
+            service.save_tenant_draft(current_user, survey, organisation, request.form, seen)
             message = f"The answers for {organisation.name} are saved as a draft."
         else:
-            service.submit_tenant_response(current_user, survey, organisation, request.form)
+            service.submit_tenant_response(current_user, survey, organisation, request.form, seen)
             message = f"The answers for {organisation.name} are in. Any of its tenant members "
             message += "may edit them until the survey closes."
+    except service.SheetChanged as error:
+        db.session.rollback()
+        # Nothing was saved: show the sheet as it is now (its new version) with what this
+        # person typed, and say why.
+        fresh = service.tenant_sheet(current_user, survey, organisation)
+        return _sheet_page(
+            "surveys/answer_tenant.html",
+            fresh,
+            error.status,
+            answers=service.answers_as_typed(fresh.questions, request.form),
+            conflict=error.message,
+        )
     except service.AnswerErrors as error:
         db.session.rollback()
         return _sheet_page(

@@ -96,12 +96,19 @@ def member_form(
     return data
 
 
-def tenant_form(survey: Survey, reliable: int = 0, need: str = "") -> dict:
-    data: dict = {"action": "submit"}
+def tenant_form(survey: Survey, reliable: int = 0, need: str = "", version: str = "0.0") -> dict:
+    """Form data for the default tenant questions; ``version`` is the sheet version read
+    (the hidden field of the form; "0.0" for a sheet nobody saved yet)."""
+    data: dict = {"action": "submit", "sheet_version": version}
     data[f"q{question(survey, 'Are your services reliable?').id}"] = str(reliable)
     if need:
         data[f"q{question(survey, 'What do you need?').id}"] = need
     return data
+
+
+def sheet_version(page) -> str:
+    """The hidden version of a parsed tenant answer sheet."""
+    return page.select_one("#answer-form input[name=sheet_version]")["value"]
 
 
 def close(chair: Person, survey: Survey) -> None:

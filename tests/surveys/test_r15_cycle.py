@@ -12,7 +12,7 @@ from infrawg.extensions import db
 from infrawg.surveys.models import Goal, GoalLink, Response, Survey
 from infrawg.timeutil import utcnow
 from tests.conftest import html
-from tests.surveys.factories import organisation, question, tenant_form
+from tests.surveys.factories import organisation, question, sheet_version, tenant_form
 
 ANNOUNCE = "announce@foundation.example"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -92,7 +92,8 @@ def test_r15_survey_of_members_and_tenants_sets_goals_published_to_the_membershi
     assert "Answered by Tenant 0" in page.select_one("#tenant-status").text
     reliable = question(survey, "Are your services reliable?")
     assert page.select_one(f"#q{reliable.id}-0")["checked"] is not None
-    assert second.post(url, data=tenant_form(survey, reliable=1)).status_code == 303
+    edit = tenant_form(survey, reliable=1, version=sheet_version(page))
+    assert second.post(url, data=edit).status_code == 303
     assert "Answered by Tenant 1" in html(second.get(url)).select_one("#tenant-status").text
     assert (
         as_person(new_client, people, t3)
