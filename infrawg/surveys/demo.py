@@ -82,7 +82,11 @@ def _survey(chair: Person, year: int, opens: date, closes: date, **extra) -> Sur
 def _answer(survey: Survey, section: Section, when: datetime, organisation_id=None) -> None:
     rng = random.Random(f"{survey.id}-{section}-{organisation_id}-{when}")
     response = Response(
-        survey_id=survey.id, section=section, organisation_id=organisation_id, submitted_at=when
+        survey_id=survey.id,
+        section=section,
+        organisation_id=organisation_id,
+        # R15: an anonymous response keeps no time (as the service stores it).
+        submitted_at=None if survey.anonymous else when,
     )
     db.session.add(response)
     db.session.flush()
