@@ -673,7 +673,7 @@ def _record_answering(
         audit.record(person, action, survey, reason)
         return
     now = utcnow()
-    event = audit.record(None, action, survey)
+    event = audit.record(None, action, survey, "anonymous survey: who and when are not kept")
     event.at = datetime(now.year, now.month, now.day)
 
 
