@@ -9,6 +9,7 @@ subject (a tenant member of *this* organisation) are answered by ``can`` too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 class Permission(StrEnum):
     AUDIT_READ = "governance:audit:read"
+    AUDIT_READ_ALL = "governance:audit:read-all"
     MEMBERSHIP_DECIDE = "membership:application:decide"
     MEMBERSHIP_DRIFT_READ = "membership:list:drift"
     ROSTER_MANAGE = "membership:roster:manage"
@@ -315,3 +317,248 @@ def guard_request() -> Any:
         return None
     require(current_user, access)
     return None
+
+
+# Audit visibility ----------------------------------------------------------------------
+# Every output is a channel: the audit trail shows a person only what the pages it comes
+# from would show them. Each event is given a visibility when it is recorded (with the
+# organisation and the person it concerns), so /audit filters in SQL and its counts,
+# pages, filters and exports agree.
+
+
+class AuditVisibility(StrEnum):
+    GROUP = "group"  # every reader of the trail (what members read on the site anyway)
+    TENANT = "tenant"  # the organisation's tenant members, the people concerned, staff
+    CONCERNED = "concerned"  # the actor and the person it is about, staff
+    STAFF = "staff"  # staff and the chair only
+
+    @property
+    def label(self) -> str:
+        return {
+            "group": "the whole group",
+            "tenant": "the organisation's tenant members",
+            "concerned": "the people concerned",
+            "staff": "staff and the chair",
+        }[self.value]
+
+
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.AUDIT_READ_ALL}
+ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.AUDIT_READ_ALL}
+
+_GROUP, _TENANT, _CONCERNED, _STAFF = (
+    AuditVisibility.GROUP,
+    AuditVisibility.TENANT,
+    AuditVisibility.CONCERNED,
+    AuditVisibility.STAFF,
+)
+
+# Every action recorded anywhere (grep ``audit.record``). An action not listed here is
+# shown to staff and the chair only: a new kind of event fails closed until it is placed.
+AUDIT_VISIBILITY: dict[str, AuditVisibility] = {
+    # Roles are public within the group (the people pages show grants and their reasons,
+    # R3, R6); asking for staff status and the chair's refusal stay with the person (R3).
+    "staff.requested": _CONCERNED,
+    "staff.request_withdrawn": _CONCERNED,
+    "staff.declined": _CONCERNED,
+    "staff.granted": _GROUP,
+    "staff.revoked": _GROUP,
+    "staff.stepped_down": _GROUP,
+    "staff.ended": _GROUP,
+    "chair.ended": _GROUP,
+    "board.ended": _GROUP,
+    "chair.replaced": _GROUP,
+    "chair.appointed": _GROUP,
+    "board.granted": _GROUP,
+    # R2: the group sees who joined; applications, refusals and departures are personal.
+    "membership.admitted": _GROUP,
+    "membership.applied": _CONCERNED,
+    "membership.email_confirmed": _CONCERNED,
+    "membership.awaiting_approval": _CONCERNED,
+    "membership.declined": _CONCERNED,
+    "membership.left": _CONCERNED,
+    "membership.rejoin": _CONCERNED,
+    "membership.roster_uploaded": _STAFF,
+    "account.password_reset": _CONCERNED,
+    "account.password_changed": _CONCERNED,
+    "account.profile_updated": _CONCERNED,
+    "account.login_linked": _CONCERNED,
+    "account.login_unlinked": _CONCERNED,
+    # A refused request is the person's own business (and staff's).
+    "refused": _CONCERNED,
+    "demo.created": _STAFF,
+    # R16: archive events are members' business unless the list or thread is kept to
+    # staff (decided from the subject, see _archive_visibility); quarantine is staff's.
+    "archive.list_visibility.public": _GROUP,
+    "archive.list_visibility.members": _GROUP,
+    "archive.list_visibility.staff": _STAFF,
+    "archive.thread_visibility.public": _GROUP,
+    "archive.thread_visibility.members": _GROUP,
+    "archive.thread_visibility.staff": _STAFF,
+    "archive.thread_visibility.inherit": _GROUP,
+    "archive.imported": _GROUP,
+    "archive.reimported": _STAFF,
+    "archive.reimport_failed": _STAFF,
+    # Organisations and their applications are on the organisation pages for every
+    # member (R8: decisions with reasons); invitations name invitees' emails, which only
+    # the organisation's tenant members and the chair see (R4, R5).
+    "organisation.wg_recorded": _GROUP,
+    "organisation.charter_ended": _GROUP,
+    "organisation.co_created": _GROUP,
+    "organisation.recognised": _GROUP,
+    "co_application.submitted": _GROUP,
+    "co_application.chair_approved": _GROUP,
+    "co_application.chair_declined": _GROUP,
+    "co_application.board_approved": _GROUP,
+    "co_application.board_declined": _GROUP,
+    "tenant_member.added": _GROUP,
+    "tenant_member.invited": _TENANT,
+    "tenant_member.successor_nominated": _TENANT,
+    "tenant_member.invitation_accepted": _TENANT,
+    "tenant_member.left": _TENANT,
+    # R15: the survey's making is the chair's (and delegates'); opening and closing it is
+    # news for all; answers are the respondent's (anonymity is kept by the surveys area).
+    "survey.created": _STAFF,
+    "survey.updated": _STAFF,
+    "survey.copied": _STAFF,
+    "survey.question_added": _STAFF,
+    "survey.question_updated": _STAFF,
+    "survey.question_removed": _STAFF,
+    "survey.question_moved": _STAFF,
+    "survey.delegated": _STAFF,
+    "survey.opened": _GROUP,
+    "survey.closed": _GROUP,
+    "survey.draft_saved": _CONCERNED,
+    "survey.answered": _CONCERNED,
+    "survey.tenant_answered": _CONCERNED,
+    "survey.tenant_answer_edited": _CONCERNED,
+    "survey.reminders_stopped": _CONCERNED,
+    "survey.reminders_restarted": _CONCERNED,
+    # Members read draft goals and comment on them, and read milestones (R15, R16).
+    "goal.drafted": _GROUP,
+    "goal.updated": _GROUP,
+    "goal.commented": _GROUP,
+    "goal.published": _GROUP,
+    "goals.published": _GROUP,
+    "goal.status_updated": _GROUP,
+    "project.created": _GROUP,
+    "milestone.added": _GROUP,
+    "milestone.updated": _GROUP,
+    "project.calendar_link_issued": _CONCERNED,
+    "project.calendar_link_revoked": _CONCERNED,
+    # R9: the catalogue of service types is open to every tenant; a tenant's services,
+    # zones, records and plans are its own (and staff's), as on the service pages.
+    "service_type.added": _GROUP,
+    "service_type.updated": _GROUP,
+    "service.requested": _TENANT,
+    "service.capacity_overridden": _TENANT,
+    "service.approved": _TENANT,
+    "service.declined": _TENANT,
+    "service.failed": _TENANT,
+    "service.provisioning": _TENANT,
+    "service.active": _TENANT,
+    "job.retried": _TENANT,
+    "dns.record_added": _TENANT,
+    "dns.record_changed": _TENANT,
+    "dns.record_deleted": _TENANT,
+    "dns.dnssec_on": _TENANT,
+    "dns.dnssec_off": _TENANT,
+    "dns.apply_requested": _TENANT,
+}
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Who may read one event: its visibility, the organisation and person it concerns."""
+
+    visibility: AuditVisibility
+    organisation_id: int | None
+    person_id: int | None
+
+
+def _audit_organisation_of(subject: Any) -> int | None:
+    from infrawg.provisioning.models import Job, Service
+    from infrawg.tenants.models import TenantOrganisation
+
+    if isinstance(subject, TenantOrganisation):
+        return subject.id
+    if isinstance(subject, Job):
+        service = db.session.get(Service, subject.service_id) if subject.service_id else None
+        return service.organisation_id if service is not None else None
+    organisation_id = getattr(subject, "organisation_id", None)
+    return organisation_id if isinstance(organisation_id, int) else None
+
+
+def _audit_person_of(subject: Any) -> int | None:
+    from infrawg.membership.models import Person
+
+    if isinstance(subject, Person):
+        return subject.id
+    # A staff request, a tenancy, a linked login, a calendar link: whose it is.
+    person_id = getattr(subject, "person_id", None)
+    return person_id if isinstance(person_id, int) else None
+
+
+def _archive_visibility(subject: Any) -> AuditVisibility | None:
+    """R16: an event about a list or thread kept to staff is staff's only."""
+    from infrawg.archives.models import MailingList, Thread, Visibility
+
+    if isinstance(subject, Thread):
+        level = subject.visibility
+        if level is None:
+            mailing_list = db.session.get(MailingList, subject.list_id)
+            level = mailing_list.visibility if mailing_list is not None else Visibility.STAFF
+    elif isinstance(subject, MailingList):
+        level = subject.visibility
+    else:
+        return None
+    return _STAFF if level == Visibility.STAFF else None
+
+
+def audit_scope(action: str, subject: Any = None) -> AuditScope:
+    """Who may read an event of ``action`` about ``subject`` (decided when it is recorded).
+
+    Unknown actions are for staff and the chair only (fail closed).
+    """
+    visibility = AUDIT_VISIBILITY.get(action, _STAFF)
+    if _archive_visibility(subject) is not None:
+        visibility = _STAFF
+    return AuditScope(visibility, _audit_organisation_of(subject), _audit_person_of(subject))
+
+
+def audit_history_restricted(action: str, subject: Any) -> list[tuple[str, Any]]:
+    """Subjects whose earlier events become staff's only with this event, as
+    ``(subject_type, ids)``: R16, a thread (or a whole list) now kept to staff."""
+    from infrawg.archives.models import MailingList, Thread
+
+    if _archive_visibility(subject) is None:
+        return []
+    if isinstance(subject, Thread):
+        return [("archive_thread", [subject.id])]
+    assert isinstance(subject, MailingList)
+    inheriting = select(Thread.id).where(Thread.list_id == subject.id, Thread.visibility.is_(None))
+    return [("archive_list", [subject.id]), ("archive_thread", inheriting)]
+
+
+def audit_visible_to(person: Person | None) -> Any:
+    """The SQL condition on ``AuditEvent`` for what ``person`` may read (None: all)."""
+    from sqlalchemy import and_, false, or_
+
+    from infrawg.audit import AuditEvent
+    from infrawg.tenants.models import TenantMember
+
+    if can(person, Permission.AUDIT_READ_ALL):
+        return None
+    if person is None or not can(person, Permission.AUDIT_READ):
+        return false()
+    concerned = or_(AuditEvent.actor_id == person.id, AuditEvent.person_id == person.id)
+    my_organisations = select(TenantMember.organisation_id).where(
+        TenantMember.person_id == person.id, TenantMember.ended_at.is_(None)
+    )
+    return or_(
+        AuditEvent.visibility == _GROUP,
+        and_(AuditEvent.visibility.in_([_TENANT, _CONCERNED]), concerned),
+        and_(
+            AuditEvent.visibility == _TENANT,
+            AuditEvent.organisation_id.in_(my_organisations),
+        ),
+    )

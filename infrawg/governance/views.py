@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import Response, request, stream_with_context, url_for
 from flask_login import current_user
+from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
@@ -46,24 +47,45 @@ def _waiting_for_chair_and_board(person) -> dict[str, int]:
     return counts
 
 
+def _audit_filters() -> tuple[str | None, str, Select | None]:
+    """The trail's filters from the query string, and the events they select for the
+    current user (None: the person filter names nobody they may find)."""
+    action = request.args.get("action") or None
+    person_email = (request.args.get("person") or "").strip()[:300]
+    person = person_by_email(person_email) if person_email else None
+    if person_email and person is None:
+        # No events, and the same answer as for a person whose events one may not read:
+        # the filter does not tell whether an account exists.
+        return action, person_email, None
+    stmt = audit.events_query(current_user, action, person.id if person else None)
+    return action, person_email, stmt
+
+
 @bp.get("/audit")
 @requires(Permission.AUDIT_READ)
 def audit_trail():
-    action = request.args.get("action") or None
-    person_email = (request.args.get("person") or "").strip()
-    person = person_by_email(person_email) if person_email else None
-    if person_email and person is None:
-        page = None  # an unknown person has no events; say so rather than show everything
-    else:
-        stmt = audit.events_query(action, person.id if person else None)
+    action, person_email, stmt = _audit_filters()
+    page = None
+    if stmt is not None:
         page = paginate(stmt.options(selectinload(AuditEvent.actor)), per_page=50)
     return render(
         "governance/audit.html",
         "governance/_audit_rows.html",
         page=page,
-        actions=audit.known_actions(),
+        actions=audit.known_actions(current_user),
         action=action,
         person_email=person_email,
+    )
+
+
+@bp.get("/audit.csv")
+@requires(Permission.AUDIT_READ)
+def audit_csv():
+    stmt = _audit_filters()[2]
+    return Response(
+        stream_with_context(audit.csv_lines(stmt)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
     )
 
 

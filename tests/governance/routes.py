@@ -24,6 +24,7 @@ def populate(world: World) -> None:
 
 ROWS = [
     Row("governance.audit_trail", "GET", "/audit", MEMBERS),
+    Row("governance.audit_csv", "GET", "/audit.csv?action=refused", MEMBERS),
     Row("governance.charter", "GET", "/charter", PUBLIC),
     Row("governance.people", "GET", "/people?q=mem", MEMBERS),
     Row("governance.person", "GET", lambda w: f"/people/{w.people['member'].id}", MEMBERS),
