@@ -17,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from infrawg import cli, web
     from infrawg.config import build_config
-    from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+    from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
     from infrawg.membership import auth_bp
     from infrawg.membership.auth_views import load_user, register_oidc
     from infrawg.notices.mail import backend_for
@@ -29,6 +29,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder="../templates",
     )
     app.config.update(build_config(app.instance_path, config))
+    if app.config["PROXY_HOPS"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only the trusted proxies' X-Forwarded-* headers count; without them a client
+        # could pick its own address (and its own rate-limit bucket).
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -36,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.user_loader(load_user)
     mail.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     htmx.init_app(app)
     register_oidc(app)
     app.extensions["infrawg_mail_backend"] = backend_for(app.config["MAIL_BACKEND"])

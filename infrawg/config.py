@@ -26,9 +26,14 @@ DEFAULTS: dict[str, Any] = {
     "LIST_ADDRESS": "infra@localhost",
     "ANNOUNCE_ADDRESS": "announce@localhost",  # R15: where published goals are announced
     "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_SIGNIN": "10 per minute",
+    "RATELIMIT_SIGNIN": "10 per minute",  # failed sign-ins per address
+    "RATELIMIT_SIGNIN_ACCOUNT": "20 per hour",  # failed sign-ins per email, from anywhere
     "RATELIMIT_JOIN": "10 per hour",
-    "RATELIMIT_RESET": "5 per hour",
+    "RATELIMIT_RESET": "5 per hour",  # reset requests per address
+    "RATELIMIT_RESET_ACCOUNT": "3 per hour",  # reset requests per email, from anywhere
+    "RATELIMIT_CHECK_EMAIL": "30 per minute",  # live email checks of the join form
+    # Proxies in front of the site trusted for X-Forwarded-For/-Proto/-Host; 0: none.
+    "PROXY_HOPS": 0,
     "TOKEN_MAX_AGE": 2 * 24 * 3600,  # seconds an emailed link stays valid
     "OIDC_DISCOVERY_URL": None,
     "OIDC_CLIENT_ID": None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -39,6 +40,20 @@ mail = Mail()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 htmx = Htmx()
+
+
+def init_limiter(app: Flask) -> None:
+    """Bind the limiter; warn when its counts live in this one process's memory."""
+    limiter.init_app(app)
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if storage.startswith("memory://") and not (app.testing or app.debug):
+        # Each worker process keeps its own counts: behind gunicorn -w 4 an attacker gets
+        # four times the limit, and a restart forgets it.
+        app.logger.warning(
+            "Rate limits are kept in memory, per process. When the site runs in several "
+            "processes, set INFRAWG_RATELIMIT_STORAGE_URI to a shared store "
+            "(e.g. redis://localhost:6379)."
+        )
 
 
 def enum_type(enum_cls: type[StrEnum]) -> Enum:

@@ -188,10 +188,20 @@ class People:
         return person
 
     def sign_in(self, client: FlaskClient, person: Person) -> FlaskClient:
+        user_id = session_user_id(person)
         with client.session_transaction() as session:
-            session["_user_id"] = person.get_id()
+            session["_user_id"] = user_id
             session["_fresh"] = True
         return client
+
+
+def session_user_id(person: Person, user_agent: str = "pytest") -> str:
+    """A server-side session for ``person`` (committed), as the Flask-Login id naming it."""
+    from infrawg.membership.accounts import open_session
+
+    open_session(person, user_agent, "127.0.0.1")
+    db.session.commit()
+    return person.get_id()
 
 
 @pytest.fixture

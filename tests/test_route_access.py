@@ -13,7 +13,7 @@ import pytest
 from infrawg import AREAS
 from infrawg.extensions import db, limiter
 from infrawg.membership.models import MembershipStatus
-from tests.conftest import undone
+from tests.conftest import session_user_id, undone
 from tests.route_access import KINDS, Row, World
 
 # Endpoints that are not pages of the site.
@@ -80,7 +80,7 @@ def test_every_route_answers_each_kind_of_person_as_the_table_says(app, world):
                 client = app.test_client()
                 if kind != "anonymous":
                     with client.session_transaction() as session:
-                        session["_user_id"] = current.people[kind].get_id()
+                        session["_user_id"] = session_user_id(current.people[kind])
                 if row.method == "GET":
                     response = client.get(url)
                 else:

@@ -56,6 +56,10 @@ class RoleGrant(db.Model):
     ended_at: Mapped[datetime | None]
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     end_reason: Mapped[str | None] = mapped_column(Text)
+    # R3: a staff grant rests on the chair's discretion. When a new chair takes office the
+    # grant stays, and waits for the new chair's review until they keep (or revoke) it.
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
     granted_by: Mapped[Person | None] = relationship(foreign_keys=[granted_by_id], lazy="raise")

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
-from infrawg.errors import Conflict, Invalid, NotFound
+from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
 from infrawg.membership.lists import list_backend
@@ -192,7 +192,18 @@ def withdraw_staff_request(person: Person, staff_request: StaffRequest) -> None:
     audit.record(person, "staff.request_withdrawn", staff_request)
 
 
+def _refuse_own_staff_status(actor: Person, person: Person) -> None:
+    # R3: staff status is the chair's discretion over *others*. Raised as NotAllowed so the
+    # refusal reaches the audited handler.
+    if actor.id == person.id:
+        raise NotAllowed(
+            "Staff status is the chair's decision about other members (R3): you cannot "
+            "grant or keep it for yourself."
+        )
+
+
 def _grant_staff(actor: Person, person: Person, reason: str) -> RoleGrant:
+    _refuse_own_staff_status(actor, person)
     if not person.is_member:
         raise Conflict(
             f"{person.name} is not a member of the Infra-WG ({person.status.label.lower()}): "
@@ -291,6 +302,52 @@ def revoke_staff(actor: Person, grant: RoleGrant, reason: str) -> None:
         person=grant.person,
         reason=reason,
     )
+
+
+# A staff grant rests on the chair's discretion (R3: "Staff membership is at the sole
+# discretion of the Chair"). When the board appoints a new chair (R6), the grants the previous
+# chair made do not end: the infrastructure keeps its hands (R13: servers stay backed up and
+# monitored), and the new chair's discretion is exercised by reviewing them. Until the new
+# chair keeps or revokes a grant, it is listed on the chair's queue as waiting for review.
+# A chair's own staff grant is not theirs to review (R3 again); it stays as it was.
+
+
+def staff_grants_to_review(chair: Person) -> list[RoleGrant]:
+    """R3: current staff grants made under a previous chair's office, not yet kept by ``chair``."""
+    office = _current_grant(chair, Role.CHAIR)
+    if office is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(RoleGrant)
+            .join(Person, Person.id == RoleGrant.person_id)
+            .where(
+                RoleGrant.role == Role.STAFF,
+                RoleGrant.ended_at.is_(None),
+                RoleGrant.authority == CHAIRS_DECISION,
+                RoleGrant.granted_at < office.granted_at,
+                RoleGrant.person_id != chair.id,
+                Person.status == MembershipStatus.MEMBER,
+                or_(RoleGrant.reviewed_at.is_(None), RoleGrant.reviewed_at < office.granted_at),
+            )
+            .options(selectinload(RoleGrant.person), selectinload(RoleGrant.granted_by))
+            .order_by(RoleGrant.granted_at, RoleGrant.id)
+        )
+    )
+
+
+def keep_staff(actor: Person, grant: RoleGrant, reason: str = "") -> Person:
+    """R3: the new chair keeps a staff grant a previous chair made; the staff member."""
+    policy.require(actor, Permission.STAFF_DECIDE, grant)
+    if grant.role != Role.STAFF or grant.ended_at is not None:
+        raise Conflict("This is not a current staff grant.")
+    person = db.session.get(Person, grant.person_id)
+    _refuse_own_staff_status(actor, person)
+    grant.reviewed_at = utcnow()
+    grant.reviewed_by_id = actor.id
+    reason = _text(reason, "", required=False) or "Kept as staff by the new chair"
+    audit.record(actor, "staff.kept", person, reason)
+    return person
 
 
 def step_down(person: Person, reason: str | None = None) -> None:

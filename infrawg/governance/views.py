@@ -11,6 +11,7 @@ from infrawg import audit, policy
 from infrawg.audit import AuditEvent
 from infrawg.errors import DomainError, NotAllowed
 from infrawg.extensions import db
+from infrawg.forms import ConfirmForm
 from infrawg.governance import bp, service
 from infrawg.governance.forms import (
     AppointChairForm,
@@ -209,6 +210,7 @@ def _chair_queue_page(status: int = 200, **forms):
         applications=list(db.session.scalars(tenants.applications_waiting_for("chair"))),
         others=tenants.applications_waiting_for_others("chair"),
         staff=service.current_grants(Role.STAFF),
+        to_review=service.staff_grants_to_review(current_user),
         form=DecisionForm(),
         app_form=ReasonForm(),
         **forms,
@@ -284,6 +286,17 @@ def grant_staff():
         return _chair_queue_page(422 if error.status == 400 else error.status, grant_form=form)
     db.session.commit()
     return redirect_after_post(url_for("governance.chair_queue"), "Staff status granted.")
+
+
+@bp.post("/chair/staff/<int:grant_id>/keep")
+@requires(Permission.STAFF_DECIDE)
+def keep_staff(grant_id: int):
+    """R3: the chair keeps a staff grant made under a previous chair."""
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    person = service.keep_staff(current_user, service.get_grant(grant_id))
+    name = person.name
+    db.session.commit()
+    return redirect_after_post(url_for("governance.chair_queue"), f"{name} stays staff.")
 
 
 @bp.post("/chair/staff/<int:grant_id>/revoke")

@@ -3,30 +3,148 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from infrawg import audit
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
-from infrawg.membership.models import LinkedLogin, MembershipStatus, Person
+from infrawg.membership.models import AccountSession, LinkedLogin, MembershipStatus, Person
 from infrawg.membership.passwords import hash_password, verify_password
 from infrawg.membership.service import normalise_email, person_by_email
 from infrawg.notices.mail import send_mail
+from infrawg.timeutil import utcnow
 from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
 
 RESET = "reset-password"
 RESET_MAX_AGE = 3600
+# "Last seen" is written at most this often per session: one UPDATE every few minutes,
+# not one per request.
+LAST_SEEN_EVERY = timedelta(minutes=5)
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against when there is no hash to check, so that an unknown email (or an
+    # account without a password) costs the same Argon2 time as a known one.
+    return hash_password(secrets.token_urlsafe(24))
 
 
 def authenticate(email: str, password: str) -> Person:
-    """The person with these credentials; one message for every failure (no hints)."""
+    """The person with these credentials; one message for every failure (no hints).
+
+    Every attempt runs one Argon2 verification, so the time taken does not tell whether
+    the email has an account.
+    """
     person = person_by_email(email.strip())
-    if person is None or not verify_password(person.password_hash, password):
+    stored = person.password_hash if person is not None else None
+    matches = verify_password(stored or _dummy_hash(), password)
+    if person is None or not stored or not matches:
         raise Invalid("That email and password do not match an account.")
     return person
+
+
+# Server-side sessions -----------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(
+    person: Person, user_agent: str, address: str | None, remember: bool = False
+) -> str:
+    """Start a server-side session for ``person``; the token goes in the signed cookie.
+
+    The person object then carries the session, so ``person.get_id()`` names it.
+    """
+    token = secrets.token_urlsafe(32)
+    record = AccountSession(
+        person_id=person.id,
+        token_hash=_token_hash(token),
+        user_agent=(user_agent or "")[:300],
+        address=(address or None) and address[:64],
+        remember=remember,
+    )
+    db.session.add(record)
+    db.session.flush()
+    person.signed_in_session = record
+    person._session_token = token
+    return token
+
+
+def person_for_session(person_id: int, token: str) -> Person | None:
+    """The person a session cookie signs in, or None when the session has ended."""
+    record = db.session.scalar(
+        select(AccountSession).where(
+            AccountSession.token_hash == _token_hash(token), AccountSession.person_id == person_id
+        )
+    )
+    if record is None:
+        return None
+    person = db.session.get(Person, person_id)
+    if person is not None:
+        person.signed_in_session = record
+        person._session_token = token
+    return person
+
+
+def touch_session(record: AccountSession) -> bool:
+    """Move "last seen" to now if it is older than LAST_SEEN_EVERY; True when it moved."""
+    now = utcnow()
+    if now - record.last_seen_at < LAST_SEEN_EVERY:
+        return False
+    record.last_seen_at = now
+    return True
+
+
+def sessions_of(person: Person) -> list[AccountSession]:
+    """The person's sessions, the most recently seen first."""
+    return list(
+        db.session.scalars(
+            select(AccountSession)
+            .where(AccountSession.person_id == person.id)
+            .order_by(AccountSession.last_seen_at.desc(), AccountSession.id.desc())
+        )
+    )
+
+
+def get_session(person: Person, session_id: int) -> AccountSession:
+    """One of the person's own sessions (another person's is not there)."""
+    record = db.session.scalar(
+        select(AccountSession).where(
+            AccountSession.id == session_id, AccountSession.person_id == person.id
+        )
+    )
+    if record is None:
+        raise NotFound("That session has already ended, or it is not yours.")
+    return record
+
+
+def end_session(person: Person, record: AccountSession, action: str) -> None:
+    """End one session: its cookies, wherever they were copied, stop working."""
+    audit.record(person, action, record)
+    db.session.delete(record)
+
+
+def end_other_sessions(person: Person) -> int:
+    """End every session of the person but the one they use now; how many ended."""
+    ended = _end_sessions(person, keep=person.signed_in_session)
+    if ended:
+        audit.record(person, "account.other_sessions_ended", person, f"{ended} session(s)")
+    return ended
+
+
+def _end_sessions(person: Person, keep: AccountSession | None) -> int:
+    stmt = delete(AccountSession).where(AccountSession.person_id == person.id)
+    if keep is not None:
+        stmt = stmt.where(AccountSession.id != keep.id)
+    return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
 
 
 def _password_fingerprint(person: Person) -> str:
@@ -60,7 +178,7 @@ def person_for_reset(token: str) -> Person:
 
 def reset_password(token: str, new_password: str) -> Person:
     person = person_for_reset(token)
-    _set_password(person, new_password)
+    _set_password(person, new_password, keep=None)
     audit.record(person, "account.password_reset", person)
     return person
 
@@ -68,14 +186,14 @@ def reset_password(token: str, new_password: str) -> Person:
 def change_password(person: Person, current: str, new_password: str) -> None:
     if person.password_hash and not verify_password(person.password_hash, current):
         raise Invalid("Your current password is not right.")
-    _set_password(person, new_password)
+    _set_password(person, new_password, keep=person.signed_in_session)
     audit.record(person, "account.password_changed", person)
 
 
-def _set_password(person: Person, new_password: str) -> None:
+def _set_password(person: Person, new_password: str, keep: AccountSession | None) -> None:
     person.password_hash = hash_password(new_password)
     # Every other session and remember-me cookie ends with the old password.
-    person.session_version += 1
+    _end_sessions(person, keep=keep)
 
 
 def update_profile(person: Person, name: str) -> None:

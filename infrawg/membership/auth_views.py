@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlsplit
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, flash, make_response, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from requests.exceptions import RequestException
 
@@ -27,14 +38,29 @@ LINK_INTENT = "oidc_link_person"
 
 
 def load_user(user_id: str) -> Person | None:
-    """Flask-Login loader: the id carries the session version, so old sessions end."""
-    person_id, _, version = user_id.partition(":")
-    if not person_id.isdigit() or not version.isdigit():
+    """Flask-Login loader: the id names a server-side session; an ended one signs no one in."""
+    person_id, _, token = user_id.partition(":")
+    if not person_id.isdigit() or not token:
         return None
-    person = db.session.get(Person, int(person_id))
-    if person is None or person.session_version != int(version):
-        return None
-    return person
+    return accounts.person_for_session(int(person_id), token)
+
+
+def start_session(person: Person, remember: bool = False) -> None:
+    """Sign ``person`` in on this browser: a session row, then Flask-Login's cookies."""
+    accounts.open_session(person, request.user_agent.string, request.remote_addr, remember)
+    db.session.commit()
+    login_user(person, remember=remember)
+
+
+@auth_bp.before_app_request
+def _note_last_seen() -> None:
+    # At the start of the request, before the view changes anything: the commit holds only
+    # the new "last seen", and it happens at most once per LAST_SEEN_EVERY per session.
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return
+    record = current_user.signed_in_session
+    if record is not None and accounts.touch_session(record):
+        db.session.commit()
 
 
 def _unauthorized():
@@ -82,13 +108,39 @@ def _signin_limit() -> str:
     return current_app.config["RATELIMIT_SIGNIN"]
 
 
+def _signin_account_limit() -> str:
+    return current_app.config["RATELIMIT_SIGNIN_ACCOUNT"]
+
+
 def _reset_limit() -> str:
     return current_app.config["RATELIMIT_RESET"]
 
 
+def _reset_account_limit() -> str:
+    return current_app.config["RATELIMIT_RESET_ACCOUNT"]
+
+
+def submitted_email_key() -> str:
+    """Rate-limit key of the email a form names: attempts on one account from many
+    addresses add up. Hashed, so the limiter's storage holds no addresses."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "email:" + hashlib.sha256(email.encode()).hexdigest()
+
+
+def _failed_sign_in(response: Response) -> bool:
+    # A successful sign-in (the 303 onwards) counts against no one.
+    return response.status_code != 303
+
+
 @auth_bp.route("/signin", methods=["GET", "POST"])
 @public
-@limiter.limit(_signin_limit, methods=["POST"])
+@limiter.limit(_signin_limit, methods=["POST"], deduct_when=_failed_sign_in)
+@limiter.limit(
+    _signin_account_limit,
+    methods=["POST"],
+    key_func=submitted_email_key,
+    deduct_when=_failed_sign_in,
+)
 def signin():
     form = SignInForm()
     if form.validate_on_submit():
@@ -97,7 +149,7 @@ def signin():
         except Invalid as error:
             form.password.errors.append(error.message)
         else:
-            login_user(person, remember=form.remember.data)
+            start_session(person, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")), code=303)
     status = 422 if form.is_submitted() else 200
     return render(
@@ -114,13 +166,62 @@ def signin():
 @signed_in
 def signout():
     ConfirmForm().validate_on_submit() or incomplete_form()
-    logout_user()
+    _sign_out()
     return redirect_after_post(url_for("membership.home"), "You are signed out.")
+
+
+def _sign_out() -> None:
+    # The row goes first: a copy of the session or remember-me cookie then signs no one in.
+    record = current_user.signed_in_session
+    if record is not None:
+        accounts.end_session(current_user, record, "account.signed_out")
+        db.session.commit()
+    logout_user()
+
+
+def _session_page(record=None, status: int = 200):
+    return render(
+        "membership/session_end.html",
+        status=status,
+        record=record,
+        current=current_user.signed_in_session,
+        form=ConfirmForm(),
+    )
+
+
+@auth_bp.route("/account/sessions/<int:session_id>/end", methods=["GET", "POST"])
+@signed_in
+def end_session(session_id: int):
+    """End one session of one's own, after a confirmation page."""
+    record = accounts.get_session(current_user, session_id)
+    if request.method == "GET":
+        return _session_page(record)
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    if record.id == current_user.signed_in_session.id:
+        _sign_out()
+        return redirect_after_post(url_for("membership.home"), "You are signed out.")
+    accounts.end_session(current_user, record, "account.session_ended")
+    db.session.commit()
+    return redirect_after_post(url_for("membership.account"), "That session is ended.")
+
+
+@auth_bp.route("/account/sessions/end-others", methods=["GET", "POST"])
+@signed_in
+def end_other_sessions():
+    """End every session but this browser's, after a confirmation page."""
+    if request.method == "GET":
+        return _session_page()
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    ended = accounts.end_other_sessions(current_user)
+    db.session.commit()
+    message = f"{ended} other session(s) ended." if ended else "There was no other session."
+    return redirect_after_post(url_for("membership.account"), message)
 
 
 @auth_bp.route("/signin/reset", methods=["GET", "POST"])
 @public
 @limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_reset_account_limit, methods=["POST"], key_func=submitted_email_key)
 def request_reset():
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -140,7 +241,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         accounts.reset_password(token, form.password.data)
         db.session.commit()
-        login_user(person)
+        start_session(person)
         return redirect_after_post(url_for("membership.dashboard"), "Your password is set.")
     status = 422 if form.is_submitted() else 200
     return render("membership/reset_password.html", status=status, form=form, person=person)
@@ -177,7 +278,7 @@ def oidc_callback():
     db.session.commit()
     if current is not None:
         return redirect_after_post(url_for("membership.account"), "The login is linked.")
-    login_user(person)
+    start_session(person)
     return redirect(url_for("membership.dashboard"), code=303)
 
 

@@ -48,16 +48,31 @@ class Person(UserMixin, db.Model):
     declared_foundation_member: Mapped[bool] = mapped_column(Boolean, default=False)
     email_confirmed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Bumped when the password changes: every session and remember-me cookie carries the
-    # version it was made with and stops working when it no longer matches.
-    session_version: Mapped[int] = mapped_column(default=0)
+
+    # The server-side session (an AccountSession) and its token this object was loaded for,
+    # set by the user loader or when a session opens; plain attributes, never stored.
+    signed_in_session = None
+    _session_token = None
 
     linked_logins: Mapped[list[LinkedLogin]] = relationship(
         back_populates="person", lazy="raise", order_by="LinkedLogin.linked_at"
     )
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        # The id in the signed session and remember-me cookies names a server-side session
+        # row: signing out deletes the row, and every copy of the cookie stops working.
+        if self._session_token is None:
+            raise RuntimeError("Open a session first: infrawg.membership.accounts.open_session")
+        return f"{self.id}:{self._session_token}"
+
+    def __eq__(self, other: object) -> bool:
+        # UserMixin compares get_id(), which names a session: compare the account instead.
+        return isinstance(other, Person) and other.id == self.id
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = object.__hash__
 
     @property
     def is_member(self) -> bool:
@@ -110,3 +125,61 @@ class ListCall(db.Model):
     email: Mapped[str] = mapped_column(String(320), index=True)
     action: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountSession(db.Model):
+    """One signed-in browser: the server's half of the session cookie.
+
+    The cookie holds a random token; the row holds its SHA-256, so the database alone
+    signs no one in. No row, no session: sign-out, "end this session" and a password
+    change delete rows, and copied cookies (remember-me too) stop working.
+    """
+
+    __tablename__ = "account_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str | None] = mapped_column(String(64))
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def device(self) -> str:
+        """A short name of the browser and system, from the user agent."""
+        return describe_user_agent(self.user_agent)
+
+    @property
+    def audit_label(self) -> str:
+        return f"session of {self.device} from {self.address or 'unknown address'}"
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_user_agent(user_agent: str) -> str:
+    """ "Firefox on Linux" from a user-agent string; the string itself when unknown."""
+    browser = next((name for marker, name in _BROWSERS if marker in user_agent), None)
+    system = next((name for marker, name in _SYSTEMS if marker in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (user_agent[:60] or "Unknown browser")

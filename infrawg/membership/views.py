@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import current_app, flash, request, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db, limiter
 from infrawg.forms import ConfirmForm
-from infrawg.membership import bp, service
+from infrawg.membership import accounts, bp, service
+from infrawg.membership.auth_views import start_session
 from infrawg.membership.forms import (
     ChangePasswordForm,
     DecisionForm,
@@ -36,6 +37,10 @@ def _waiting_applications(person) -> dict[str, int]:
 
 def _join_limit() -> str:
     return current_app.config["RATELIMIT_JOIN"]
+
+
+def _check_email_limit() -> str:
+    return current_app.config["RATELIMIT_CHECK_EMAIL"]
 
 
 @bp.get("/")
@@ -66,6 +71,8 @@ def join():
 
 @bp.post("/join/check-email")
 @public
+# It tells whether an email already has an account: not an oracle to query at speed.
+@limiter.limit(_check_email_limit)
 def join_check_email():
     """Inline validation of the email field while the applicant types."""
     error = None
@@ -84,7 +91,7 @@ def confirm(token: str):
     if form.validate_on_submit():
         person = service.confirm_email(token)
         db.session.commit()
-        login_user(person)
+        start_session(person)
         flash(f"Your email is confirmed. Your status: {person.status.label}.", "ok")
         return redirect_after_post(url_for("membership.dashboard"))
     return render("membership/confirm.html", person=person, form=form)
@@ -121,6 +128,8 @@ def _account_page(status: int = 200, **forms):
         status=status,
         person=current_user,
         linked_logins=_linked_logins(),
+        sessions=accounts.sessions_of(current_user),
+        current_session=current_user.signed_in_session,
         oidc_enabled=bool(current_app.config.get("OIDC_CLIENT_ID")),
         **forms,
     )
@@ -170,8 +179,6 @@ def change_password():
         form.current.errors.append(error.message)
         return _account_page(422, password_form=form)
     db.session.commit()
-    # The session version changed: sign this browser in again with the new one.
-    login_user(current_user)
     return redirect_after_post(
         url_for("membership.account"),
         "Your password is changed. Other browsers signed in to your account are signed out.",

@@ -16,7 +16,7 @@ from infrawg.archives.models import MailingList, Message, Thread
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
 from tests.archives.conftest import KNOWN_THREADS
-from tests.conftest import html, migrated_app, password_hash
+from tests.conftest import html, migrated_app, password_hash, session_user_id
 from tests.servers.live import fresh_database
 
 pytestmark = pytest.mark.slow
@@ -112,7 +112,7 @@ def test_search_finds_known_subjects(corpus_site, query, expected_subject):
             )
             db.session.add(person)
             db.session.commit()
-        user_id = person.get_id()
+        user_id = session_user_id(person)
         db.session.remove()
     client = app.test_client()
     with client.session_transaction() as session:

@@ -94,7 +94,7 @@ def measure_pages(url: str, archive: Path, queries: list[str]) -> dict:
     from infrawg.archives.models import Message, Thread
     from infrawg.extensions import db
     from infrawg.membership.models import MembershipStatus, Person
-    from tests.conftest import base_config
+    from tests.conftest import base_config, session_user_id
 
     app = create_app(base_config(url) | {"ARCHIVE_DIR": str(archive)})
     with app.app_context():
@@ -106,7 +106,7 @@ def measure_pages(url: str, archive: Path, queries: list[str]) -> dict:
         )
         db.session.add(person)
         db.session.commit()
-        user_id = person.get_id()
+        user_id = session_user_id(person)
         big = db.session.scalar(select(Thread.id).where(Thread.root_key == BIG_THREAD))
         sizes = db.session.execute(
             select(Message.thread_id, func.count())

@@ -40,6 +40,7 @@ from infrawg.surveys.models import (  # noqa: E402
     Section,
     Survey,
 )
+from tests.conftest import session_user_id  # noqa: E402
 from tests.servers.live import fresh_database  # noqa: E402
 
 RESPONSES = 5_000
@@ -136,7 +137,7 @@ def main() -> None:
         with app.app_context():
             upgrade(revision="heads")
             survey_id, chair_id, answers = populate()
-            chair_key = db.session.get(Person, chair_id).get_id()
+            chair_key = session_user_id(db.session.get(Person, chair_id))
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = chair_key

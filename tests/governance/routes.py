@@ -65,6 +65,12 @@ ROWS = [
         {"email": "nobody@example.org", "reason": "x"},
     ),
     Row(
+        "governance.keep_staff",
+        "POST",
+        lambda w: f"/chair/staff/{w.objects['staff_grant'].id}/keep",
+        post_profile({"chair"}, 303),
+    ),
+    Row(
         "governance.revoke_staff",
         "POST",
         lambda w: f"/chair/staff/{w.objects['staff_grant'].id}/revoke",

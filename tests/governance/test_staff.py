@@ -180,3 +180,106 @@ def test_r3_leaving_the_group_ends_staff_status(client, people, staff):
     response = client.post("/account/leave", data={"reason": ""})
     assert response.status_code == 303
     assert staff_grants(staff) == []
+
+
+def refusals() -> list[AuditEvent]:
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == "refused")).all()
+
+
+def test_r3_chair_cannot_grant_themselves_staff_status_and_the_refusal_is_audited(
+    client, people, chair
+):
+    people.sign_in(client, chair)
+    response = client.post("/chair/staff", data={"email": chair.email, "reason": "I am able"})
+    assert response.status_code == 403
+    message = html(response).select_one(".message").text
+    assert "cannot grant or keep it for yourself" in message
+    assert staff_grants(chair) == []
+    (refusal,) = refusals()
+    assert refusal.actor_id == chair.id
+    assert "POST /chair/staff" in refusal.reason
+    assert "yourself" in refusal.reason
+
+
+def test_r3_chair_cannot_grant_their_own_staff_request(app, client, people, chair):
+    staff_request = ask(client, people, chair, "Let me work the queue too.")
+    response = client.post(
+        f"/chair/staff-requests/{staff_request.id}/grant", data={"reason": "Sure"}
+    )
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert staff_request.state == StaffRequestState.OPEN
+    assert staff_grants(chair) == []
+    assert len(refusals()) == 1
+
+
+def appoint_new_chair(app, people, board, person):
+    from tests.governance.test_chair import appoint
+
+    response = appoint(people.sign_in(app.test_client(), board), person.email)
+    assert response.status_code == 303
+
+
+def test_r3_r6_staff_of_a_previous_chair_stay_and_wait_for_the_new_chairs_review(
+    app, client, people, chair, board, member
+):
+    engineer = people.make("Eve Engineer")
+    people.sign_in(client, chair)
+    assert (
+        client.post(
+            "/chair/staff", data={"email": engineer.email, "reason": "Runs our DNS"}
+        ).status_code
+        == 303
+    )
+    assert html(client.get("/chair")).select_one("#staff-review") is None  # their own grant
+
+    appoint_new_chair(app, people, board, member)
+    (grant,) = staff_grants(engineer)  # the grant did not end with the office
+    new_chair = people.sign_in(app.test_client(), member)
+    queue = html(new_chair.get("/chair"))
+    item = queue.select_one(f"#staff-review-{grant.id}")
+    assert "Eve Engineer" in item.text
+    assert f"granted by {chair.name}" in item.text
+    assert item.select_one("button").text == "Keep Eve Engineer as staff"
+
+    assert new_chair.post(f"/chair/staff/{grant.id}/keep").status_code == 303
+    db.session.expire_all()
+    assert grant.reviewed_by_id == member.id
+    assert grant.ended_at is None
+    assert html(new_chair.get("/chair")).select_one("#staff-review") is None
+    kept = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.kept"))
+    assert (kept.actor_id, kept.subject_id) == (member.id, engineer.id)
+
+
+def test_r3_r6_a_later_chair_reviews_again_what_an_earlier_chair_kept(
+    app, people, chair, board, member
+):
+    engineer = people.make("Eve Engineer")
+    third = people.make("Tia Third")
+    decider = people.sign_in(app.test_client(), chair)
+    decider.post("/chair/staff", data={"email": engineer.email, "reason": "Runs our DNS"})
+    appoint_new_chair(app, people, board, member)
+    (grant,) = staff_grants(engineer)
+    assert (
+        people.sign_in(app.test_client(), member).post(f"/chair/staff/{grant.id}/keep").status_code
+        == 303
+    )
+
+    appoint_new_chair(app, people, board, third)
+    queue = html(people.sign_in(app.test_client(), third).get("/chair"))
+    assert queue.select_one(f"#staff-review-{grant.id}") is not None
+
+
+def test_r3_a_new_chair_who_is_staff_does_not_review_their_own_grant(
+    app, people, chair, board, member
+):
+    decider = people.sign_in(app.test_client(), chair)
+    decider.post("/chair/staff", data={"email": member.email, "reason": "Runs our DNS"})
+    appoint_new_chair(app, people, board, member)
+    (grant,) = staff_grants(member)
+    new_chair = people.sign_in(app.test_client(), member)
+    assert html(new_chair.get("/chair")).select_one("#staff-review") is None
+    assert new_chair.post(f"/chair/staff/{grant.id}/keep").status_code == 403
+    db.session.expire_all()
+    assert grant.reviewed_at is None
+    assert len(refusals()) == 1

@@ -63,6 +63,20 @@ ROWS = [
     Row("auth.reset_password", "POST", "/signin/reset/not-a-token", profile(400)),
     Row("auth.oidc_start", "GET", "/signin/oidc", profile(403)),
     Row("auth.oidc_callback", "GET", "/signin/oidc/callback", profile(403)),
+    Row("auth.end_session", "GET", "/account/sessions/999999/end", profile(404, anonymous=302)),
+    Row(
+        "auth.end_session",
+        "POST",
+        "/account/sessions/999999/end",
+        post_profile(ALL_SIGNED_IN, 404),
+    ),
+    Row("auth.end_other_sessions", "GET", "/account/sessions/end-others", SIGNED_IN),
+    Row(
+        "auth.end_other_sessions",
+        "POST",
+        "/account/sessions/end-others",
+        post_profile(ALL_SIGNED_IN, 303),
+    ),
     Row(
         "auth.unlink_login",
         "POST",
