@@ -364,6 +364,7 @@ AUDIT_VISIBILITY: dict[str, AuditVisibility] = {
     "staff.revoked": _GROUP,
     "staff.stepped_down": _GROUP,
     "staff.ended": _GROUP,
+    "staff.kept": _GROUP,
     "chair.ended": _GROUP,
     "board.ended": _GROUP,
     "chair.replaced": _GROUP,
@@ -383,6 +384,9 @@ AUDIT_VISIBILITY: dict[str, AuditVisibility] = {
     "account.profile_updated": _CONCERNED,
     "account.login_linked": _CONCERNED,
     "account.login_unlinked": _CONCERNED,
+    "account.signed_out": _CONCERNED,
+    "account.session_ended": _CONCERNED,
+    "account.other_sessions_ended": _CONCERNED,
     # A refused request is the person's own business (and staff's).
     "refused": _CONCERNED,
     "demo.created": _STAFF,

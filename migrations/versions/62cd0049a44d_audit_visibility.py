@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "62cd0049a44d"
-down_revision = "3eb76c721899"
+down_revision = "7c404adc2739"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "adb5631349c8"
-down_revision = "3eb76c721899"
+down_revision = "62cd0049a44d"
 branch_labels = None
 depends_on = None
 

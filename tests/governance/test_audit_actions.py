@@ -25,6 +25,13 @@ DYNAMIC = {
         "archive.thread_visibility.inherit",
     ],
     ("governance/service.py", "end_group_roles"): ["staff.ended", "chair.ended", "board.ended"],
+    ("membership/accounts.py", "end_session"): ["account.signed_out", "account.session_ended"],
+    ("surveys/service.py", "_record_answering"): [
+        "survey.answered",
+        "survey.draft_saved",
+        "survey.tenant_answered",
+        "survey.tenant_answer_edited",
+    ],
     ("tenants/service.py", "decide_application"): [
         "co_application.chair_approved",
         "co_application.chair_declined",
