@@ -132,7 +132,7 @@ def events_query(reader: Person | None, action: str | None = None, person_id: in
     """The events ``reader`` may read, newest first; ``person_id`` matches the actor or
     the person the event is about."""
     stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    visible = policy.audit_visible_to(reader)
+    visible = policy.audit_visible_to(reader, AuditEvent)
     if visible is not None:
         stmt = stmt.where(visible)
     if action:
@@ -145,7 +145,7 @@ def events_query(reader: Person | None, action: str | None = None, person_id: in
 def known_actions(reader: Person | None) -> list[str]:
     """The actions of the events ``reader`` may read (for the filter)."""
     stmt = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
-    visible = policy.audit_visible_to(reader)
+    visible = policy.audit_visible_to(reader, AuditEvent)
     if visible is not None:
         stmt = stmt.where(visible)
     return list(db.session.scalars(stmt))

@@ -543,26 +543,26 @@ def audit_history_restricted(action: str, subject: Any) -> list[tuple[str, Any]]
     return [("archive_list", [subject.id]), ("archive_thread", inheriting)]
 
 
-def audit_visible_to(person: Person | None) -> Any:
-    """The SQL condition on ``AuditEvent`` for what ``person`` may read (None: all)."""
+def audit_visible_to(person: Person | None, event_model: Any) -> Any:
+    """The SQL condition on the audit event model (passed in by ``infrawg.audit``, which
+    imports this module) for what ``person`` may read (None: all)."""
     from sqlalchemy import and_, false, or_
 
-    from infrawg.audit import AuditEvent
     from infrawg.tenants.models import TenantMember
 
     if can(person, Permission.AUDIT_READ_ALL):
         return None
     if person is None or not can(person, Permission.AUDIT_READ):
         return false()
-    concerned = or_(AuditEvent.actor_id == person.id, AuditEvent.person_id == person.id)
+    concerned = or_(event_model.actor_id == person.id, event_model.person_id == person.id)
     my_organisations = select(TenantMember.organisation_id).where(
         TenantMember.person_id == person.id, TenantMember.ended_at.is_(None)
     )
     return or_(
-        AuditEvent.visibility == _GROUP,
-        and_(AuditEvent.visibility.in_([_TENANT, _CONCERNED]), concerned),
+        event_model.visibility == _GROUP,
+        and_(event_model.visibility.in_([_TENANT, _CONCERNED]), concerned),
         and_(
-            AuditEvent.visibility == _TENANT,
-            AuditEvent.organisation_id.in_(my_organisations),
+            event_model.visibility == _TENANT,
+            event_model.organisation_id.in_(my_organisations),
         ),
     )
