@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import abort, current_app, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import and_, false, or_, select
 
 from infrawg.errors import NotAllowed
 from infrawg.extensions import db, login_manager
@@ -546,8 +546,6 @@ def audit_history_restricted(action: str, subject: Any) -> list[tuple[str, Any]]
 def audit_visible_to(person: Person | None, event_model: Any) -> Any:
     """The SQL condition on the audit event model (passed in by ``infrawg.audit``, which
     imports this module) for what ``person`` may read (None: all)."""
-    from sqlalchemy import and_, false, or_
-
     from infrawg.tenants.models import TenantMember
 
     if can(person, Permission.AUDIT_READ_ALL):
