@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,  # set: jobs run on RQ workers over Redis
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
+    "JOB_LEASE": 60,  # seconds a running job is held without a heartbeat before another takes it
 }
 
 
