@@ -62,6 +62,8 @@ class Permission(StrEnum):
     ARCHIVE_RESTRICT = "archives:visibility:restrict"
     ARCHIVE_PUBLISH = "archives:visibility:publish"
     ARCHIVE_QUARANTINE = "archives:quarantine:manage"
+    MAIL_READ = "notices:mail:read"
+    MAIL_RETRY = "notices:mail:retry"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -147,6 +149,11 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {
     Permission.ARCHIVE_PUBLISH,
     Permission.ARCHIVE_QUARANTINE,
 }
+
+# Mail holds confirmation and password-reset links: only staff and the chair read what the
+# site sent (the development outbox) or could not deliver yet, and send it again.
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
+ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
 
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})
