@@ -116,6 +116,18 @@ def test_with_the_relay_up_mail_leaves_at_once_after_the_commit(client, relay):
     assert mail.state == MailState.SENT
 
 
+def test_without_send_at_once_only_the_job_runner_sends(app, client, relay):
+    app.config.update(MAIL_SEND_AT_ONCE=False)
+    server = relay.start()
+    client.post("/join", data=JOIN)
+    (mail,) = mail_to("grace@example.org")
+    assert mail.state == MailState.PENDING
+    assert db.session.get(Job, mail.job_id).attempts == 0
+    assert server.to("grace@example.org") == []
+    assert run_due_jobs() == 1
+    assert server.wait_for("grace@example.org").subject == "[Infra-WG] Confirm your email"
+
+
 def test_password_reset_and_invitation_keep_their_mail_while_the_relay_is_down(
     app, client, people, member, tenant_member, relay
 ):

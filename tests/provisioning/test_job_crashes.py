@@ -30,7 +30,7 @@ from tests.provisioning import worker_process  # noqa: F401  (registers its jobs
 from tests.provisioning.test_jobs import Crash, approved_zone, log_of  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
-LEASE_SECONDS = 2
+LEASE_SECONDS = 3
 
 # -- fencing: a stale attempt cannot overwrite the outcome ---------------------------------------
 
@@ -220,7 +220,7 @@ def test_a_killed_worker_process_loses_its_job_after_the_lease_and_another_finis
 
     doomed = start_worker(database_url)
     try:
-        wait_until(lambda: Path(f"{marker}.1").exists(), 30, "the first worker took the job")
+        wait_until(lambda: Path(f"{marker}.1").exists(), 60, "the first worker took the job")
         # Alive and beating: past its lease, nobody may take the job from it.
         time.sleep(LEASE_SECONDS * 2)
         running = job_row(queued.id)
