@@ -15,12 +15,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
     from importlib import import_module
 
-    from infrawg import cli, web
+    from infrawg import cli, notices, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
     from infrawg.membership import auth_bp
     from infrawg.membership.auth_views import load_user, register_oidc
-    from infrawg.notices.mail import backend_for
+    from infrawg.notices import mail as notices_mail
 
     app = Flask(
         __name__,
@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder="../templates",
     )
     app.config.update(build_config(app.instance_path, config))
+    notices_mail.check_outbox_allowed(app.config)
     if app.config["PROXY_HOPS"] > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -46,16 +47,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_limiter(app)
     htmx.init_app(app)
     register_oidc(app)
-    app.extensions["infrawg_mail_backend"] = backend_for(app.config["MAIL_BACKEND"])
+    app.extensions["infrawg_mail_backend"] = notices_mail.backend_for(app.config["MAIL_BACKEND"])
+    notices_mail.init_app(app)
 
     for area in AREAS:
         # Importing an area's views adds its routes to its blueprint.
         import_module(f"infrawg.{area}.views")
         app.register_blueprint(import_module(f"infrawg.{area}").bp)
     app.register_blueprint(auth_bp)
+    import_module("infrawg.notices.views")
+    app.register_blueprint(notices.mail_bp)
     if app.config["MAIL_BACKEND"] == "outbox":
-        import_module("infrawg.notices.views")
-        app.register_blueprint(import_module("infrawg.notices").bp)
+        app.register_blueprint(notices.bp)
 
     web.init_app(app)
     cli.init_app(app)

@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "Infra-WG <infra@localhost>",
+    "MAIL_TIMEOUT": 10,  # seconds to wait for the SMTP relay before the attempt fails
+    "MAIL_SEND_AT_ONCE": True,  # the web process makes a mail's first delivery attempt itself
+    "ALLOW_OUTBOX": False,  # let the development outbox run on an https INFRAWG_BASE_URL
     "MEMBERSHIP_VERIFIER": "approval",  # approval | roster
     "LIST_BACKEND": "log",
     "LIST_ADDRESS": "infra@localhost",
@@ -50,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,  # set: jobs run on RQ workers over Redis
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
+    "JOB_LEASE": 60,  # seconds a running job is held without a heartbeat before another takes it
 }
 
 

@@ -64,6 +64,8 @@ class Permission(StrEnum):
     ARCHIVE_RESTRICT = "archives:visibility:restrict"
     ARCHIVE_PUBLISH = "archives:visibility:publish"
     ARCHIVE_QUARANTINE = "archives:quarantine:manage"
+    MAIL_READ = "notices:mail:read"
+    MAIL_RETRY = "notices:mail:retry"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -149,6 +151,11 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {
     Permission.ARCHIVE_PUBLISH,
     Permission.ARCHIVE_QUARANTINE,
 }
+
+# Mail holds confirmation and password-reset links: only staff and the chair read what the
+# site sent (the development outbox) or could not deliver yet, and send it again.
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
+ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
 
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})
@@ -385,6 +392,8 @@ AUDIT_VISIBILITY: dict[str, AuditVisibility] = {
     "account.login_linked": _CONCERNED,
     "account.login_unlinked": _CONCERNED,
     "account.signed_out": _CONCERNED,
+    # Who was mailed what is staff's to see (addresses, subjects of private acts).
+    "mail.retried": _STAFF,
     "account.session_ended": _CONCERNED,
     "account.other_sessions_ended": _CONCERNED,
     # A refused request is the person's own business (and staff's).

@@ -277,10 +277,12 @@ def html(response) -> BeautifulSoup:
 
 def outbox_to(address: str):
     """Mails the outbox backend kept for ``address``, oldest first."""
-    from infrawg.notices.models import OutboxMail
+    from infrawg.notices.models import MailState, OutboxMail
 
     return db.session.scalars(
-        sa.select(OutboxMail).where(OutboxMail.recipients.contains(address)).order_by(OutboxMail.id)
+        sa.select(OutboxMail)
+        .where(OutboxMail.recipients.contains(address), OutboxMail.state == MailState.DEVELOPMENT)
+        .order_by(OutboxMail.id)
     ).all()
 
 

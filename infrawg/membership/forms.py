@@ -3,14 +3,34 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from infrawg.membership.passwords import MIN_LENGTH
+from infrawg.notices.mail import has_line_break
+
+
+class SingleLine:
+    """Refuses line breaks in a field that ends up in a mail header (a name in a subject):
+    header injection is refused on the form, never after the act has committed."""
+
+    def __init__(self, message: str = "Use one line: no line breaks.") -> None:
+        self.message = message
+
+    def __call__(self, form: FlaskForm, field) -> None:
+        if field.data and has_line_break(str(field.data)):
+            raise ValidationError(self.message)
+
+
+NAME_ON_ONE_LINE = SingleLine("Your name must be on one line: no line breaks.")
+EMAIL_ON_ONE_LINE = SingleLine("An email address has no line breaks.")
 
 
 class JoinForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200), NAME_ON_ONE_LINE])
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Length(max=320), EMAIL_ON_ONE_LINE],
+    )
     password = PasswordField(
         f"Password (at least {MIN_LENGTH} characters)",
         validators=[DataRequired(), Length(min=MIN_LENGTH, max=200)],
@@ -30,7 +50,10 @@ class SignInForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField("Email of your account", validators=[DataRequired()])
+    email = EmailField(
+        "Email of your account",
+        validators=[DataRequired(), EMAIL_ON_ONE_LINE],
+    )
 
 
 class NewPasswordForm(FlaskForm):
@@ -48,7 +71,7 @@ class ChangePasswordForm(NewPasswordForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200), NAME_ON_ONE_LINE])
 
 
 class LeaveForm(FlaskForm):

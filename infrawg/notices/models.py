@@ -1,14 +1,42 @@
-"""Mail the development `outbox` backend keeps instead of sending."""
+"""Every outgoing mail, kept in the transaction of the act that causes it (the outbox).
+
+One table for both backends: with ``smtp`` a row is *pending* until the delivery job hands it
+to the relay; with ``outbox`` (development) it is kept, never sent, and shown at /dev/outbox.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db
+from infrawg.extensions import db, enum_type
 from infrawg.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from infrawg.provisioning.models import Job
+
+
+class MailState(StrEnum):
+    DEVELOPMENT = "development"  # the outbox backend: kept for /dev/outbox, never sent
+    PENDING = "pending"  # waiting for its delivery job (or between its retries)
+    SENT = "sent"
+    FAILED = "failed"  # the delivery job gave up; staff may retry
+
+    @property
+    def label(self) -> str:
+        return {
+            "development": "Not sent: development outbox",
+            "pending": "Waiting to be sent",
+            "sent": "Sent",
+            "failed": "Not delivered",
+        }[self.value]
+
+
+UNDELIVERED = (MailState.PENDING, MailState.FAILED)
 
 
 class OutboxMail(db.Model):
@@ -19,3 +47,22 @@ class OutboxMail(db.Model):
     recipients: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    state: Mapped[MailState] = mapped_column(
+        enum_type(MailState),
+        default=MailState.DEVELOPMENT,
+        server_default=MailState.DEVELOPMENT.value,
+        index=True,
+    )
+    sent_at: Mapped[datetime | None]
+    # The job that delivers it (attempts, next try and last error live there).
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"), index=True)
+
+    job: Mapped[Job | None] = relationship(lazy="raise")
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return [address.strip() for address in self.recipients.split(",") if address.strip()]
+
+    @property
+    def audit_label(self) -> str:
+        return f"mail #{self.id} {self.subject!r}"

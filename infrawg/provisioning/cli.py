@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from infrawg.cli import infrawg_cli
 from infrawg.extensions import db
+
+log = logging.getLogger(__name__)
+# The longest pause between tries while the database is away.
+MAX_BACKOFF = 30.0
+
+
+def _forget_connection() -> None:
+    # The session's connection may be dead; dropping it lets the pool hand out a fresh one.
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        log.debug("discarding a broken session", exc_info=True)
 
 
 @infrawg_cli.command("worker")
@@ -31,9 +45,26 @@ def worker_command(burst: bool, poll: float) -> None:
         )
         return
     click.echo("Job worker on the job table" + (" (burst)" if burst else ""))
+    failures = 0
     while True:
-        ran = jobs.run_due_jobs()
-        db.session.remove()
+        try:
+            ran = jobs.run_due_jobs()
+        except SQLAlchemyError as error:
+            # The database restarted, a connection was killed, the disk was busy: a worker
+            # that exits here leaves every job waiting, so it waits and tries again.
+            _forget_connection()
+            if burst:
+                raise
+            failures += 1
+            pause = min(poll * 2 ** (failures - 1), MAX_BACKOFF)
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            click.echo(f"database error: {first_line}; trying again in {pause:.1f} s", err=True)
+            time.sleep(pause)
+            continue
+        _forget_connection()
+        if failures:
+            click.echo("database is back", err=True)
+            failures = 0
         if ran:
             click.echo(f"ran {ran} job(s)")
         if burst:

@@ -22,9 +22,16 @@ Rules for job functions:
   dead at once. Anything else is retried after 30 s, 60 s, 120 s... up to `max_attempts`.
   `on_dead(ctx, **args)` (optional) runs in its own transaction when the job gives up.
 
+Crashes: a claim is a lease of INFRAWG_JOB_LEASE seconds that the running attempt renews
+with a heartbeat (a thread beside the job function); a job whose worker died is due again once
+its lease ran out, and the next claim is a new attempt. Every outcome write is fenced on the
+attempt number (`UPDATE ... WHERE attempts = <mine> AND state = 'running'`): an attempt that
+lost its lease cannot overwrite what the attempt after it recorded, and its work rolls back.
+
 Runners (the same job functions in all three):
 - `flask infrawg worker`: claims due jobs from the table (PostgreSQL: `FOR UPDATE SKIP
   LOCKED`; SQLite: an atomic compare-and-set UPDATE), so several workers never share a job.
+  It keeps running through database errors (reconnecting with back-off).
 - INFRAWG_EMBEDDED_WORKER=1: the same loop in a thread of the web process (`make run`).
 - INFRAWG_REDIS_URL set: `enqueue` also pushes the job id to the RQ queue INFRAWG_RQ_QUEUE
   after commit; `flask infrawg worker` then runs an RQ worker. The table stays the record:
@@ -44,7 +51,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,6 +65,7 @@ from infrawg.timeutil import utcnow
 __all__ = [
     "JobContext",
     "claim",
+    "claim_attempt",
     "claim_next",
     "enqueue",
     "job",
@@ -72,8 +80,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
-# A running job whose worker died is taken over after this long.
-LEASE = timedelta(minutes=15)
+# A running job whose worker stopped beating is taken over after this long (the default of
+# INFRAWG_JOB_LEASE; the running attempt renews it every third of it).
+LEASE = timedelta(seconds=60)
 RQ_ENTRY = "infrawg.provisioning.jobs.run_from_rq"
 _PUSH_KEY = "infrawg_rq_push"
 
@@ -85,6 +94,12 @@ class JobContext:
     job: Job
     lines: list[str] = field(default_factory=list)
     plan: str | None = None
+    attempt: int = 0  # the attempt this run is (ctx.job.attempts may have moved on)
+
+    @property
+    def rerun(self) -> bool:
+        """Whether an earlier attempt ran (and may have done part of the work)."""
+        return self.attempt > 1
 
     def log(self, line: str) -> None:
         """A line for the job's log, which staff read in the UI. Never log a secret."""
@@ -140,9 +155,16 @@ def enqueue(kind: str, **args: Any) -> Job:
     return new
 
 
+def stalled(target: Job, now: Any = None) -> bool:
+    """A running job whose lease ran out: its worker is gone."""
+    last = target.heartbeat_at or target.started_at
+    now = now or utcnow()
+    return target.state == JobState.RUNNING and last is not None and last < now - job_lease()
+
+
 def retry(actor: Any, target: Job) -> Job:
-    """Staff: run a failed or dead job again now, with a fresh budget of attempts."""
-    if target.state not in (JobState.FAILED, JobState.DEAD):
+    """Staff: run a failed, dead or stalled job again now, with a fresh budget of attempts."""
+    if target.state not in (JobState.FAILED, JobState.DEAD) and not stalled(target):
         raise Conflict(
             f"Job #{target.id} is {target.state.label.lower()}; only a failed job can be retried."
         )
@@ -158,11 +180,20 @@ def retry(actor: Any, target: Job) -> Job:
 # -- claiming ------------------------------------------------------------------------------------
 
 
-def _due(now: Any, lease: timedelta) -> ColumnElement[bool]:
+def job_lease() -> timedelta:
+    """How long a running attempt holds its job without a heartbeat (INFRAWG_JOB_LEASE)."""
+    seconds = current_app.config.get("JOB_LEASE") if has_app_context() else None
+    return timedelta(seconds=float(seconds)) if seconds else LEASE
+
+
+def _due(now: Any, held_for: timedelta) -> ColumnElement[bool]:
     return or_(
         and_(Job.state.in_((JobState.QUEUED, JobState.FAILED)), Job.next_run_at <= now),
-        # The worker that held it died (a crash, a kill): another takes over.
-        and_(Job.state == JobState.RUNNING, Job.started_at < now - lease),
+        # The worker that held it stopped beating (a crash, a kill): another takes over.
+        and_(
+            Job.state == JobState.RUNNING,
+            func.coalesce(Job.heartbeat_at, Job.started_at) < now - held_for,
+        ),
     )
 
 
@@ -171,42 +202,53 @@ def _claimed_values(worker: str, now: Any) -> dict[str, Any]:
         "state": JobState.RUNNING,
         "attempts": Job.attempts + 1,
         "started_at": now,
+        "heartbeat_at": None,
         "locked_by": worker[:120],
     }
 
 
-def claim(job_id: int, worker: str | None = None, lease: timedelta = LEASE) -> bool:
-    """Take job `job_id` if it is due; True when this worker got it (compare-and-set)."""
+def claim_attempt(
+    job_id: int, worker: str | None = None, lease: timedelta | None = None
+) -> int | None:
+    """Take job `job_id` if it is due (compare-and-set); the attempt number this worker now
+    holds, which fences its outcome (`run_job(job_id, attempt)`), or None."""
     now = utcnow()
-    result = db.session.execute(
+    attempt = db.session.scalar(
         update(Job)
-        .where(Job.id == job_id, _due(now, lease))
+        .where(Job.id == job_id, _due(now, lease or job_lease()))
         .values(**_claimed_values(worker or worker_name(), now))
+        .returning(Job.attempts)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1
+    return attempt
 
 
-def claim_next(worker: str | None = None, lease: timedelta = LEASE) -> int | None:
-    """Take the next due job and return its id, or None when nothing is due."""
+def claim(job_id: int, worker: str | None = None, lease: timedelta | None = None) -> bool:
+    """Take job `job_id` if it is due; True when this worker got it (compare-and-set)."""
+    return claim_attempt(job_id, worker, lease) is not None
+
+
+def _claim_next(worker: str | None, held_for: timedelta | None) -> tuple[int, int] | None:
     now = utcnow()
     worker = worker or worker_name()
-    pick = select(Job.id).where(_due(now, lease)).order_by(Job.next_run_at, Job.id).limit(1)
+    held_for = held_for or job_lease()
+    pick = select(Job.id).where(_due(now, held_for)).order_by(Job.next_run_at, Job.id).limit(1)
     if db.session.get_bind().dialect.name == "postgresql":
         # The row lock makes concurrent workers skip each other's pick instead of waiting.
         job_id = db.session.scalar(pick.with_for_update(skip_locked=True))
         if job_id is None:
             db.session.rollback()
             return None
-        db.session.execute(
+        attempt = db.session.scalar(
             update(Job)
             .where(Job.id == job_id)
             .values(**_claimed_values(worker, now))
+            .returning(Job.attempts)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-        return job_id
+        return job_id, attempt
     # SQLite has no row locks: the UPDATE ... WHERE <still due> is the atomic claim; a worker
     # that lost the race picks again.
     for _ in range(10):
@@ -214,9 +256,16 @@ def claim_next(worker: str | None = None, lease: timedelta = LEASE) -> int | Non
         if job_id is None:
             db.session.rollback()
             return None
-        if claim(job_id, worker, lease):
-            return job_id
+        attempt = claim_attempt(job_id, worker, held_for)
+        if attempt is not None:
+            return job_id, attempt
     return None
+
+
+def claim_next(worker: str | None = None, lease: timedelta | None = None) -> int | None:
+    """Take the next due job and return its id, or None when nothing is due."""
+    claimed = _claim_next(worker, lease)
+    return claimed[0] if claimed else None
 
 
 def worker_name() -> str:
@@ -235,21 +284,93 @@ def _write_log(job_id: int, attempt: int, lines: list[str]) -> None:
     db.session.add_all(JobLogLine(job_id=job_id, attempt=attempt, line=line) for line in lines)
 
 
-def run_job(job_id: int) -> JobState:
-    """Run a job this worker has claimed; record the outcome and return its new state."""
+class _Heartbeat:
+    """Renews the running attempt's lease from a thread of its own, on its own connection,
+    while the job function works (a function may hold its transaction for minutes)."""
+
+    def __init__(self, job_id: int, attempt: int) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        self.app = current_app._get_current_object()  # type: ignore[attr-defined]
+        self.interval = job_lease().total_seconds() / 3
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._beat, name=f"infrawg-heartbeat-{job_id}", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=self.interval + 5)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                with self.app.app_context(), db.engine.begin() as connection:
+                    renewed = connection.execute(
+                        _fenced(update(Job), self.job_id, self.attempt).values(
+                            heartbeat_at=utcnow()
+                        )
+                    ).rowcount
+            except Exception:
+                # The lease runs out if beats keep failing; the fence then settles it.
+                log.exception("job %s: could not renew its lease", self.job_id)
+                continue
+            if not renewed:
+                log.warning("job %s attempt %s no longer holds it", self.job_id, self.attempt)
+                return
+
+
+def _fenced(stmt: Any, job_id: int, attempt: int) -> Any:
+    # Only the attempt that holds the job may write its outcome (or renew its lease).
+    return stmt.where(Job.id == job_id, Job.attempts == attempt, Job.state == JobState.RUNNING)
+
+
+def _record_outcome(job_id: int, attempt: int, **values: Any) -> bool:
+    """Write the outcome of `attempt`, in the caller's transaction; False when it lost the job."""
+    result = db.session.execute(
+        _fenced(update(Job), job_id, attempt)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _lost(job_id: int, attempt: int, ctx: JobContext) -> JobState:
+    # This attempt's lease ran out and another attempt (or staff) took the job: what this one
+    # did is rolled back and its outcome is not recorded; only its log says what happened.
+    db.session.rollback()
+    ctx.log(f"attempt {attempt} lost the job (its lease ran out); its outcome is not recorded")
+    _write_log(job_id, attempt, ctx.lines)
+    db.session.commit()
+    current = db.session.get(Job, job_id)
+    assert current is not None
+    db.session.refresh(current)
+    return current.state
+
+
+def run_job(job_id: int, attempt: int | None = None) -> JobState:
+    """Run a job this worker has claimed; record the outcome and return its new state.
+
+    `attempt` is the number `claim_attempt` returned; without it, the row's current attempt.
+    """
     target = db.session.get(Job, job_id)
     if target is None:
         raise NotFound(f"There is no job #{job_id}.")
     db.session.refresh(target)
     spec = JOBS.get(target.kind)
-    ctx = JobContext(target)
-    attempt = target.attempts
+    attempt = target.attempts if attempt is None else attempt
+    ctx = JobContext(target, attempt=attempt)
     args = dict(target.args or {})
     ctx.log(f"attempt {attempt} of {target.max_attempts} by {target.locked_by}")
     try:
         if spec is None:
             raise NotFound(f"No job function is registered as {target.kind!r}.")
-        spec.func(ctx, **args)
+        with _Heartbeat(job_id, attempt):
+            spec.func(ctx, **args)
     except DomainError as error:
         db.session.rollback()
         # A stale plan means someone changed the resource meanwhile: planning again fixes it.
@@ -261,11 +382,15 @@ def run_job(job_id: int) -> JobState:
         message = f"{type(error).__name__}: {error}"
         return _failed(job_id, attempt, ctx, message, spec, args, retryable=True)
     ctx.log("done")
-    target.state = JobState.SUCCEEDED
-    target.finished_at = utcnow()
-    target.last_error = None
+    values: dict[str, Any] = {
+        "state": JobState.SUCCEEDED,
+        "finished_at": utcnow(),
+        "last_error": None,
+    }
     if ctx.plan is not None:
-        target.plan = ctx.plan
+        values["plan"] = ctx.plan
+    if not _record_outcome(job_id, attempt, **values):
+        return _lost(job_id, attempt, ctx)
     _write_log(job_id, attempt, ctx.lines)
     db.session.commit()
     return JobState.SUCCEEDED
@@ -284,20 +409,24 @@ def _failed(
     target = db.session.get(Job, job_id)
     assert target is not None
     db.session.refresh(target)
-    ctx.job = target
     ctx.log(f"error: {message}")
-    target.last_error = message
+    values: dict[str, Any] = {"last_error": message}
     if ctx.plan is not None:
-        target.plan = ctx.plan
+        values["plan"] = ctx.plan
+    delay = None
     if retryable and attempt < target.max_attempts:
         delay = backoff(attempt)
-        target.state = JobState.FAILED
-        target.next_run_at = utcnow() + delay
+        values.update(state=JobState.FAILED, next_run_at=utcnow() + delay)
+    else:
+        values.update(state=JobState.DEAD, finished_at=utcnow())
+    if not _record_outcome(job_id, attempt, **values):
+        return _lost(job_id, attempt, ctx)
+    db.session.refresh(target)
+    ctx.job = target
+    if delay is not None:
         ctx.log(f"will retry in {int(delay.total_seconds())} s")
         _push_after_commit(job_id, delay)
     else:
-        target.state = JobState.DEAD
-        target.finished_at = utcnow()
         ctx.log("giving up" if retryable else "giving up: retrying cannot fix this")
         if spec is not None and spec.on_dead is not None:
             spec.on_dead(ctx, **args)
@@ -310,10 +439,10 @@ def run_due_jobs(limit: int | None = None, worker: str | None = None) -> int:
     """Claim and run due jobs until none is due (or `limit` ran); return how many ran."""
     ran = 0
     while limit is None or ran < limit:
-        job_id = claim_next(worker)
-        if job_id is None:
+        claimed = _claim_next(worker, None)
+        if claimed is None:
             break
-        run_job(job_id)
+        run_job(*claimed)
         ran += 1
     return ran
 
@@ -424,15 +553,16 @@ def run_from_rq(job_id: int) -> str:
 
 
 def _run_pushed(job_id: int) -> str:
-    if not claim(job_id):
+    attempt = claim_attempt(job_id)
+    if attempt is None:
         return "not due or taken by another worker"
-    return run_job(job_id).value
+    return run_job(job_id, attempt).value
 
 
 def requeue_due() -> int:
     """Push every due job to RQ again (after Redis lost its queue); the claim dedupes."""
     now = utcnow()
-    ids = list(db.session.scalars(select(Job.id).where(_due(now, LEASE)).order_by(Job.id)))
+    ids = list(db.session.scalars(select(Job.id).where(_due(now, job_lease())).order_by(Job.id)))
     url = current_app.config.get("REDIS_URL")
     for job_id in ids if url else ():
         _push(url, current_app.config["RQ_QUEUE"], job_id, None)

@@ -196,6 +196,8 @@ class Job(db.Model):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     locked_by: Mapped[str | None] = mapped_column(String(120))
+    # The running attempt's last sign of life; its lease runs out INFRAWG_JOB_LEASE after it.
+    heartbeat_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     plan: Mapped[str | None] = mapped_column(Text)  # the diff the last attempt planned
     # The service the job works on, when it does (for the service page and the queue).

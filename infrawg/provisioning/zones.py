@@ -283,7 +283,10 @@ def provision(
     plan = provider.plan(spec, provider.read(spec.zone))
     ctx.record_plan(plan.render())
     ctx.log(plan.render().splitlines()[0])
-    if reviewed is not None and digest(plan) != reviewed:
+    # A re-run after a crash finds the reviewed change already live: the plan is empty, so
+    # its digest differs from the review, and "nothing was applied" would be untrue.
+    already_applied = plan.empty and ctx.rerun
+    if reviewed is not None and digest(plan) != reviewed and not already_applied:
         raise Conflict(
             "The zone changed between the review and this job; nothing was applied. "
             "Review the plan again."
@@ -293,6 +296,8 @@ def provision(
         ctx.log(line)
     if not result.applied:
         ctx.log("nothing applied: already in sync")
+        if already_applied:
+            ctx.log("already applied: the changes are live (an earlier attempt applied them)")
     failed = [c for c in provider.verify(spec) if not c.ok]
     for check in failed:
         ctx.log(f"check failed: {check.name}: {check.detail}")

@@ -160,7 +160,10 @@ def test_password_reset_is_rate_limited(client, app, member):
     assert len(outbox_to(member.email)) == 2
 
 
-@pytest.mark.parametrize("app_config", [{"BASE_URL": "https://infra.example.org"}])
+# The development outbox is refused on an https site unless forced (tests/notices).
+@pytest.mark.parametrize(
+    "app_config", [{"BASE_URL": "https://infra.example.org", "ALLOW_OUTBOX": True}]
+)
 def test_cookies_are_secure_when_the_site_is_served_over_https(client, member, app_config):
     response = sign_in(client, member.email, remember="y")
     for cookie in response.headers.getlist("Set-Cookie"):

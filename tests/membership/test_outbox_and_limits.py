@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import PASSWORD, html
 
 
-def test_outbox_page_shows_the_mail_with_a_working_link(client):
+def test_outbox_page_shows_the_mail_with_a_working_link(client, people, staff):
     client.post(
         "/join",
         data={
@@ -19,7 +19,7 @@ def test_outbox_page_shows_the_mail_with_a_working_link(client):
             "foundation_member": "y",
         },
     )
-    page = html(client.get("/dev/outbox"))
+    page = html(people.sign_in(client.application.test_client(), staff).get("/dev/outbox"))
     mail = page.select_one("article.mail")
     assert mail.select_one("h2").text == "[Infra-WG] Confirm your email"
     assert "To grace@example.org" in mail.select_one(".meta").text
