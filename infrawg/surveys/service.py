@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +26,8 @@ from infrawg.policy import Permission
 from infrawg.surveys.models import (
     Answer,
     Audience,
+    Goal,
+    GoalPublication,
     MailKind,
     Question,
     QuestionKind,
@@ -1071,6 +1074,49 @@ def _survey_mail(survey: Survey, kind: MailKind, recipients: dict[str, Recipient
     return count
 
 
+def send_announcements() -> int:
+    """Announcement mail for every goal publication not yet announced (idempotent, ledgered).
+
+    Each member gets their own message (addresses are not shown to one another), and the
+    foundation's announcement address one more.
+    """
+    count = 0
+    announce = current_app.config.get("ANNOUNCE_ADDRESS")
+    publications = list(db.session.scalars(select(GoalPublication).order_by(GoalPublication.id)))
+    if not publications:
+        return 0
+    members = list(
+        db.session.scalars(
+            select(Person.email).where(Person.status == MembershipStatus.MEMBER).order_by(Person.id)
+        )
+    )
+    for publication in publications:
+        sent = _ledger(MailKind.GOALS, publication.id)
+        addresses = [a for a in [*members, announce] if a and a not in sent]
+        if not addresses:
+            continue
+        goals = list(
+            db.session.scalars(
+                select(Goal).where(Goal.publication_id == publication.id).order_by(Goal.id)
+            )
+        )
+        subject = f"The Infra-WG's goals for {publication.year}"
+        context = {
+            "publication": publication,
+            "goals": goals,
+            "link": external_url("surveys.goals_year", year=publication.year),
+            "feed": external_url("surveys.goals_feed", year=publication.year),
+        }
+        for address in dict.fromkeys(addresses):
+            count += _send_once(
+                MailKind.GOALS,
+                publication.id,
+                address,
+                lambda a=address, s=subject, c=context: send_mail(a, s, "goals_published", **c),
+            )
+    return count
+
+
 @dataclass
 class SendReport:
     invitations: int = 0
@@ -1105,14 +1151,12 @@ def send_due_mail(on: date | None = None) -> SendReport:
     the ledger (unique per kind, subject and address) keeps anyone from getting a mail twice.
     The caller commits; the SMTP backend sends only after that commit.
     """
-    from infrawg.surveys import goals
-
     report = SendReport()
     for survey in open_surveys():
         part = send_survey_mail(survey, on)
         report.invitations += part.invitations
         report.reminders += part.reminders
-    report.announcements = goals.send_announcements()
+    report.announcements = send_announcements()
     return report
 
 
@@ -1127,9 +1171,7 @@ def dispatch_mail(survey: Survey | None = None) -> int:
         return 0
     if survey is not None:
         return send_survey_mail(survey).total
-    from infrawg.surveys import goals
-
-    return goals.send_announcements()
+    return send_announcements()
 
 
 def job_runner():
