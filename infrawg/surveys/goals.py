@@ -13,6 +13,7 @@ from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.policy import Permission
+from infrawg.surveys.mailing import dispatch_mail
 from infrawg.surveys.models import (
     Goal,
     GoalComment,
@@ -218,8 +219,6 @@ def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
         )
         audit.record(actor, "goal.published", goal)
     audit.record(actor, "goals.published", publication, f"{len(drafts)} goals")
-    from infrawg.surveys.service import dispatch_mail
-
     dispatch_mail()
     return publication
 

@@ -11,7 +11,18 @@ from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db
 from infrawg.forms import ConfirmForm, options
 from infrawg.policy import Permission, can, public, requires
-from infrawg.surveys import bp, feeds, goals, jobs, milestones, results, service
+from infrawg.surveys import (
+    answers,
+    bp,
+    building,
+    feeds,
+    goals,
+    jobs,
+    mailing,
+    milestones,
+    responses,
+    results,
+)
 from infrawg.surveys.forms import (
     CommentForm,
     DelegateForm,
@@ -43,13 +54,13 @@ from infrawg.web import (
 )
 
 # Importing the jobs module registers the survey's mail job with the runner.
-assert jobs.SEND == service.SEND_JOB
+assert jobs.SEND == mailing.SEND_JOB
 
 
 @nav_counter
 def _surveys_waiting(person) -> dict[str, int]:
     if can(person, Permission.SURVEY_READ):
-        return {"surveys": service.count_waiting_for(person)}
+        return {"surveys": answers.count_waiting_for(person)}
     return {}
 
 
@@ -73,14 +84,14 @@ def surveys():
     return render(
         "surveys/list.html",
         "surveys/_survey_rows.html",
-        page=paginate(service.surveys_for(current_user)),
-        organisations=service.tenant_organisations_of(current_user),
+        page=paginate(building.surveys_for(current_user)),
+        organisations=responses.tenant_organisations_of(current_user),
         action_form=ConfirmForm(),
     )
 
 
-def _survey_input(form: SurveyForm) -> service.SurveyInput:
-    return service.SurveyInput(
+def _survey_input(form: SurveyForm) -> building.SurveyInput:
+    return building.SurveyInput(
         title=form.title.data or "",
         year=form.year.data,
         intro=form.intro.data or "",
@@ -104,7 +115,7 @@ def new_survey():
         form.reminder_days.data = 3
     elif form.validate_on_submit():
         try:
-            survey = service.create_survey(current_user, _survey_input(form))
+            survey = building.create_survey(current_user, _survey_input(form))
         except DomainError as error:
             db.session.rollback()
             form.closes_on.errors.append(error.message)
@@ -118,22 +129,22 @@ def new_survey():
 
 
 def _survey_page(survey, status: int = 200, **forms):
-    manage = service.can_manage(current_user, survey)
+    manage = building.can_manage(current_user, survey)
     sheet_links = []
     if Section.TENANTS in survey.audience.sections:
-        sheet_links = service.tenant_organisations_of(current_user)
+        sheet_links = responses.tenant_organisations_of(current_user)
     forms.setdefault("settings_form", SurveyForm(obj=survey, audience=survey.audience.value))
     forms.setdefault("question_form", QuestionForm(section=survey.audience.sections[0].value))
     delegate_form = forms.setdefault("delegate_form", DelegateForm())
-    delegate_form.person_id.choices = options((p.id, p.name) for p in service.staff_people())
+    delegate_form.person_id.choices = options((p.id, p.name) for p in building.staff_people())
     return render(
         "surveys/survey.html",
         status=status,
         survey=survey,
         manage=manage,
-        questions=service.questions_of(survey),
-        managers=service.managers_of(survey),
-        answered=service.has_answered(current_user, survey),
+        questions=building.questions_of(survey),
+        managers=building.managers_of(survey),
+        answered=answers.has_answered(current_user, survey),
         organisations=sheet_links,
         action_form=ConfirmForm(),
         **forms,
@@ -143,23 +154,23 @@ def _survey_page(survey, status: int = 200, **forms):
 @bp.get("/surveys/<int:survey_id>")
 @requires(Permission.SURVEY_READ)
 def survey(survey_id: int):
-    return _survey_page(service.get_survey(survey_id, current_user))
+    return _survey_page(building.get_survey(survey_id, current_user))
 
 
 @bp.post("/surveys/<int:survey_id>/settings")
 @requires(Permission.SURVEY_READ)
 def update_survey(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
-    service.require_manage(current_user, survey)
+    survey = building.get_survey(survey_id, current_user)
+    building.require_manage(current_user, survey)
     form = SurveyForm()
     if not form.validate_on_submit():
         return _survey_page(survey, 422, settings_form=form)
     try:
-        service.update_survey(current_user, survey, _survey_input(form))
+        building.update_survey(current_user, survey, _survey_input(form))
     except Invalid as error:
         db.session.rollback()
         form.title.errors.append(error.message)
-        return _survey_page(service.get_survey(survey_id), 422, settings_form=form)
+        return _survey_page(building.get_survey(survey_id), 422, settings_form=form)
     db.session.commit()
     return redirect_after_post(url_for("surveys.survey", survey_id=survey_id), "Saved.")
 
@@ -168,7 +179,7 @@ def update_survey(survey_id: int):
 @requires(Permission.SURVEY_CREATE)
 def copy_survey(survey_id: int):
     ConfirmForm().validate_on_submit() or incomplete_form()
-    copy = service.copy_survey(current_user, service.get_survey(survey_id, current_user))
+    copy = building.copy_survey(current_user, building.get_survey(survey_id, current_user))
     db.session.commit()
     return redirect_after_post(
         url_for("surveys.survey", survey_id=copy.id),
@@ -179,13 +190,13 @@ def copy_survey(survey_id: int):
 @bp.post("/surveys/<int:survey_id>/questions")
 @requires(Permission.SURVEY_READ)
 def add_question(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
-    service.require_manage(current_user, survey)
+    survey = building.get_survey(survey_id, current_user)
+    building.require_manage(current_user, survey)
     form = QuestionForm()
     if not form.validate_on_submit():
         return _survey_page(survey, 422, question_form=form)
     try:
-        service.add_question(
+        building.add_question(
             current_user,
             survey,
             Section(form.section.data),
@@ -197,7 +208,7 @@ def add_question(survey_id: int):
     except Invalid as error:
         db.session.rollback()
         form.options_text.errors.append(error.message)
-        return _survey_page(service.get_survey(survey_id), 422, question_form=form)
+        return _survey_page(building.get_survey(survey_id), 422, question_form=form)
     db.session.commit()
     return redirect_after_post(
         url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question added."
@@ -207,13 +218,13 @@ def add_question(survey_id: int):
 @bp.route("/surveys/<int:survey_id>/questions/<int:question_id>", methods=["GET", "POST"])
 @requires(Permission.SURVEY_READ)
 def edit_question(survey_id: int, question_id: int):
-    survey = service.get_survey(survey_id, current_user)
-    question = service.get_question(survey, question_id)
-    service.require_manage(current_user, survey)
+    survey = building.get_survey(survey_id, current_user)
+    question = building.get_question(survey, question_id)
+    building.require_manage(current_user, survey)
     form = QuestionForm(obj=question, kind=question.kind.value, section=question.section.value)
     if request.method == "POST" and form.validate_on_submit():
         try:
-            service.update_question(
+            building.update_question(
                 current_user,
                 question,
                 QuestionKind(form.kind.data),
@@ -238,9 +249,9 @@ def edit_question(survey_id: int, question_id: int):
 @bp.post("/surveys/<int:survey_id>/questions/<int:question_id>/remove")
 @requires(Permission.SURVEY_READ)
 def remove_question(survey_id: int, question_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     ConfirmForm().validate_on_submit() or incomplete_form()
-    service.remove_question(current_user, service.get_question(survey, question_id))
+    building.remove_question(current_user, building.get_question(survey, question_id))
     db.session.commit()
     return _questions_changed(survey, "Question removed.")
 
@@ -248,12 +259,14 @@ def remove_question(survey_id: int, question_id: int):
 @bp.post("/surveys/<int:survey_id>/questions/<int:question_id>/move/<direction>")
 @requires(Permission.SURVEY_READ)
 def move_question(survey_id: int, question_id: int, direction: str):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     ConfirmForm().validate_on_submit() or incomplete_form()
     steps = {"up": -1, "down": 1}
     if direction not in steps:
         raise Invalid("Move a question up or down.")
-    service.move_question(current_user, service.get_question(survey, question_id), steps[direction])
+    building.move_question(
+        current_user, building.get_question(survey, question_id), steps[direction]
+    )
     db.session.commit()
     return _questions_changed(survey)
 
@@ -264,7 +277,7 @@ def _questions_changed(survey, message: str | None = None):
         return render(
             "surveys/_questions.html",
             survey=survey,
-            questions=service.questions_of(survey),
+            questions=building.questions_of(survey),
             manage=True,
             action_form=ConfirmForm(),
         )
@@ -276,14 +289,14 @@ def _questions_changed(survey, message: str | None = None):
 @bp.post("/surveys/<int:survey_id>/delegates")
 @requires(Permission.SURVEY_CREATE)
 def delegate(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     form = DelegateForm()
-    form.person_id.choices = options((p.id, p.name) for p in service.staff_people())
+    form.person_id.choices = options((p.id, p.name) for p in building.staff_people())
     if not form.validate_on_submit():
         return _survey_page(survey, 422, delegate_form=form)
     from infrawg.membership.service import get_person
 
-    service.delegate(current_user, survey, get_person(form.person_id.data))
+    building.delegate(current_user, survey, get_person(form.person_id.data))
     db.session.commit()
     return redirect_after_post(url_for("surveys.survey", survey_id=survey_id), "Delegated.")
 
@@ -291,9 +304,9 @@ def delegate(survey_id: int):
 @bp.post("/surveys/<int:survey_id>/open")
 @requires(Permission.SURVEY_READ)
 def open_survey(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     ConfirmForm().validate_on_submit() or incomplete_form()
-    sent = service.open_survey(current_user, survey)
+    sent = building.open_survey(current_user, survey)
     db.session.commit()
     return redirect_after_post(
         url_for("surveys.survey", survey_id=survey_id),
@@ -305,9 +318,9 @@ def open_survey(survey_id: int):
 @bp.post("/surveys/<int:survey_id>/close")
 @requires(Permission.SURVEY_READ)
 def close_survey(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     ConfirmForm().validate_on_submit() or incomplete_form()
-    service.close_survey(current_user, survey)
+    building.close_survey(current_user, survey)
     db.session.commit()
     return redirect_after_post(
         url_for("surveys.results_page", survey_id=survey_id), "The survey is closed."
@@ -317,12 +330,12 @@ def close_survey(survey_id: int):
 @bp.get("/surveys/<int:survey_id>/preview")
 @requires(Permission.SURVEY_READ)
 def preview(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
-    service.require_manage(current_user, survey)
+    survey = building.get_survey(survey_id, current_user)
+    building.require_manage(current_user, survey)
     return render(
         "surveys/preview.html",
         survey=survey,
-        sections=[(s, service.questions_of(survey, s)) for s in survey.audience.sections],
+        sections=[(s, building.questions_of(survey, s)) for s in survey.audience.sections],
     )
 
 
@@ -345,27 +358,27 @@ def _sheet_page(template: str, sheet, status: int = 200, errors=None, answers=No
 @bp.route("/surveys/<int:survey_id>/answer", methods=["GET", "POST"])
 @requires(Permission.SURVEY_READ)
 def answer(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
-    sheet = service.member_sheet(current_user, survey)
+    survey = building.get_survey(survey_id, current_user)
+    sheet = answers.member_sheet(current_user, survey)
     if request.method == "GET":
         return _sheet_page("surveys/answer.html", sheet)
     try:
         if request.form.get("action") == "draft":
-            service.save_member_draft(current_user, survey, request.form)
+            answers.save_member_draft(current_user, survey, request.form)
             message = "Your answers are saved as a draft. Come back to finish before it closes."
             target = url_for("surveys.answer", survey_id=survey_id)
         else:
-            service.submit_member_response(current_user, survey, request.form)
+            answers.submit_member_response(current_user, survey, request.form)
             message = "Thank you: your answers are in."
             target = url_for("surveys.survey", survey_id=survey_id)
-    except service.AnswerErrors as error:
+    except answers.AnswerErrors as error:
         db.session.rollback()
         return _sheet_page(
             "surveys/answer.html",
             sheet,
             422,
             error.errors,
-            service.answers_as_typed(sheet.questions, request.form),
+            answers.answers_as_typed(sheet.questions, request.form),
         )
     db.session.commit()
     return redirect_after_post(target, message)
@@ -374,40 +387,40 @@ def answer(survey_id: int):
 @bp.route("/surveys/<int:survey_id>/answer/<slug>", methods=["GET", "POST"])
 @requires(Permission.SURVEY_READ)
 def answer_tenant(survey_id: int, slug: str):
-    survey = service.get_survey(survey_id, current_user)
-    organisation = service.get_organisation(slug)
-    sheet = service.tenant_sheet(current_user, survey, organisation)
+    survey = building.get_survey(survey_id, current_user)
+    organisation = responses.get_organisation(slug)
+    sheet = responses.tenant_sheet(current_user, survey, organisation)
     if request.method == "GET":
         return _sheet_page("surveys/answer_tenant.html", sheet)
     seen = request.form.get("sheet_version", "")
     try:
         if request.form.get("action") == "draft":
-            service.save_tenant_draft(current_user, survey, organisation, request.form, seen)
+            responses.save_tenant_draft(current_user, survey, organisation, request.form, seen)
             message = f"The answers for {organisation.name} are saved as a draft."
         else:
-            service.submit_tenant_response(current_user, survey, organisation, request.form, seen)
+            responses.submit_tenant_response(current_user, survey, organisation, request.form, seen)
             message = f"The answers for {organisation.name} are in. Any of its tenant members "
             message += "may edit them until the survey closes."
-    except service.SheetChanged as error:
+    except responses.SheetChanged as error:
         db.session.rollback()
         # Nothing was saved: show the sheet as it is now (its new version) with what this
         # person typed, and say why.
-        fresh = service.tenant_sheet(current_user, survey, organisation)
+        fresh = responses.tenant_sheet(current_user, survey, organisation)
         return _sheet_page(
             "surveys/answer_tenant.html",
             fresh,
             error.status,
-            answers=service.answers_as_typed(fresh.questions, request.form),
+            answers=answers.answers_as_typed(fresh.questions, request.form),
             conflict=error.message,
         )
-    except service.AnswerErrors as error:
+    except answers.AnswerErrors as error:
         db.session.rollback()
         return _sheet_page(
             "surveys/answer_tenant.html",
             sheet,
             422,
             error.errors,
-            service.answers_as_typed(sheet.questions, request.form),
+            answers.answers_as_typed(sheet.questions, request.form),
         )
     db.session.commit()
     return redirect_after_post(
@@ -419,8 +432,8 @@ def answer_tenant(survey_id: int, slug: str):
 @public
 def invited(survey_id: int, token: str):
     """The link in the invitation: checked, then on to the answer page (sign-in first)."""
-    survey = service.get_survey(survey_id)
-    person = service.read_invitation(survey.id, token)
+    survey = building.get_survey(survey_id)
+    person = mailing.read_invitation(survey.id, token)
     return render(
         "surveys/invited.html",
         survey=survey,
@@ -433,7 +446,7 @@ def invited(survey_id: int, token: str):
 @public
 def reminders_off(token: str):
     """One click from the reminder mail: no more reminders of this survey."""
-    survey = service.stop_reminders(token)
+    survey = mailing.stop_reminders(token)
     db.session.commit()
     return render(
         "surveys/reminders_off.html", survey=survey, token=token, action_form=ConfirmForm()
@@ -444,7 +457,7 @@ def reminders_off(token: str):
 @public
 def reminders_on(token: str):
     ConfirmForm().validate_on_submit() or incomplete_form()
-    survey = service.restart_reminders(token)
+    survey = mailing.restart_reminders(token)
     db.session.commit()
     return render("surveys/reminders_on.html", survey=survey)
 
@@ -453,14 +466,14 @@ def reminders_on(token: str):
 
 
 def _results_context(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     results.require_results_access(current_user, survey)
     return {
         "survey": survey,
         "results": results.compute(survey),
         "organisations": results.answered_organisations(survey),
         "min_breakdown": results.MIN_BREAKDOWN,
-        "manage": service.can_manage(current_user, survey),
+        "manage": building.can_manage(current_user, survey),
     }
 
 
@@ -479,7 +492,7 @@ def results_print(survey_id: int):
 @bp.get("/surveys/<int:survey_id>/results.csv")
 @requires(Permission.SURVEY_RESULTS_READ)
 def results_csv(survey_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     results.require_results_access(current_user, survey)
     filename = f"survey-{survey.year}-{survey.id}.csv"
     return Response(
@@ -492,9 +505,9 @@ def results_csv(survey_id: int):
 @bp.get("/surveys/<int:survey_id>/results/questions/<int:question_id>")
 @requires(Permission.SURVEY_RESULTS_READ)
 def text_answers(survey_id: int, question_id: int):
-    survey = service.get_survey(survey_id, current_user)
+    survey = building.get_survey(survey_id, current_user)
     results.require_results_access(current_user, survey)
-    question = service.get_question(survey, question_id)
+    question = building.get_question(survey, question_id)
     suppressed = results.section_suppression(survey, question.section)
     return render(
         "surveys/text_answers.html",
@@ -720,7 +733,7 @@ def projects():
 
 def _project_form(form: ProjectForm) -> ProjectForm:
     form.organisation_id.choices = options(
-        [("", "None")] + [(o.id, o.name) for o in service.audience_organisations()]
+        [("", "None")] + [(o.id, o.name) for o in mailing.audience_organisations()]
     )
     return form
 
