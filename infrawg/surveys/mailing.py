@@ -1,7 +1,7 @@
 """The survey's mail (R15): invitations, reminders and goal announcements, and the one
 ledger that keeps anyone from getting the same mail twice.
 
-Everything here reads the models only, so building, answering and goals can call it.
+Nothing here imports the other survey modules, so building and goals can call it.
 """
 
 from __future__ import annotations
