@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from infrawg import policy
-from infrawg.errors import Conflict, NotAllowed, NotFound
+from infrawg.errors import Conflict, NotAllowed
 from infrawg.extensions import db
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
@@ -32,7 +32,8 @@ from infrawg.surveys.answers import (
 )
 from infrawg.surveys.building import questions_of
 from infrawg.surveys.models import Answer, Question, Response, Section, Survey, SurveyDraft
-from infrawg.tenants.models import OrganisationStatus, TenantMember, TenantOrganisation
+from infrawg.tenants import service as tenants
+from infrawg.tenants.models import OrganisationStatus, TenantOrganisation
 from infrawg.timeutil import utcnow
 
 
@@ -40,27 +41,12 @@ def tenant_organisations_of(person: Person) -> list[TenantOrganisation]:
     """Organisations receiving services for which ``person`` is a current tenant member."""
     if not person.is_member:
         return []
-    return list(
-        db.session.scalars(
-            select(TenantOrganisation)
-            .join(TenantMember, TenantMember.organisation_id == TenantOrganisation.id)
-            .where(
-                TenantMember.person_id == person.id,
-                TenantMember.ended_at.is_(None),
-                TenantOrganisation.status == OrganisationStatus.APPROVED,
-            )
-            .order_by(TenantOrganisation.name)
-        )
-    )
-
-
-def get_organisation(slug: str) -> TenantOrganisation:
-    organisation = db.session.scalar(
-        select(TenantOrganisation).where(TenantOrganisation.slug == slug)
-    )
-    if organisation is None:
-        raise NotFound("There is no such organisation.")
-    return organisation
+    organisations = [
+        tenancy.organisation
+        for tenancy in tenants.tenancies_of(person)
+        if tenancy.organisation.status == OrganisationStatus.APPROVED
+    ]
+    return sorted(organisations, key=lambda organisation: organisation.name)
 
 
 def tenant_response(survey: Survey, organisation: TenantOrganisation) -> Response | None:

@@ -43,6 +43,7 @@ from infrawg.surveys.models import (
     Section,
     SurveyState,
 )
+from infrawg.tenants import service as tenants
 from infrawg.timeutil import utcnow
 from infrawg.web import (
     external_url,
@@ -388,7 +389,7 @@ def answer(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def answer_tenant(survey_id: int, slug: str):
     survey = building.get_survey(survey_id, current_user)
-    organisation = responses.get_organisation(slug)
+    organisation = tenants.get_organisation(slug)
     sheet = responses.tenant_sheet(current_user, survey, organisation)
     if request.method == "GET":
         return _sheet_page("surveys/answer_tenant.html", sheet)
