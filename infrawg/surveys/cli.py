@@ -23,7 +23,7 @@ surveys_cli = AppGroup("surveys", help="The annual survey, its mail and the goal
 def send_command(on) -> None:
     """Send what is due: invitations, reminders, goal announcements. Safe to run often
     (from cron, say): nobody ever gets the same mail twice."""
-    from infrawg.surveys.service import send_due_mail
+    from infrawg.surveys.mailing import send_due_mail
 
     day: date | None = on.date() if on else None
     report = send_due_mail(day)

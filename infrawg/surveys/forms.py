@@ -1,7 +1,7 @@
 """Forms of surveys, goals and milestones; every field has a label.
 
 The answer sheet itself is not a WTForm: its fields are the survey's questions, read by
-``service.parse_answers``.
+``answers.parse_answers``.
 """
 
 from flask_wtf import FlaskForm

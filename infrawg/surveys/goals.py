@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -13,8 +12,8 @@ from infrawg import audit, policy
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
-from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
+from infrawg.surveys.mailing import dispatch_mail
 from infrawg.surveys.models import (
     Goal,
     GoalComment,
@@ -22,14 +21,11 @@ from infrawg.surveys.models import (
     GoalPublication,
     GoalStatus,
     GoalUpdate,
-    MailKind,
     Question,
-    SentMail,
     Survey,
     SurveyState,
 )
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url
 
 MAX_TEXT = 10_000
 
@@ -223,8 +219,6 @@ def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
         )
         audit.record(actor, "goal.published", goal)
     audit.record(actor, "goals.published", publication, f"{len(drafts)} goals")
-    from infrawg.surveys.service import dispatch_mail
-
     dispatch_mail()
     return publication
 
@@ -258,53 +252,3 @@ def feed_entries(year: int) -> tuple[list[Goal], object]:
     if latest_update and latest_update > updated:
         updated = latest_update
     return goals, updated
-
-
-def send_announcements() -> int:
-    """Announcement mail for every publication not yet announced (idempotent, ledgered).
-
-    Each member gets their own message (addresses are not shown to one another), and the
-    foundation's announcement address one more.
-    """
-    count = 0
-    announce = current_app.config.get("ANNOUNCE_ADDRESS")
-    publications = list(db.session.scalars(select(GoalPublication).order_by(GoalPublication.id)))
-    if not publications:
-        return 0
-    members = list(
-        db.session.scalars(
-            select(Person.email).where(Person.status == MembershipStatus.MEMBER).order_by(Person.id)
-        )
-    )
-    for publication in publications:
-        sent = set(
-            db.session.scalars(
-                select(SentMail.address).where(
-                    SentMail.kind == MailKind.GOALS, SentMail.subject_id == publication.id
-                )
-            )
-        )
-        addresses = [a for a in [*members, announce] if a and a not in sent]
-        if not addresses:
-            continue
-        goals = list(
-            db.session.scalars(
-                select(Goal).where(Goal.publication_id == publication.id).order_by(Goal.id)
-            )
-        )
-        link = external_url("surveys.goals_year", year=publication.year)
-        for address in dict.fromkeys(addresses):
-            db.session.add(
-                SentMail(kind=MailKind.GOALS, subject_id=publication.id, address=address)
-            )
-            send_mail(
-                address,
-                f"The Infra-WG's goals for {publication.year}",
-                "goals_published",
-                publication=publication,
-                goals=goals,
-                link=link,
-                feed=external_url("surveys.goals_feed", year=publication.year),
-            )
-            count += 1
-    return count

@@ -18,7 +18,7 @@ except ImportError:  # the runner is not installed: the CLI command sends
 
 def send(ctx: Any) -> None:
     """Send every invitation, reminder and goal announcement that is due."""
-    from infrawg.surveys.service import send_due_mail
+    from infrawg.surveys.mailing import send_due_mail
 
     report = send_due_mail()
     ctx.log(

@@ -20,6 +20,8 @@ from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.policy import Permission
 from infrawg.surveys import charts
+from infrawg.surveys.building import can_manage, questions_of
+from infrawg.surveys.mailing import audience_organisations
 from infrawg.surveys.models import (
     Answer,
     Question,
@@ -29,7 +31,6 @@ from infrawg.surveys.models import (
     Survey,
     SurveyState,
 )
-from infrawg.surveys.service import audience_organisations, can_manage, questions_of
 from infrawg.tenants.models import TenantOrganisation
 
 # R15: on an anonymous survey, a breakdown of fewer responses than this is not shown.

@@ -26,7 +26,7 @@ DYNAMIC = {
     ],
     ("governance/service.py", "end_group_roles"): ["staff.ended", "chair.ended", "board.ended"],
     ("membership/accounts.py", "end_session"): ["account.signed_out", "account.session_ended"],
-    ("surveys/service.py", "_record_answering"): [
+    ("surveys/answers.py", "record_answering"): [
         "survey.answered",
         "survey.draft_saved",
         "survey.tenant_answered",

@@ -8,7 +8,7 @@ from flask import g
 
 from infrawg.extensions import db
 from infrawg.membership.models import Person
-from infrawg.surveys import service
+from infrawg.surveys import building
 from infrawg.surveys.models import Audience, QuestionKind, Section, Survey
 from infrawg.tenants.models import TenantOrganisation
 from infrawg.timeutil import utcnow
@@ -46,9 +46,9 @@ def make_survey(
     """A survey with the default questions of its sections, opened unless told otherwise."""
     g.pop("_roles", None)
     today = utcnow().date()
-    survey = service.create_survey(
+    survey = building.create_survey(
         chair,
-        service.SurveyInput(
+        building.SurveyInput(
             title=f"Annual survey {year or today.year}",
             year=year or today.year,
             intro="Tell us how we did.",
@@ -62,15 +62,15 @@ def make_survey(
     if questions is None:
         questions = [q for q in MEMBER_QUESTIONS + TENANT_QUESTIONS if q[0] in audience.sections]
     for section, kind, prompt, options, required in questions:
-        service.add_question(chair, survey, section, kind, prompt, options, required)
+        building.add_question(chair, survey, section, kind, prompt, options, required)
     if opened:
-        service.open_survey(chair, survey)
+        building.open_survey(chair, survey)
     db.session.commit()
     return survey
 
 
 def question(survey: Survey, prompt: str):
-    return next(q for q in service.questions_of(survey) if q.prompt == prompt)
+    return next(q for q in building.questions_of(survey) if q.prompt == prompt)
 
 
 def member_form(
@@ -113,5 +113,5 @@ def sheet_version(page) -> str:
 
 def close(chair: Person, survey: Survey) -> None:
     g.pop("_roles", None)
-    service.close_survey(chair, survey)
+    building.close_survey(chair, survey)
     db.session.commit()

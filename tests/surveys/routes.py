@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import g
 
 from infrawg.extensions import db
-from infrawg.surveys import goals, milestones, service
+from infrawg.surveys import answers, goals, milestones
 from infrawg.surveys.models import (
     Audience,
     CalendarToken,
@@ -44,7 +44,7 @@ def populate(world: World) -> None:
     org = organisation("Route Access WG", people["tenant_member"], slug="route-access-wg")
     open_survey = make_survey(chair, Audience.BOTH)
     closed = make_survey(chair, Audience.MEMBERS, year=utcnow().year - 1)
-    service.submit_member_response(people["member"], closed, member_form(closed, text="More"))
+    answers.submit_member_response(people["member"], closed, member_form(closed, text="More"))
     db.session.commit()
     close(chair, closed)
     draft = make_survey(chair, Audience.MEMBERS, opened=False)

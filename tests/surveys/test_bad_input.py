@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from infrawg.extensions import db
-from infrawg.surveys import service
+from infrawg.surveys import mailing
 from infrawg.surveys.models import (
     Answer,
     Audience,
@@ -120,7 +120,7 @@ def test_r15_out_of_range_answers_are_refused(app, people, survey, member, field
 
 
 def test_r15_tampered_invitation_link_is_refused(app, client, people, survey, member):
-    token = service.invitation_token(survey, member)
+    token = mailing.invitation_token(survey, member)
     good = client.get(f"/surveys/{survey.id}/invited/{token}")
     assert good.status_code == 200
     before = snapshot()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from infrawg.extensions import db
-from infrawg.surveys import service
+from infrawg.surveys import building
 from infrawg.surveys.models import Audience, Survey
 from tests.conftest import html
 from tests.surveys.factories import make_survey
@@ -19,7 +19,7 @@ def test_questions_move_up_and_down_with_htmx(app, people, chair):
     survey = make_survey(chair, Audience.MEMBERS, opened=False)
     boss = people.sign_in(app.test_client(), chair)
     before = prompts(html(boss.get(f"/surveys/{survey.id}")))
-    second = service.questions_of(survey)[1]
+    second = building.questions_of(survey)[1]
     response = boss.post(f"/surveys/{survey.id}/questions/{second.id}/move/up", htmx=True)
     assert response.status_code == 200
     fragment = html(response)
@@ -49,8 +49,8 @@ def test_copy_of_last_years_survey_is_a_draft_with_the_same_questions(app, peopl
     assert response.status_code == 303
     copy = db.session.scalar(select(Survey).where(Survey.copied_from_id == last.id))
     assert copy.year == 2026 and copy.opened_at is None
-    assert [q.prompt for q in service.questions_of(copy)] == [
-        q.prompt for q in service.questions_of(last)
+    assert [q.prompt for q in building.questions_of(copy)] == [
+        q.prompt for q in building.questions_of(last)
     ]
 
 

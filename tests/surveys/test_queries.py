@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 
 from infrawg.extensions import db
-from infrawg.surveys import service
+from infrawg.surveys import answers, responses
 from infrawg.surveys.models import Audience
 from tests.queries import counted_queries
 from tests.surveys.factories import close, make_survey, member_form, organisation, tenant_form
@@ -16,7 +16,7 @@ def answered_survey(people, chair, members: int, organisations: int):
     for i in range(members):
         person = people.make(f"Q member {people.counter}")
         g.pop("_roles", None)
-        service.submit_member_response(
+        answers.submit_member_response(
             person,
             survey,
             member_form(survey, most=i % 3, uses=(0, 1), rating=3, text="x", rank=(1, 2, 3)),
@@ -25,7 +25,7 @@ def answered_survey(people, chair, members: int, organisations: int):
         tenant = people.make(f"Q tenant {people.counter}")
         org = organisation(f"Query org {survey.id}-{i}", tenant)
         g.pop("_roles", None)
-        service.submit_tenant_response(tenant, survey, org, tenant_form(survey, need="y"))
+        responses.submit_tenant_response(tenant, survey, org, tenant_form(survey, need="y"))
     db.session.commit()
     close(chair, survey)
     return survey

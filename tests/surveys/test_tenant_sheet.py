@@ -8,7 +8,7 @@ from flask import g
 from sqlalchemy import select, update
 
 from infrawg.extensions import db
-from infrawg.surveys import service
+from infrawg.surveys import responses
 from infrawg.surveys.models import Answer, Audience, Response, SurveyDraft
 from tests.conftest import html
 from tests.surveys.factories import make_survey, organisation, question, sheet_version, tenant_form
@@ -87,17 +87,17 @@ def test_r15_a_save_racing_on_the_same_version_loses_at_the_update(app, people, 
     tenant = people.make("Racer")
     org = organisation("Race WG", tenant, slug="race-wg")
     g.pop("_roles", None)
-    service.submit_tenant_response(tenant, survey, org, tenant_form(survey, reliable=0), "0.0")
+    responses.submit_tenant_response(tenant, survey, org, tenant_form(survey, reliable=0), "0.0")
     db.session.commit()
     g.pop("_roles", None)
-    sheet = service.tenant_sheet(tenant, survey, org)
+    sheet = responses.tenant_sheet(tenant, survey, org)
     assert sheet.version == "1.0"
     # The other request's commit, on the database behind this session's back.
     db.session.connection().execute(
         update(Response.__table__).values(version=Response.__table__.c.version + 1)
     )
-    with pytest.raises(service.SheetChanged):
-        service.submit_tenant_response(
+    with pytest.raises(responses.SheetChanged):
+        responses.submit_tenant_response(
             tenant, survey, org, tenant_form(survey, reliable=1), sheet.version
         )
     assert reliable_answer(survey) == [0]

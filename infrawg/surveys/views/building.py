@@ -1,0 +1,277 @@
+"""Pages that build a survey (R15): the list, settings, questions, delegation, opening, closing."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+from flask_login import current_user
+
+from infrawg.errors import DomainError, Invalid
+from infrawg.extensions import db
+from infrawg.forms import ConfirmForm, options
+from infrawg.policy import Permission, requires
+from infrawg.surveys import answers, bp, building, responses
+from infrawg.surveys.forms import DelegateForm, QuestionForm, SurveyForm
+from infrawg.surveys.models import Audience, QuestionKind, Section
+from infrawg.timeutil import utcnow
+from infrawg.web import incomplete_form, paginate, redirect_after_post, render
+
+
+@bp.get("/surveys")
+@requires(Permission.SURVEY_READ)
+def surveys():
+    return render(
+        "surveys/list.html",
+        "surveys/_survey_rows.html",
+        page=paginate(building.surveys_for(current_user)),
+        organisations=responses.tenant_organisations_of(current_user),
+        action_form=ConfirmForm(),
+    )
+
+
+def _survey_input(form: SurveyForm) -> building.SurveyInput:
+    return building.SurveyInput(
+        title=form.title.data or "",
+        year=form.year.data,
+        intro=form.intro.data or "",
+        audience=Audience(form.audience.data),
+        anonymous=bool(form.anonymous.data),
+        opens_on=form.opens_on.data,
+        closes_on=form.closes_on.data,
+        reminder_days=form.reminder_days.data,
+    )
+
+
+@bp.route("/surveys/new", methods=["GET", "POST"])
+@requires(Permission.SURVEY_CREATE)
+def new_survey():
+    form = SurveyForm()
+    if request.method == "GET":
+        year = utcnow().year
+        form.year.data = year
+        form.title.data = f"Annual survey {year}"
+        form.anonymous.data = True
+        form.reminder_days.data = 3
+    elif form.validate_on_submit():
+        try:
+            survey = building.create_survey(current_user, _survey_input(form))
+        except DomainError as error:
+            db.session.rollback()
+            form.closes_on.errors.append(error.message)
+        else:
+            db.session.commit()
+            return redirect_after_post(
+                url_for("surveys.survey", survey_id=survey.id), "The survey is saved as a draft."
+            )
+    status = 422 if form.is_submitted() else 200
+    return render("surveys/new.html", "surveys/_survey_form.html", status=status, form=form)
+
+
+def _survey_page(survey, status: int = 200, **forms):
+    manage = building.can_manage(current_user, survey)
+    sheet_links = []
+    if Section.TENANTS in survey.audience.sections:
+        sheet_links = responses.tenant_organisations_of(current_user)
+    forms.setdefault("settings_form", SurveyForm(obj=survey, audience=survey.audience.value))
+    forms.setdefault("question_form", QuestionForm(section=survey.audience.sections[0].value))
+    delegate_form = forms.setdefault("delegate_form", DelegateForm())
+    delegate_form.person_id.choices = options((p.id, p.name) for p in building.staff_people())
+    return render(
+        "surveys/survey.html",
+        status=status,
+        survey=survey,
+        manage=manage,
+        questions=building.questions_of(survey),
+        managers=building.managers_of(survey),
+        answered=answers.has_answered(current_user, survey),
+        organisations=sheet_links,
+        action_form=ConfirmForm(),
+        **forms,
+    )
+
+
+@bp.get("/surveys/<int:survey_id>")
+@requires(Permission.SURVEY_READ)
+def survey(survey_id: int):
+    return _survey_page(building.get_survey(survey_id, current_user))
+
+
+@bp.post("/surveys/<int:survey_id>/settings")
+@requires(Permission.SURVEY_READ)
+def update_survey(survey_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    building.require_manage(current_user, survey)
+    form = SurveyForm()
+    if not form.validate_on_submit():
+        return _survey_page(survey, 422, settings_form=form)
+    try:
+        building.update_survey(current_user, survey, _survey_input(form))
+    except Invalid as error:
+        db.session.rollback()
+        form.title.errors.append(error.message)
+        return _survey_page(building.get_survey(survey_id), 422, settings_form=form)
+    db.session.commit()
+    return redirect_after_post(url_for("surveys.survey", survey_id=survey_id), "Saved.")
+
+
+@bp.post("/surveys/<int:survey_id>/copy")
+@requires(Permission.SURVEY_CREATE)
+def copy_survey(survey_id: int):
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    copy = building.copy_survey(current_user, building.get_survey(survey_id, current_user))
+    db.session.commit()
+    return redirect_after_post(
+        url_for("surveys.survey", survey_id=copy.id),
+        f"Copied into a draft for {copy.year}: check the dates and questions.",
+    )
+
+
+@bp.post("/surveys/<int:survey_id>/questions")
+@requires(Permission.SURVEY_READ)
+def add_question(survey_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    building.require_manage(current_user, survey)
+    form = QuestionForm()
+    if not form.validate_on_submit():
+        return _survey_page(survey, 422, question_form=form)
+    try:
+        building.add_question(
+            current_user,
+            survey,
+            Section(form.section.data),
+            QuestionKind(form.kind.data),
+            form.prompt.data,
+            form.options_text.data or "",
+            bool(form.required.data),
+        )
+    except Invalid as error:
+        db.session.rollback()
+        form.options_text.errors.append(error.message)
+        return _survey_page(building.get_survey(survey_id), 422, question_form=form)
+    db.session.commit()
+    return redirect_after_post(
+        url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question added."
+    )
+
+
+@bp.route("/surveys/<int:survey_id>/questions/<int:question_id>", methods=["GET", "POST"])
+@requires(Permission.SURVEY_READ)
+def edit_question(survey_id: int, question_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    question = building.get_question(survey, question_id)
+    building.require_manage(current_user, survey)
+    form = QuestionForm(obj=question, kind=question.kind.value, section=question.section.value)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            building.update_question(
+                current_user,
+                question,
+                QuestionKind(form.kind.data),
+                form.prompt.data,
+                form.options_text.data or "",
+                bool(form.required.data),
+            )
+        except Invalid as error:
+            db.session.rollback()
+            form.options_text.errors.append(error.message)
+        else:
+            db.session.commit()
+            return redirect_after_post(
+                url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question saved."
+            )
+    status = 422 if form.is_submitted() else 200
+    return render(
+        "surveys/question.html", status=status, survey=survey, question=question, form=form
+    )
+
+
+@bp.post("/surveys/<int:survey_id>/questions/<int:question_id>/remove")
+@requires(Permission.SURVEY_READ)
+def remove_question(survey_id: int, question_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    building.remove_question(current_user, building.get_question(survey, question_id))
+    db.session.commit()
+    return _questions_changed(survey, "Question removed.")
+
+
+@bp.post("/surveys/<int:survey_id>/questions/<int:question_id>/move/<direction>")
+@requires(Permission.SURVEY_READ)
+def move_question(survey_id: int, question_id: int, direction: str):
+    survey = building.get_survey(survey_id, current_user)
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    steps = {"up": -1, "down": 1}
+    if direction not in steps:
+        raise Invalid("Move a question up or down.")
+    building.move_question(
+        current_user, building.get_question(survey, question_id), steps[direction]
+    )
+    db.session.commit()
+    return _questions_changed(survey)
+
+
+def _questions_changed(survey, message: str | None = None):
+    """htmx swaps the question list in place; a plain form goes back to the page."""
+    if request.headers.get("HX-Request"):
+        return render(
+            "surveys/_questions.html",
+            survey=survey,
+            questions=building.questions_of(survey),
+            manage=True,
+            action_form=ConfirmForm(),
+        )
+    return redirect_after_post(
+        url_for("surveys.survey", survey_id=survey.id) + "#questions", message
+    )
+
+
+@bp.post("/surveys/<int:survey_id>/delegates")
+@requires(Permission.SURVEY_CREATE)
+def delegate(survey_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    form = DelegateForm()
+    form.person_id.choices = options((p.id, p.name) for p in building.staff_people())
+    if not form.validate_on_submit():
+        return _survey_page(survey, 422, delegate_form=form)
+    from infrawg.membership.service import get_person
+
+    building.delegate(current_user, survey, get_person(form.person_id.data))
+    db.session.commit()
+    return redirect_after_post(url_for("surveys.survey", survey_id=survey_id), "Delegated.")
+
+
+@bp.post("/surveys/<int:survey_id>/open")
+@requires(Permission.SURVEY_READ)
+def open_survey(survey_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    sent = building.open_survey(current_user, survey)
+    db.session.commit()
+    return redirect_after_post(
+        url_for("surveys.survey", survey_id=survey_id),
+        f"The survey is open. Invitations: {sent} sent now"
+        + ("." if sent else " (or queued for the mail job)."),
+    )
+
+
+@bp.post("/surveys/<int:survey_id>/close")
+@requires(Permission.SURVEY_READ)
+def close_survey(survey_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    building.close_survey(current_user, survey)
+    db.session.commit()
+    return redirect_after_post(
+        url_for("surveys.results_page", survey_id=survey_id), "The survey is closed."
+    )
+
+
+@bp.get("/surveys/<int:survey_id>/preview")
+@requires(Permission.SURVEY_READ)
+def preview(survey_id: int):
+    survey = building.get_survey(survey_id, current_user)
+    building.require_manage(current_user, survey)
+    return render(
+        "surveys/preview.html",
+        survey=survey,
+        sections=[(s, building.questions_of(survey, s)) for s in survey.audience.sections],
+    )

@@ -1,0 +1,224 @@
+"""Pages of the goals (R15): the years, a goal, its comments and updates, the feed, publishing."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, request, url_for
+from flask_login import current_user
+
+from infrawg.errors import DomainError, Invalid
+from infrawg.extensions import db
+from infrawg.forms import options
+from infrawg.policy import Permission, can, public, requires
+from infrawg.surveys import bp, feeds, goals, milestones
+from infrawg.surveys.forms import CommentForm, GoalForm, GoalUpdateForm, PublishForm
+from infrawg.surveys.models import GoalStatus, SurveyState
+from infrawg.timeutil import utcnow
+from infrawg.web import external_url, incomplete_form, redirect_after_post, render
+
+
+@bp.app_template_global("published_goals")
+def _published_goals():
+    """For the home page's goals section: (year, goals) of the latest published year."""
+    return goals.current_goals()
+
+
+@bp.get("/goals")
+@public
+def goals_index():
+    drafts = None
+    if can(current_user, Permission.GOAL_READ_DRAFT):
+        drafts = db.session.scalars(goals.draft_goals()).all()
+    return render("surveys/goals_index.html", years=goals.published_years(), drafts=drafts)
+
+
+@bp.get("/goals/<int:year>")
+@public
+def goals_year(year: int):
+    published = goals.goals_of_year(year)
+    drafts = []
+    if can(current_user, Permission.GOAL_READ_DRAFT):
+        drafts = [g for g in goals.goals_of_year(year, include_drafts=True) if not g.published]
+    return render(
+        "surveys/goals_year.html",
+        year=year,
+        goals=published,
+        drafts=drafts,
+        publish_form=PublishForm(),
+    )
+
+
+@bp.get("/goals/<int:year>/feed.atom")
+@public
+def goals_feed(year: int):
+    entries, updated = goals.feed_entries(year)
+    body = feeds.goals_atom(
+        year,
+        entries,
+        updated,
+        site_name=current_app.jinja_env.globals["site_name"],
+        host=urlsplit(current_app.config["BASE_URL"]).hostname or "localhost",
+        self_url=external_url("surveys.goals_feed", year=year),
+        page_url=external_url("surveys.goals_year", year=year),
+        goal_url=lambda goal: external_url("surveys.goal", goal_id=goal.id),
+    )
+    return Response(body, mimetype="application/atom+xml")
+
+
+def _goal_form(form: GoalForm) -> GoalForm:
+    form.owner_id.choices = options(
+        [("", "Nobody yet")] + [(p.id, p.name) for p in milestones.members()]
+    )
+    surveys_closed = {}
+    links = []
+    for survey, question in goals.motivating_questions():
+        if survey.state == SurveyState.CLOSED:
+            surveys_closed[survey.id] = f"{survey.title} ({survey.year})"
+        links.append((str(question.id), f"{survey.year} · Q{question.position}: {question.prompt}"))
+        for index, option in enumerate(question.options):
+            links.append(
+                (f"{question.id}:{index}", f"{survey.year} · Q{question.position} → {option}")
+            )
+    form.survey_id.choices = options([("", "None"), *surveys_closed.items()])
+    form.links.choices = options(links)
+    return form
+
+
+def _goal_input(form: GoalForm) -> goals.GoalInput:
+    links = []
+    for raw in form.links.data or []:
+        question, _, option = str(raw).partition(":")
+        try:
+            links.append((int(question), int(option) if option else None))
+        except ValueError:
+            raise Invalid("A linked question is not one of the survey's.") from None
+    return goals.GoalInput(
+        year=form.year.data,
+        title=form.title.data or "",
+        description=form.description.data or "",
+        owner_id=form.owner_id.data,
+        target_on=form.target_on.data,
+        survey_id=form.survey_id.data,
+        links=links,
+    )
+
+
+@bp.route("/goals/new", methods=["GET", "POST"])
+@requires(Permission.GOAL_MANAGE)
+def new_goal():
+    form = _goal_form(GoalForm())
+    if request.method == "GET":
+        form.year.data = utcnow().year + 1
+        if request.args.get("survey", "").isdigit():
+            form.survey_id.data = int(request.args["survey"])
+    if form.validate_on_submit():
+        try:
+            goal = goals.draft_goal(current_user, _goal_input(form))
+        except Invalid as error:
+            db.session.rollback()
+            form.links.errors.append(error.message)
+        else:
+            db.session.commit()
+            return redirect_after_post(
+                url_for("surveys.goal", goal_id=goal.id),
+                "The goal is drafted. Members can read it and comment.",
+            )
+    status = 422 if form.is_submitted() else 200
+    return render("surveys/goal_form.html", status=status, form=form, goal=None)
+
+
+@bp.route("/goal/<int:goal_id>/edit", methods=["GET", "POST"])
+@requires(Permission.GOAL_MANAGE)
+def edit_goal(goal_id: int):
+    goal = goals.get_goal(goal_id, current_user)
+    form = _goal_form(GoalForm(obj=goal))
+    if request.method == "GET":
+        form.links.data = [
+            f"{link.question_id}:{link.option}"
+            if link.option is not None
+            else str(link.question_id)
+            for link in goal.links
+        ]
+    if form.validate_on_submit():
+        try:
+            goals.update_goal(current_user, goal, _goal_input(form))
+        except DomainError as error:
+            db.session.rollback()
+            form.links.errors.append(error.message)
+        else:
+            db.session.commit()
+            return redirect_after_post(url_for("surveys.goal", goal_id=goal_id), "Saved.")
+    status = 422 if form.is_submitted() else 200
+    return render("surveys/goal_form.html", status=status, form=form, goal=goal)
+
+
+def _goal_page(goal, status: int = 200, **forms):
+    member = can(current_user, Permission.GOAL_READ_DRAFT)
+    forms.setdefault("comment_form", CommentForm())
+    forms.setdefault("update_form", GoalUpdateForm(status=goal.status.value))
+    return render(
+        "surveys/goal.html",
+        "surveys/_comments.html",
+        status=status,
+        goal=goal,
+        # R16: the comment thread is the group's own discussion.
+        comments=goals.comments_of(goal) if member else [],
+        member=member,
+        **forms,
+    )
+
+
+@bp.get("/goal/<int:goal_id>")
+@public
+def goal(goal_id: int):
+    return _goal_page(goals.get_goal(goal_id, current_user))
+
+
+@bp.post("/goal/<int:goal_id>/comments")
+@requires(Permission.GOAL_COMMENT)
+def comment(goal_id: int):
+    goal = goals.get_goal(goal_id, current_user)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        return _goal_page(goal, 422, comment_form=form)
+    try:
+        goals.comment(current_user, goal, form.body.data)
+    except Invalid as error:
+        db.session.rollback()
+        form.body.errors.append(error.message)
+        return _goal_page(goal, 422, comment_form=form)
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return _goal_page(goal, comment_form=CommentForm(formdata=None))
+    return redirect_after_post(url_for("surveys.goal", goal_id=goal_id) + "#comments")
+
+
+@bp.post("/goal/<int:goal_id>/updates")
+@requires(Permission.GOAL_MANAGE)
+def goal_update(goal_id: int):
+    goal = goals.get_goal(goal_id, current_user)
+    form = GoalUpdateForm()
+    if not form.validate_on_submit():
+        return _goal_page(goal, 422, update_form=form)
+    try:
+        goals.add_update(current_user, goal, GoalStatus(form.status.data), form.note.data or "")
+    except Invalid as error:
+        db.session.rollback()
+        form.note.errors.append(error.message)
+        return _goal_page(goals.get_goal(goal_id, current_user), 422, update_form=form)
+    db.session.commit()
+    return redirect_after_post(url_for("surveys.goal", goal_id=goal_id), "Progress recorded.")
+
+
+@bp.post("/goals/<int:year>/publish")
+@requires(Permission.GOAL_PUBLISH)
+def publish_goals(year: int):
+    form = PublishForm()
+    form.validate_on_submit() or incomplete_form()
+    goals.publish_year(current_user, year, form.note.data or "")
+    db.session.commit()
+    return redirect_after_post(
+        url_for("surveys.goals_year", year=year),
+        f"The goals for {year} are public and announced to the membership.",
+    )
