@@ -2,13 +2,18 @@
 
 
 class DomainError(Exception):
-    """A refusal a person can understand; the first argument is the message shown."""
+    """A refusal a person can understand; the first argument is the message shown.
+
+    ``field`` names the form field the message belongs next to (``web.submit`` puts it
+    there); without one the message goes at the top of the form.
+    """
 
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 class Invalid(DomainError):

@@ -298,14 +298,26 @@ def signed_in(view: F) -> F:
     return view
 
 
-def requires(permission: Permission) -> Callable[[F], F]:
-    """Only people with ``permission`` may open this route."""
+def requires(permission: Permission, subject: Callable[..., Any] | None = None) -> Callable[[F], F]:
+    """Only people with ``permission`` may open this route.
+
+    With ``subject``, a loader called with the route's URL values (``subject=get_survey``
+    for ``/surveys/<int:survey_id>``), the permission is asked about the thing it loads
+    (a tenant member of *this* organisation); the view reads it with ``route_subject()``
+    instead of loading and checking it again.
+    """
 
     def decorate(view: F) -> F:
         view.access = permission  # type: ignore[attr-defined]
+        view.access_subject = subject  # type: ignore[attr-defined]
         return view
 
     return decorate
+
+
+def route_subject() -> Any:
+    """The subject ``@requires(..., subject=loader)`` loaded and checked for this request."""
+    return g.route_subject
 
 
 def guard_request() -> Any:
@@ -322,7 +334,14 @@ def guard_request() -> Any:
         return login_manager.unauthorized()
     if access == SIGNED_IN:
         return None
-    require(current_user, access)
+    loader = getattr(view, "access_subject", None)
+    if loader is None:
+        require(current_user, access)
+        return None
+    # The loader's NotFound answers before the check, so a refusal never confirms that
+    # something exists the person may not know about.
+    g.route_subject = loader(**(request.view_args or {}))
+    require(current_user, access, g.route_subject)
     return None
 
 

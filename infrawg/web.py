@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from flask import Flask, Response, current_app, flash, g, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
@@ -24,6 +26,7 @@ CSP = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 PER_PAGE = 25
+T = TypeVar("T")
 
 
 def wants_fragment() -> bool:
@@ -57,6 +60,65 @@ def incomplete_form() -> NoReturn:
 def error_status(error: DomainError) -> int:
     """422 for invalid input re-rendered on its form; the error's own status otherwise."""
     return 422 if isinstance(error, Invalid) else error.status
+
+
+def submit(
+    form: FlaskForm | None,
+    act: Callable[[], T],
+    *,
+    done: Callable[[T], ResponseReturnValue],
+    again: Callable[[int, DomainError | None], ResponseReturnValue],
+    field: str | None = None,
+) -> ResponseReturnValue:
+    """The one path of a form submission (noggin's ``handle_form_errors``).
+
+    Validates ``form`` (None for a button whose only field is the CSRF token, which
+    CSRFProtect has checked), calls ``act``, commits, and returns ``done(result)`` (usually
+    ``redirect_after_post``). A ``DomainError`` rolls the transaction back, goes next to
+    its field (``error.field``, else ``field``, else the top of the form) and the form is
+    shown again by ``again(status, error)``: 422 for bad input, the error's own status
+    (409, 404) otherwise. ``NotAllowed`` is raised on, so the audited handler records it.
+    """
+    if form is not None and not form.validate_on_submit():
+        return again(422, None)
+    try:
+        result = act()
+    except NotAllowed:
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        attach_error(form, error, field)
+        return again(error_status(error), error)
+    db.session.commit()
+    return done(result)
+
+
+def attach_error(form: FlaskForm | None, error: DomainError, field: str | None = None) -> None:
+    """Put ``error`` next to its field of ``form``, or at the top of the form."""
+    if form is None:
+        return
+    target = form._fields.get(error.field or field or "")
+    if target is not None:
+        target.errors = [*target.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+CONFIRMED = "confirmed"
+
+
+def confirm_first(ask: Callable[[], ResponseReturnValue]) -> ResponseReturnValue | None:
+    """The step before an act that is hard to undo or mails many people: unless the
+    request says ``confirmed`` (the confirmation page's button sends it), ``ask()`` renders
+    the question, with a button that posts the same form again with ``confirmed=1``.
+    Works without JavaScript. Returns None once confirmed::
+
+        if (asking := confirm_first(lambda: render("...confirm.html", ...))) is not None:
+            return asking
+    """
+    if request.form.get(CONFIRMED) in {"1", "y", "yes", "true", "on"}:
+        return None
+    return ask()
 
 
 def redirect_after_post(endpoint_url: str, message: str | None = None, category: str = "ok"):
