@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from infrawg import policy
 from infrawg.exports import csv_line
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, db, enum_type
 from infrawg.policy import AuditVisibility
 from infrawg.timeutil import utcnow
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from infrawg.membership.models import Person
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_subject", "subject_type", "subject_id"),

@@ -6,6 +6,7 @@ The OpenID Connect client is made per app in membership/auth_views.register_oidc
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from flask_limiter import Limiter
@@ -34,6 +35,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models subclass ``Model``: Flask-SQLAlchemy's ``db.Model`` (table names, binds) at run
+# time, and for the type checker the typed declarative base it is built from.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 mail = Mail()

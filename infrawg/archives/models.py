@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 # Message ids longer than this (in UTF-8 bytes) are stored as a hash of themselves, so
@@ -54,7 +54,7 @@ class Visibility(StrEnum):
         return {"public": 0, "members": 1, "staff": 2}[self.value]
 
 
-class MailingList(db.Model):
+class MailingList(Model):
     __tablename__ = "archive_list"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,7 +70,7 @@ class MailingList(db.Model):
         return f"list {self.name}"
 
 
-class Thread(db.Model):
+class Thread(Model):
     """A conversation; ``root_key`` is the threading id (the topmost referenced id)."""
 
     __tablename__ = "archive_thread"
@@ -88,7 +88,7 @@ class Thread(db.Model):
         return f"thread {self.subject[:200]}"
 
 
-class Message(db.Model):
+class Message(Model):
     __tablename__ = "archive_message"
     __table_args__ = (
         UniqueConstraint("list_id", "message_id", name="uq_archive_message_list_message_id"),
@@ -134,7 +134,7 @@ class Message(db.Model):
         return f"message <{self.message_id[:280]}>"
 
 
-class MessageReference(db.Model):
+class MessageReference(Model):
     """One id a message refers to, for incremental threading (position -1: In-Reply-To)."""
 
     __tablename__ = "archive_message_reference"
@@ -148,7 +148,7 @@ class MessageReference(db.Model):
     ref_id: Mapped[str] = mapped_column(String(ID_LENGTH))
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A stored part; the bytes live on disk under ARCHIVE_DIR, named by their SHA-256."""
 
     __tablename__ = "archive_attachment"
@@ -164,7 +164,7 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
 
 
-class Quarantine(db.Model):
+class Quarantine(Model):
     """A message that could not be parsed at all, kept whole with the reason (R16: staff)."""
 
     __tablename__ = "archive_quarantine"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ class Role(StrEnum):
     BOARD = "board"
 
 
-class RoleGrant(db.Model):
+class RoleGrant(Model):
     """One grant of staff, chair or board; ended, never deleted, so history stays.
 
     Membership itself is the person's status, not a grant.
@@ -86,7 +86,7 @@ class StaffRequestState(StrEnum):
         }[self.value]
 
 
-class StaffRequest(db.Model):
+class StaffRequest(Model):
     """R3: a member asks for staff status; the chair alone decides."""
 
     __tablename__ = "staff_request"

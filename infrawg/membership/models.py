@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 
@@ -31,7 +31,7 @@ class MembershipStatus(StrEnum):
         }[self.value]
 
 
-class Person(UserMixin, db.Model):
+class Person(UserMixin, Model):
     """An account; a foundation member who applied, is a member, or once was."""
 
     __tablename__ = "person"
@@ -86,7 +86,7 @@ class Person(UserMixin, db.Model):
         return f"<Person {self.id} {self.email} {self.status}>"
 
 
-class LinkedLogin(db.Model):
+class LinkedLogin(Model):
     """An OpenID Connect identity that signs a person in."""
 
     __tablename__ = "linked_login"
@@ -106,7 +106,7 @@ class LinkedLogin(db.Model):
         return f"{self.issuer} {self.email}"
 
 
-class RosterEntry(db.Model):
+class RosterEntry(Model):
     """An email on the foundation's member roster, as last uploaded by the chair."""
 
     __tablename__ = "roster_entry"
@@ -115,7 +115,7 @@ class RosterEntry(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ListCall(db.Model):
+class ListCall(Model):
     """One call the `log` list backend received: the record the drift report reads."""
 
     __tablename__ = "list_call"
@@ -127,7 +127,7 @@ class ListCall(db.Model):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AccountSession(db.Model):
+class AccountSession(Model):
     """One signed-in browser: the server's half of the session cookie.
 
     The cookie holds a random token; the row holds its SHA-256, so the database alone

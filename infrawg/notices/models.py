@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class MailState(StrEnum):
 UNDELIVERED = (MailState.PENDING, MailState.FAILED)
 
 
-class OutboxMail(db.Model):
+class OutboxMail(Model):
     __tablename__ = "outbox_mail"
 
     id: Mapped[int] = mapped_column(primary_key=True)

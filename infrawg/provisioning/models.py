@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ USES_CAPACITY = (
 )
 
 
-class ServiceType(db.Model):
+class ServiceType(Model):
     """R9: a kind of service in the catalogue, provided by one configured provider."""
 
     __tablename__ = "service_type"
@@ -72,7 +72,7 @@ class ServiceType(db.Model):
         return f"service type {self.name} ({self.kind} on {self.provider})"
 
 
-class Service(db.Model):
+class Service(Model):
     """One organisation's service: asked for by a tenant member, decided by the chair, then
     provisioned by jobs. `parameters` holds what the type's parameter form asked."""
 
@@ -113,7 +113,7 @@ class Service(db.Model):
         return f"service #{self.id} {self.name}"
 
 
-class DnsZone(db.Model):
+class DnsZone(Model):
     """R11: a hosted zone. Its records are rows keyed by (zone, name, type)."""
 
     __tablename__ = "dns_zone"
@@ -141,7 +141,7 @@ class DnsZone(db.Model):
         return f"zone {self.name}"
 
 
-class DnsRecord(db.Model):
+class DnsRecord(Model):
     """One RRset of a zone: owner name (absolute), type, TTL and its canonical values."""
 
     __tablename__ = "dns_record"
@@ -179,7 +179,7 @@ class JobState(StrEnum):
         }[self.value]
 
 
-class Job(db.Model):
+class Job(Model):
     """A unit of background work: a registered job function's name and its arguments."""
 
     __tablename__ = "job"
@@ -213,7 +213,7 @@ class Job(db.Model):
         return f"job #{self.id} {self.kind}"
 
 
-class JobLogLine(db.Model):
+class JobLogLine(Model):
     __tablename__ = "job_log_line"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class SurveyState(StrEnum):
         return {"draft": "Draft", "open": "Open", "closed": "Closed"}[self.value]
 
 
-class Survey(db.Model):
+class Survey(Model):
     """The annual survey of tenants and members (R15)."""
 
     __tablename__ = "survey"
@@ -129,7 +129,7 @@ class Survey(db.Model):
         return f"survey #{self.id} {self.title} ({self.year})"
 
 
-class SurveyManager(db.Model):
+class SurveyManager(Model):
     """A staff member the chair delegated one survey to."""
 
     __tablename__ = "survey_manager"
@@ -141,7 +141,7 @@ class SurveyManager(db.Model):
     person: Mapped[Person] = relationship(lazy="raise")
 
 
-class Question(db.Model):
+class Question(Model):
     __tablename__ = "survey_question"
     __table_args__ = (Index("ix_survey_question_survey_position", "survey_id", "position"),)
 
@@ -170,7 +170,7 @@ def random_sort_key() -> int:
     return secrets.randbelow(2**31)
 
 
-class Response(db.Model):
+class Response(Model):
     """A submitted response: one per member, or one per organisation for the tenant section.
 
     ``person_id`` names who (last) submitted it, and stays empty on anonymous surveys.
@@ -208,7 +208,7 @@ class Response(db.Model):
         return f"response #{self.id} to survey #{self.survey_id}"
 
 
-class Answer(db.Model):
+class Answer(Model):
     """One value of a response: the chosen option, the rating, the rank of an option, a text."""
 
     __tablename__ = "survey_answer"
@@ -227,7 +227,7 @@ class Answer(db.Model):
     text: Mapped[str | None] = mapped_column(Text)
 
 
-class SurveyParticipant(db.Model):
+class SurveyParticipant(Model):
     """Only that a person answered (the once-only rule), never which response is theirs."""
 
     __tablename__ = "survey_participant"
@@ -236,7 +236,7 @@ class SurveyParticipant(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
 
 
-class SurveyDraft(db.Model):
+class SurveyDraft(Model):
     """Answers saved to resume later; removed when the response is submitted.
 
     A member's draft is theirs; a tenant draft belongs to the organisation, so another
@@ -267,7 +267,7 @@ class MailKind(StrEnum):
     GOALS = "goals"
 
 
-class SentMail(db.Model):
+class SentMail(Model):
     """The ledger that makes sending idempotent: one row per mail, never sent twice."""
 
     __tablename__ = "survey_sent_mail"
@@ -282,7 +282,7 @@ class SentMail(db.Model):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ReminderOptOut(db.Model):
+class ReminderOptOut(Model):
     """A person who asked (with one click) for no more reminders of this survey."""
 
     __tablename__ = "survey_reminder_opt_out"
@@ -311,7 +311,7 @@ class GoalStatus(StrEnum):
         }[self.value]
 
 
-class GoalPublication(db.Model):
+class GoalPublication(Model):
     """The chair's explicit act that makes the year's drafted goals public (R15)."""
 
     __tablename__ = "goal_publication"
@@ -327,7 +327,7 @@ class GoalPublication(db.Model):
         return f"goals of {self.year}, publication #{self.id}"
 
 
-class Goal(db.Model):
+class Goal(Model):
     __tablename__ = "goal"
     __table_args__ = (Index("ix_goal_year_published", "year", "published_at"),)
 
@@ -360,7 +360,7 @@ class Goal(db.Model):
         return f"goal #{self.id} {self.title} ({self.year})"
 
 
-class GoalLink(db.Model):
+class GoalLink(Model):
     """A survey question (or one answer option of it) that motivated a goal."""
 
     __tablename__ = "goal_link"
@@ -381,7 +381,7 @@ class GoalLink(db.Model):
         return options[self.option]
 
 
-class GoalComment(db.Model):
+class GoalComment(Model):
     """A member's comment on a goal (internal to the group, R16)."""
 
     __tablename__ = "goal_comment"
@@ -400,7 +400,7 @@ class GoalComment(db.Model):
         return f"comment #{self.id} on goal #{self.goal_id}"
 
 
-class GoalUpdate(db.Model):
+class GoalUpdate(Model):
     """A dated update of a published goal's status."""
 
     __tablename__ = "goal_update"
@@ -448,7 +448,7 @@ class MilestoneStatus(StrEnum):
         }[self.value]
 
 
-class Project(db.Model):
+class Project(Model):
     """A project with milestones, internal to the group (R15, R16)."""
 
     __tablename__ = "project"
@@ -472,7 +472,7 @@ class Project(db.Model):
         return f"project {self.slug}"
 
 
-class Milestone(db.Model):
+class Milestone(Model):
     __tablename__ = "milestone"
     __table_args__ = (Index("ix_milestone_project_due", "project_id", "due_on"),)
 
@@ -494,7 +494,7 @@ class Milestone(db.Model):
         return f"milestone #{self.id} of project #{self.project_id}"
 
 
-class CalendarToken(db.Model):
+class CalendarToken(Model):
     """A member's secret .ics link for one project; only its hash is kept; revocable."""
 
     __tablename__ = "project_calendar_token"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from infrawg.extensions import db, enum_type
+from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class OrganisationStatus(StrEnum):
         }[self.value]
 
 
-class TenantOrganisation(db.Model):
+class TenantOrganisation(Model):
     """A working group or community organisation that receives (or asks for) services."""
 
     __tablename__ = "tenant_organisation"
@@ -82,7 +82,7 @@ class TenantOrganisation(db.Model):
         return f"{self.name} ({self.kind.value.upper()})"
 
 
-class TenantMember(db.Model):
+class TenantMember(Model):
     """R4/R5: a person who is the liaison of one organisation; ended, never deleted."""
 
     __tablename__ = "tenant_member"
@@ -136,7 +136,7 @@ class Decision(StrEnum):
     DECLINE = "decline"
 
 
-class COApplication(db.Model):
+class COApplication(Model):
     """R8: a CO (or a lapsed WG, R7) asks the chair and the board to recognise it."""
 
     __tablename__ = "co_application"
@@ -178,7 +178,7 @@ class COApplication(db.Model):
         return f"CO application #{self.id}"
 
 
-class TenantInvitation(db.Model):
+class TenantInvitation(Model):
     """An invitation to become a tenant member, sent by email with a signed link.
 
     With ``handover_from_id`` it is a hand-over (R4): the tenant member who nominated the
