@@ -261,6 +261,14 @@ def configure_engine(engine: Engine) -> None:
         engine._infrawg_configured = True
 
 
+def refuse_nul_characters() -> None:
+    """before_request: no text a person types holds a NUL character, and PostgreSQL cannot
+    store or even compare one; refuse it at the door (as Django's forms do), files aside."""
+    for values in (request.args, request.form):
+        if any("\x00" in name or "\x00" in value for name, value in values.items(multi=True)):
+            raise Invalid("The form held a NUL character, which no field accepts.")
+
+
 class QueryStringFilter(logging.Filter):
     """Drops the query string from the request lines the server logs: the Mailman
     archiver sends its token as ``?key=``, and search terms are nobody's log's business."""
@@ -284,6 +292,7 @@ def init_app(app: Flask) -> None:
     register_converters(app)
     # werkzeug's development server writes every request line to the "werkzeug" logger.
     logging.getLogger("werkzeug").addFilter(QUERY_STRING_FILTER)
+    app.before_request(refuse_nul_characters)
     app.before_request(policy.guard_request)
     app.after_request(security_headers)
     app.context_processor(template_context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from infrawg.extensions import db
 from infrawg.policy import public
 from tests.conftest import html
 
@@ -130,3 +131,27 @@ def test_a_page_number_past_any_listing_shows_a_page(client, people, chair):
         response = client.get(f"{url}?page={10**20}")
         assert response.status_code == 200, url
         assert html(response).select_one("h1"), url
+
+
+def test_a_nul_character_in_a_form_or_query_is_refused_with_a_page(client, people, member):
+    for response in (
+        client.post("/signin", data={"email": "\x00", "password": "x"}),
+        client.get("/archives/search?q=route&sender=a%00b"),
+    ):
+        assert response.status_code == 400
+        assert "NUL character" in html(response).select_one("main").text
+    people.sign_in(client, member)
+    assert client.post("/account/profile", data={"name": "Mia\x00"}).status_code == 400
+
+
+def test_a_roster_line_longer_than_csv_accepts_is_a_form_error(client, people, chair):
+    import io
+
+    from infrawg.membership.models import RosterEntry
+
+    people.sign_in(client, chair)
+    upload = io.BytesIO(b"email\n" + b"x" * (130 * 1024) + b"\n")
+    response = client.post("/membership/roster", data={"roster": (upload, "roster.csv")})
+    assert response.status_code == 422
+    assert "not a CSV list of emails" in html(response).text
+    assert db.session.query(RosterEntry).count() == 0

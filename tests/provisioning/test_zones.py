@@ -162,6 +162,15 @@ def test_r11_a_bad_record_shows_the_parsers_message_and_nothing_changes(
     assert zone_count(DnsRecord) == before
 
 
+def test_r11_a_record_posted_without_name_or_type_gets_a_form_error(tenant, zone):
+    before = zone_count(DnsRecord)
+    for data in ({"rdtype": "A", "values": "192.0.2.1"}, {"name": "www", "values": "x"}, {}):
+        response = tenant.post(f"/services/{zone.id}/records", data=data, htmx=True)
+        assert response.status_code == 422, data
+        assert html(response).select_one("#values-errors").text.strip(), data
+    assert zone_count(DnsRecord) == before
+
+
 def test_r11_a_record_valid_alone_that_breaks_the_zone_is_refused(tenant, zone):
     assert add(tenant, zone, "docs", "A", "192.0.2.1").status_code == 303
     response = add(tenant, zone, "docs", "CNAME", "www")
