@@ -32,8 +32,8 @@ from tests.test_route_access import all_rows, world  # noqa: F401 - the fixture 
 
 # Mutations per route and person: forms get more than query strings (which share names
 # across pages). INFRAWG_FUZZ_ROUNDS=10 makes a longer hunt; the default stays near a
-# minute on SQLite and two on PostgreSQL on two slow cores.
-ROUNDS = int(os.environ.get("INFRAWG_FUZZ_ROUNDS", "1"))
+# minute on either database on two slow cores.
+ROUNDS = int(os.environ.get("INFRAWG_FUZZ_ROUNDS", "2"))
 POST_ROUNDS, GET_ROUNDS = 2 * ROUNDS, ROUNDS
 SEED = os.environ.get("INFRAWG_FUZZ_SEED", "infrawg")
 # The people whose pages hold the forms (others see a subset of the same forms).
