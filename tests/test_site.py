@@ -155,3 +155,14 @@ def test_a_roster_line_longer_than_csv_accepts_is_a_form_error(client, people, c
     assert response.status_code == 422
     assert "not a CSV list of emails" in html(response).text
     assert db.session.query(RosterEntry).count() == 0
+
+
+@pytest.mark.parametrize("field", ["owner_id", "survey_id", "links"])
+def test_a_goal_naming_an_id_past_the_column_range_is_a_form_error(client, people, chair, field):
+    from infrawg.surveys.models import Goal
+
+    people.sign_in(client, chair)
+    data = {"year": "2027", "title": "Faster mirrors", field: str(10**20)}
+    response = client.post("/goals/new", data=data)
+    assert response.status_code == 422
+    assert db.session.query(Goal).count() == 0

@@ -13,6 +13,7 @@ from infrawg.forms import ConfirmForm, options
 from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, jobs, milestones, results, service
 from infrawg.surveys.forms import (
+    MAX_ID,
     CommentForm,
     DelegateForm,
     GoalForm,
@@ -562,6 +563,8 @@ def _goal_input(form: GoalForm) -> goals.GoalInput:
     for raw in form.links.data or []:
         question, _, option = str(raw).partition(":")
         try:
+            if not 0 <= int(question) <= MAX_ID:
+                raise ValueError(question)
             links.append((int(question), int(option) if option else None))
         except ValueError:
             raise Invalid("A linked question is not one of the survey's.") from None
