@@ -84,6 +84,15 @@ def _instance_secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _private_sqlite(path: Path) -> str:
+    # SQLite creates the file through the umask (often 0644); made here first, empty and
+    # 0600, it keeps that mode, and SQLite gives its -wal and -shm files the same one.
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        path.chmod(0o600)
+    return f"sqlite:///{path}"
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flask configuration for one app: INFRAWG_* environment, then explicit overrides.
 
@@ -91,12 +100,15 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
     key (``TESTING``).
     """
     instance = Path(instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    if not instance.is_dir():
+        # Secret key, SQLite database, archive and zones live here: the site's user only.
+        instance.mkdir(parents=True, exist_ok=True)
+        instance.chmod(0o700)
     settings = infrawg_settings(os.environ)
     settings.update(overrides or {})
 
     secret_key = settings["SECRET_KEY"] or _instance_secret_key(instance)
-    database_url = settings["DATABASE_URL"] or f"sqlite:///{instance / 'infrawg.sqlite'}"
+    database_url = settings["DATABASE_URL"] or _private_sqlite(instance / "infrawg.sqlite")
     archive_dir = settings["ARCHIVE_DIR"] or str(instance / "archive")
     https = str(settings["BASE_URL"]).startswith("https://")
 

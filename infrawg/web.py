@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -14,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from infrawg import audit, policy
 from infrawg.errors import DomainError, Invalid, NotAllowed
@@ -47,9 +49,43 @@ def external_url(endpoint: str, **values: Any) -> str:
     return base + current_app.url_map.bind("localhost").build(endpoint, values)
 
 
+# No listing of this site has ten thousand pages; a larger ?page= is a typo or a probe
+# (and 10**20 would overflow the database's OFFSET), so it shows the last page there is.
+MAX_PAGE = 10_000
+
+
+def page_number() -> int:
+    """?page= as a page number in 1..MAX_PAGE (anything else: page 1)."""
+    page = request.args.get("page", 1, type=int) or 1
+    return max(1, min(page, MAX_PAGE))
+
+
 def paginate(stmt: Select, per_page: int = PER_PAGE):
     """One page of ``stmt`` from ?page=; a count query, never the whole table."""
-    return db.paginate(stmt, per_page=per_page, max_per_page=100, error_out=False)
+    return db.paginate(
+        stmt, page=page_number(), per_page=per_page, max_per_page=100, error_out=False
+    )
+
+
+# The largest id any table holds: a signed 32-bit INTEGER on PostgreSQL (SQLite's 64 bits
+# are wider). A larger <int:...> in a URL names nothing; it must not reach the database.
+MAX_ID = 2**31 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` for the whole app: 0..2**31-1 (or the rule's own bounds), else 404."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntConverter
+    # Blueprints are registered before web.init_app runs: bind their rules again so that
+    # they pick the bounded converter (the regex is the same, only to_python changes).
+    for rule in app.url_map.iter_rules():
+        rule.bind(app.url_map, rebind=True)
 
 
 def incomplete_form() -> NoReturn:
@@ -183,11 +219,50 @@ def handle_unexpected(error: Exception):
     return _error_page(500, TITLES[500], "The error was logged. Please try again later.")
 
 
+# Pages whose content is confidential (R16 archives, the audit trail, survey results,
+# the people directory): no browser or proxy keeps a copy (a shared computer's back
+# button, a disk cache). A blueprint name covers all its routes; else the endpoint.
+NO_STORE_BLUEPRINTS = frozenset({"archives"})
+NO_STORE_ENDPOINTS = frozenset(
+    {
+        "governance.audit_trail",
+        "governance.people",
+        "governance.person",
+        "surveys.results_page",
+        "surveys.results_print",
+        "surveys.results_csv",
+        "surveys.text_answers",
+    }
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def is_confidential(endpoint: str | None) -> bool:
+    """Whether the page of ``endpoint`` must not be stored by any cache."""
+    if not endpoint:
+        return False
+    view = current_app.view_functions.get(endpoint)
+    if getattr(view, "confidential", False):
+        return True
+    blueprint = endpoint.rpartition(".")[0]
+    return blueprint in NO_STORE_BLUEPRINTS or endpoint in NO_STORE_ENDPOINTS
+
+
+def confidential(view: Any) -> Any:
+    """Mark a view whose pages no cache may keep (the same as listing it in NO_STORE_*)."""
+    view.confidential = True
+    return view
+
+
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["BASE_URL"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    if is_confidential(request.endpoint):
+        response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")
     return response
 
@@ -249,7 +324,38 @@ def configure_engine(engine: Engine) -> None:
         engine._infrawg_configured = True
 
 
+def refuse_nul_characters() -> None:
+    """before_request: no text a person types holds a NUL character, and PostgreSQL cannot
+    store or even compare one; refuse it at the door (as Django's forms do), files aside."""
+    for values in (request.args, request.form):
+        if any("\x00" in name or "\x00" in value for name, value in values.items(multi=True)):
+            raise Invalid("The form held a NUL character, which no field accepts.")
+
+
+class QueryStringFilter(logging.Filter):
+    """Drops the query string from the request lines the server logs: the Mailman
+    archiver sends its token as ``?key=``, and search terms are nobody's log's business."""
+
+    _QUERY = re.compile(r"\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                self._QUERY.sub("?…", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = self._QUERY.sub("?…", record.msg)
+        return True
+
+
+QUERY_STRING_FILTER = QueryStringFilter()
+
+
 def init_app(app: Flask) -> None:
+    register_converters(app)
+    # werkzeug's development server writes every request line to the "werkzeug" logger.
+    logging.getLogger("werkzeug").addFilter(QUERY_STRING_FILTER)
+    app.before_request(refuse_nul_characters)
     app.before_request(policy.guard_request)
     app.after_request(security_headers)
     app.context_processor(template_context)

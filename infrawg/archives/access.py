@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.orm import aliased
 
 from infrawg.archives.models import Attachment, MailingList, Message, Thread, Visibility
 from infrawg.errors import NotAllowed, NotFound
@@ -69,10 +70,12 @@ def _check_token() -> None:
     expected = current_app.config.get("ARCHIVER_TOKEN")
     if not expected:
         abort(404)  # no token configured: the endpoint does not exist
-    # A bearer token, or the ?key= that the mailman-hyperkitty plugin sends.
+    # A bearer token or X-Archiver-Token header; else the ?key= that the mailman-hyperkitty
+    # plugin sends (the request log never writes query strings: infrawg.web.quiet_log).
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
-        token = request.args.get("key", "")
+        token = request.headers.get("X-Archiver-Token", "") or request.args.get("key", "")
+    token = token.strip()
     if not token or not hmac.compare_digest(token.encode(), expected.encode()):
         raise NotAllowed("A valid archiver token is required.")
 
@@ -92,18 +95,20 @@ def effective_visibility() -> ColumnElement[Any]:
     return func.coalesce(Thread.visibility, MailingList.visibility)
 
 
-def visible_messages(person: Any, *columns: Any) -> Select[Any]:
+def visible_messages(person: Any, *columns: Any, mailing_list: Any = MailingList) -> Select[Any]:
     """SELECT ``columns`` (default: Message) FROM the messages ``person`` may read.
 
-    The statement joins Thread and MailingList, so callers may filter or group on them.
-    R16: the single definition of "may read"; every archive query starts here.
+    The statement joins Thread and MailingList (or ``mailing_list``, an alias of it, for a
+    subquery that must leave MailingList to the enclosing query), so callers may filter
+    or group on them. R16: the single definition of "may read"; every archive query
+    starts here.
     """
     levels = sorted(level.value for level in readable_levels(person))
     stmt = (
         select(*(columns or (Message,)))
         .select_from(Message)
         .join(Thread, Thread.id == Message.thread_id)
-        .join(MailingList, MailingList.id == Message.list_id)
+        .join(mailing_list, mailing_list.id == Message.list_id)
     )
     if not levels:
         return stmt.where(false())
@@ -113,14 +118,19 @@ def visible_messages(person: Any, *columns: Any) -> Select[Any]:
     return stmt.where(
         Message.published.is_(True),
         Thread.visibility.in_(levels)
-        | (Thread.visibility.is_(None) & MailingList.visibility.in_(levels)),
+        | (Thread.visibility.is_(None) & mailing_list.visibility.in_(levels)),
     )
 
 
 def visible_lists(person: Any) -> Select[Any]:
     """Lists with at least one message ``person`` may read, or whose own level they read."""
     levels = [level.value for level in readable_levels(person)]
-    has_visible = visible_messages(person, Message.id).where(Message.list_id == MailingList.id)
+    # R16: the subquery joins an alias of the list, so that its EXISTS is correlated with
+    # the outer MailingList (uncorrelated, one public thread revealed every list's name).
+    inner = aliased(MailingList)
+    has_visible = visible_messages(person, Message.id, mailing_list=inner).where(
+        Message.list_id == MailingList.id
+    )
     return select(MailingList).where(MailingList.visibility.in_(levels) | has_visible.exists())
 
 

@@ -143,7 +143,8 @@ def _matching(session: Session, person: Any, query: SearchQuery, *columns: Any) 
         )
     if query.since:
         stmt = stmt.where(Message.date >= datetime.combine(query.since, datetime.min.time()))
-    if query.until:
+    if query.until and query.until < date.max:
+        # The day after, exclusive; "until the last day there is" (9999-12-31) is no bound.
         end = datetime.combine(query.until + timedelta(days=1), datetime.min.time())
         stmt = stmt.where(Message.date < end)
     words = query.words

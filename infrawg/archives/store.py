@@ -115,13 +115,26 @@ def attachment_path(archive_dir: Path, sha256: str) -> Path:
     return archive_dir / sha256[:2] / sha256[2:4] / sha256
 
 
+def _private_dirs(directory: Path) -> None:
+    """mkdir -p with every directory it creates 0700 (Path.mkdir's ``mode`` is applied
+    to the last one only, and then through the umask)."""
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for each in reversed(missing):
+        each.mkdir(mode=0o700, exist_ok=True)
+        each.chmod(0o700)
+
+
 def _write_attachment(archive_dir: Path, sha256: str, payload: bytes) -> None:
     path = attachment_path(archive_dir, sha256)
     if path.exists():
         return  # content-addressed: the same bytes are already there
     if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    # Written to a temporary name and renamed, so a reader never sees half a file.
+        _private_dirs(path.parent)
+    # Written to a temporary name and renamed, so a reader never sees half a file;
+    # mkstemp makes it 0600 (R16: the archive is nobody else's on the host either).
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as out:

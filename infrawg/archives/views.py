@@ -28,7 +28,7 @@ from infrawg.archives.store import attachment_path
 from infrawg.errors import Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, requires
-from infrawg.web import paginate, redirect_after_post, render
+from infrawg.web import page_number, paginate, redirect_after_post, render
 
 # R16: the one check in front of every archive route.
 bp.before_request(access.guard)
@@ -67,10 +67,6 @@ def _highlight(value: str | None) -> Markup:
     return search.highlight(value)
 
 
-def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
-
-
 @bp.get("/archives/")
 @access.public_capable
 def index():
@@ -101,7 +97,7 @@ def search_page():
             until=form.until.data,
         )
         if not query.empty:
-            page = service.search_messages(current_user, query, _page(), per_page=20)
+            page = service.search_messages(current_user, query, page_number(), per_page=20)
     return render(
         "archives/search.html",
         "archives/_results.html",
@@ -119,7 +115,9 @@ def list_threads(list_name: str):
         "archives/threads.html",
         "archives/_thread_rows.html",
         mailing_list=mailing_list,
-        page=service.paginate_rows(service.threads_statement(current_user, mailing_list), _page()),
+        page=service.paginate_rows(
+            service.threads_statement(current_user, mailing_list), page_number()
+        ),
         months=service.months(current_user, mailing_list),
         form=VisibilityForm(level=mailing_list.visibility.value),
     )
@@ -240,7 +238,7 @@ def thread_visibility(list_name: str, thread_id: int):
 def quarantine():
     return render(
         "archives/quarantine.html",
-        page=service.paginate_rows(service.quarantine_statement(), _page()),
+        page=service.paginate_rows(service.quarantine_statement(), page_number()),
     )
 
 

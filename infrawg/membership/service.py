@@ -251,18 +251,24 @@ def upload_roster(actor: Person, stream: IO[bytes]) -> RosterResult:
     emails: set[str] = set()
     invalid: list[int] = []
     column = 0
-    for line_no, row in enumerate(reader, start=1):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        if line_no == 1:
-            lowered = [cell.strip().lower() for cell in row]
-            if "email" in lowered:
-                column = lowered.index("email")
+    try:
+        for line_no, row in enumerate(reader, start=1):
+            if not row or not any(cell.strip() for cell in row):
                 continue
-        try:
-            emails.add(normalise_email(row[column] if column < len(row) else ""))
-        except Invalid:
-            invalid.append(line_no)
+            if line_no == 1:
+                lowered = [cell.strip().lower() for cell in row]
+                if "email" in lowered:
+                    column = lowered.index("email")
+                    continue
+            try:
+                emails.add(normalise_email(row[column] if column < len(row) else ""))
+            except Invalid:
+                invalid.append(line_no)
+    except csv.Error as exc:
+        # A field over csv's limit (128 KiB): not a list of emails, and not our error.
+        raise Invalid(
+            f"The file is not a CSV list of emails ({exc}); the roster is unchanged."
+        ) from exc
     if not emails:
         raise Invalid("The file holds no valid email address; the roster is unchanged.")
     db.session.execute(delete(RosterEntry))

@@ -33,13 +33,14 @@ MAX_TTL = 2**31 - 1
 
 def absolute_name(name: str, zone: str | None = None) -> str:
     """`www` -> `www.example.org.`, `@` -> the zone; lower case, trailing dot. Raises Invalid."""
-    text = name.strip()
+    text = (name or "").strip()  # a form posted without the field gives None
     if not text:
         raise Invalid("A record needs a name (use @ for the zone itself).")
     try:
         origin = dns.name.from_text(zone) if zone else dns.name.root
         parsed = origin if text == "@" else dns.name.from_text(text, origin=origin)
-    except dns.exception.DNSException as exc:
+    except (dns.exception.DNSException, ValueError) as exc:
+        # ValueError includes the IDNA codec's UnicodeError for a label it cannot encode.
         raise Invalid(f"{name!r} is not a valid DNS name: {exc}") from exc
     if zone and not parsed.is_subdomain(origin):
         raise Invalid(f"{parsed} is outside the zone {origin}.")
@@ -60,8 +61,8 @@ def parse_rrset(
     """
     owner = absolute_name(name, zone)
     try:
-        type_ = dns.rdatatype.from_text(rdtype.strip().upper())
-    except dns.exception.DNSException as exc:
+        type_ = dns.rdatatype.from_text((rdtype or "").strip().upper())
+    except (dns.exception.DNSException, ValueError) as exc:
         raise Invalid(f"{rdtype!r} is not a DNS record type: {exc}") from exc
     type_text = dns.rdatatype.to_text(type_)
     if type_text in SERVER_OWNED_TYPES:

@@ -12,6 +12,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+# The capacity column is a 32-bit INTEGER; a larger number is a form error, not a 500.
+MAX_CAPACITY = 2**31 - 1
+
 
 class ServiceTypeForm(FlaskForm):
     name = StringField("Name of the service type", validators=[DataRequired(), Length(max=200)])
@@ -19,13 +22,14 @@ class ServiceTypeForm(FlaskForm):
     description = TextAreaField("What tenants get", validators=[Length(max=4000)])
     capacity = IntegerField(
         "Capacity (how many may be in use; empty for no limit)",
-        validators=[Optional(), NumberRange(min=0)],
+        validators=[Optional(), NumberRange(min=0, max=MAX_CAPACITY)],
     )
 
 
 class CapacityForm(FlaskForm):
     capacity = IntegerField(
-        "Capacity (empty for no limit)", validators=[Optional(), NumberRange(min=0)]
+        "Capacity (empty for no limit)",
+        validators=[Optional(), NumberRange(min=0, max=MAX_CAPACITY)],
     )
     active = BooleanField("Offered in the catalogue")
 

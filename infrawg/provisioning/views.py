@@ -200,6 +200,9 @@ def _service_page(item, status: int = 200, **extra):
             item.service_type_id, 0
         ),
     }
+    if zone is not None and can(current_user, Permission.SERVICE_MANAGE, item):
+        context["delegation_job"] = zones.latest_delegation_job(item)
+        context["delegation"] = zones.delegation_result(context["delegation_job"])
     context.update(extra)
     return render(
         "provisioning/service.html", "provisioning/_records.html", status=status, **context
@@ -344,10 +347,15 @@ def apply(service_id: int):
 def delegation(service_id: int):
     item = service.get_service(current_user, service_id)
     ActionForm().validate_on_submit() or incomplete_form()
-    result = zones.check_delegation(current_user, item)
+    # R11: the parent's servers may take seconds to answer; a job asks them.
+    queued = zones.request_delegation_check(current_user, item)
+    db.session.commit()
     if wants_fragment():
-        return render("provisioning/_delegation.html", result=result, item=item)
-    return _service_page(item, delegation=result)
+        return render("provisioning/_delegation.html", job=queued, result=None, item=item)
+    return redirect_after_post(
+        url_for(".service_page", service_id=service_id),
+        f"The delegation is being checked (job #{queued.id}); the answer appears below.",
+    )
 
 
 # -- jobs ----------------------------------------------------------------------------------------

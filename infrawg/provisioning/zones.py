@@ -3,7 +3,9 @@ DNSSEC on request, the DS and NS records the tenant sets, and the delegation che
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +14,7 @@ import dns.name
 import dns.resolver
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.errors import Conflict, Invalid, NotFound
@@ -26,8 +29,16 @@ from infrawg.provisioning.dns import (
     delegation_check,
     parse_rrset,
 )
-from infrawg.provisioning.jobs import JobContext, enqueue
-from infrawg.provisioning.models import DnsRecord, DnsZone, Job, Service, ServiceState, ServiceType
+from infrawg.provisioning.jobs import JobContext, enqueue, job
+from infrawg.provisioning.models import (
+    DnsRecord,
+    DnsZone,
+    Job,
+    JobState,
+    Service,
+    ServiceState,
+    ServiceType,
+)
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.timeutil import utcnow
 
@@ -333,20 +344,80 @@ def parent_servers(zone: str) -> tuple[list[str], int]:
     return addresses, 53
 
 
-def check_delegation(actor: Person, service: Service) -> DelegationResult:
-    """R11: whether the parent's NS and DS match the zone, and what to fix when not."""
+DELEGATION_JOB = "check_delegation"
+# Each question to a parent server waits at most this long; a check asks at most
+# MAX_PARENT_SERVERS of them (two questions each), so a job is bounded too.
+DELEGATION_TIMEOUT = 3.0
+MAX_PARENT_SERVERS = 4
+PENDING = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED)
+
+
+def _checkable(actor: Person, service: Service) -> DnsZone:
     policy.require(actor, Permission.SERVICE_MANAGE, service)
     zone = service.zone
     if zone is None:
         raise NotFound("This service has no DNS zone.")
     if service.state not in EDITABLE:
         raise Conflict("The delegation can be checked once the zone is provisioned.")
+    return zone
+
+
+def latest_delegation_job(service: Service) -> Job | None:
+    """The newest delegation check of ``service`` (pending or done), if any."""
+    return db.session.scalar(
+        select(Job)
+        .where(Job.kind == DELEGATION_JOB, Job.service_id == service.id)
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+
+
+def request_delegation_check(actor: Person, service: Service) -> Job:
+    """R11: queue a check of the parent's NS and DS; asking the parent's servers can take
+    seconds, so no request waits for it. One pending check per service at a time: asking
+    again while one waits returns that one (the per-service limit)."""
+    _checkable(actor, service)
+    pending = latest_delegation_job(service)
+    if pending is not None and pending.state in PENDING:
+        return pending
+    new = enqueue(DELEGATION_JOB, service_id=service.id)
+    new.service_id = service.id
+    return new
+
+
+def delegation_result(job: Job | None) -> DelegationResult | None:
+    """The result a finished delegation check recorded (None while it is pending)."""
+    if job is None or job.state != JobState.SUCCEEDED or not job.plan:
+        return None
+    try:
+        fields = json.loads(job.plan)
+        return DelegationResult(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        )
+    except (ValueError, TypeError):
+        return None
+
+
+@job(DELEGATION_JOB, max_attempts=2)
+def check_delegation_job(ctx: JobContext, service_id: int) -> None:
+    """The delegation check, run by a worker; the result is kept as the job's plan."""
+    service = db.session.scalar(
+        select(Service).where(Service.id == service_id).options(selectinload(Service.zone))
+    )
+    if service is None or service.zone is None:
+        raise NotFound(f"Service #{service_id} has no DNS zone.")
+    zone = service.zone
     servers, port = parent_servers(zone.name)
-    return delegation_check(
+    ctx.log(f"asking {min(len(servers), MAX_PARENT_SERVERS)} parent server(s) about {zone.name}")
+    result = delegation_check(
         zone.name,
-        servers,
+        servers[:MAX_PARENT_SERVERS],
         expected_ns=apex_ns(zone, records_of(zone)),
         expected_ds=ds_to_set(zone),
         port=port,
-        timeout=3.0,
+        timeout=DELEGATION_TIMEOUT,
     )
+    for line in (*result.fixes, *result.errors):
+        ctx.log(line)
+    ctx.log("the delegation is right" if result.ok else "the delegation needs fixing")
+    ctx.record_plan(json.dumps(dataclasses.asdict(result)))

@@ -32,8 +32,18 @@ def _choices(enum_cls) -> list[SelectChoice]:
     return options((member.value, member.label) for member in enum_cls)
 
 
+# Ids are 32-bit INTEGER columns: a larger number names nothing, and must not reach the
+# database (which overflows); coerce's ValueError makes it a form error.
+MAX_ID = 2**31 - 1
+
+
 def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
+    if value in (None, "", "None"):
+        return None
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError(f"{value} is not an id")
+    return number
 
 
 class SurveyForm(FlaskForm):

@@ -76,6 +76,15 @@ def test_r9_chair_adds_a_service_type_and_sets_capacity(chair_client):
     assert page.select_one(f"#type-{added.id} .capacity").text == "0 of 7"
 
 
+def test_r9_a_capacity_past_the_column_range_is_a_form_error(chair_client):
+    response = chair_client.post(
+        "/services/catalogue",
+        data={"name": "Huge", "provider": "zonefile", "capacity": str(2**31)},
+    )
+    assert response.status_code == 422
+    assert db.session.scalar(select(ServiceType).where(ServiceType.name == "Huge")) is None
+
+
 def test_r9_only_the_chair_adds_service_types(app, people, staff, dns_type):
     client = people.sign_in(app.test_client(), staff)
     response = client.post(

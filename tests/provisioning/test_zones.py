@@ -4,6 +4,7 @@ the DS and NS records to set, the delegation check; end to end against a real BI
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 
 import dns.rdatatype
@@ -158,6 +159,15 @@ def test_r11_a_bad_record_shows_the_parsers_message_and_nothing_changes(
     assert response.status_code in (409, 422)
     errors = html(response).select_one("#values-errors").text
     assert message in errors
+    assert zone_count(DnsRecord) == before
+
+
+def test_r11_a_record_posted_without_name_or_type_gets_a_form_error(tenant, zone):
+    before = zone_count(DnsRecord)
+    for data in ({"rdtype": "A", "values": "192.0.2.1"}, {"name": "www", "values": "x"}, {}):
+        response = tenant.post(f"/services/{zone.id}/records", data=data, htmx=True)
+        assert response.status_code == 422, data
+        assert html(response).select_one("#values-errors").text.strip(), data
     assert zone_count(DnsRecord) == before
 
 
@@ -403,10 +413,36 @@ def test_r11_delegation_check_shows_whether_parent_ns_and_ds_match_and_how_to_fi
     assert service.state == ServiceState.ACTIVE, service.state_reason
     response = tenant.post(f"/services/{service.id}/delegation", htmx=True)
     assert response.status_code == 200
-    box = html(response).select_one("#delegation").text
+    assert "being checked" in html(response).select_one("#delegation").text
+    jobs.run_due_jobs()
+    page = html(tenant.get(f"/services/{service.id}"))
+    assert page.select_one("h1").text == service.name
+    box = page.select_one("#delegation").text
     for sentence in expected:
         assert sentence in box
-    # Without htmx the same check answers with the whole page.
-    page = html(tenant.post(f"/services/{service.id}/delegation"))
-    assert page.select_one("h1").text == service.name
-    assert expected[0] in page.select_one("#delegation").text
+    # Without htmx the check is queued again and the page says so after the redirect.
+    again = tenant.post(f"/services/{service.id}/delegation")
+    assert again.status_code == 303
+    jobs.run_due_jobs()
+    assert expected[0] in html(tenant.get(f"/services/{service.id}")).select_one("#delegation").text
+
+
+def test_r11_delegation_check_never_holds_a_request_and_runs_once_per_service(
+    app, bind, tenant, chair_client, organisation, bind_type
+):
+    # A parent that never answers (TEST-NET-1): the request still returns at once.
+    app.config["DNS_PARENT_SERVERS"] = "192.0.2.1:53"
+    service = provision(tenant, chair_client, organisation, bind_type, "bad.parent.test")
+    assert service.state == ServiceState.ACTIVE, service.state_reason
+    started = time.monotonic()
+    first = tenant.post(f"/services/{service.id}/delegation", htmx=True)
+    second = tenant.post(f"/services/{service.id}/delegation", htmx=True)
+    assert time.monotonic() - started < 2.0
+    assert first.status_code == second.status_code == 200
+    checks = db.session.scalars(
+        select(Job).where(Job.kind == "check_delegation", Job.service_id == service.id)
+    ).all()
+    assert len(checks) == 1  # asking again while one waits does not queue another
+    jobs.run_due_jobs()
+    box = html(tenant.get(f"/services/{service.id}")).select_one("#delegation").text
+    assert "192.0.2.1:53 did not answer" in box

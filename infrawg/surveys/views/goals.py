@@ -12,7 +12,7 @@ from infrawg.extensions import db
 from infrawg.forms import options
 from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, milestones
-from infrawg.surveys.forms import CommentForm, GoalForm, GoalUpdateForm, PublishForm
+from infrawg.surveys.forms import MAX_ID, CommentForm, GoalForm, GoalUpdateForm, PublishForm
 from infrawg.surveys.models import GoalStatus, SurveyState
 from infrawg.timeutil import utcnow
 from infrawg.web import external_url, incomplete_form, redirect_after_post, render
@@ -90,6 +90,8 @@ def _goal_input(form: GoalForm) -> goals.GoalInput:
     for raw in form.links.data or []:
         question, _, option = str(raw).partition(":")
         try:
+            if not 0 <= int(question) <= MAX_ID:
+                raise ValueError(question)
             links.append((int(question), int(option) if option else None))
         except ValueError:
             raise Invalid("A linked question is not one of the survey's.") from None
