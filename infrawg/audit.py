@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, Index, Select, String, Text, and_, func, or_,
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from infrawg import policy
+from infrawg.actions import Action
 from infrawg.exports import csv_line
 from infrawg.extensions import Model, db, enum_type
 from infrawg.policy import AuditVisibility
@@ -62,7 +63,7 @@ def _subject_fields(subject: Any) -> tuple[str | None, int | None, str | None]:
 
 
 def record(
-    actor: Person | None, action: str, subject: Any = None, reason: str | None = None
+    actor: Person | None, action: Action, subject: Any = None, reason: str | None = None
 ) -> AuditEvent:
     """Add an audit event to the current transaction (the caller commits with its change).
 
@@ -107,7 +108,7 @@ def record_refused(actor: Person, request_line: str, message: str) -> AuditEvent
     reason = f"{request_line}: {message}"
     recent = select(AuditEvent).where(
         AuditEvent.actor_id == actor.id,
-        AuditEvent.action == "refused",
+        AuditEvent.action == Action.REFUSED,
         AuditEvent.at >= utcnow() - REFUSED_WINDOW,
     )
     existing = db.session.scalar(
@@ -116,7 +117,7 @@ def record_refused(actor: Person, request_line: str, message: str) -> AuditEvent
     if existing is None:
         rows = db.session.scalar(select(func.count()).select_from(recent.subquery())) or 0
         if rows < REFUSED_ROWS_PER_WINDOW:
-            return record(actor, "refused", None, reason)
+            return record(actor, Action.REFUSED, None, reason)
         existing = db.session.scalar(recent.order_by(AuditEvent.id.desc()).limit(1))
         assert existing is not None
     db.session.execute(

@@ -10,6 +10,7 @@ import click
 from sqlalchemy import func, select
 
 from infrawg import AREAS, audit
+from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
 from infrawg.membership.lists import list_backend
@@ -51,7 +52,7 @@ def load_demo(if_empty: bool = False) -> None:
         db.session.add(person)
         db.session.flush()
         people[email] = person
-        audit.record(None, "demo.created", person, "demo data")
+        audit.record(None, Action.DEMO_CREATED, person, "demo data")
         if status == MembershipStatus.MEMBER:
             list_backend().subscribe(email)
         for role in roles:

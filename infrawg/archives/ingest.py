@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.archives.mbox import iter_mbox
 from infrawg.archives.models import MailingList
 from infrawg.archives.store import (
@@ -115,7 +116,7 @@ def _import_batches(
     if progress is not None:
         progress(os.path.getsize(path))
     summary.published = publish_list(session, mailing_list)
-    audit.record(None, "archive.imported", mailing_list, summary.line()[:2000])
+    audit.record(None, Action.ARCHIVE_IMPORTED, mailing_list, summary.line()[:2000])
     session.commit()
     return summary
 

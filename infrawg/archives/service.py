@@ -18,6 +18,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import load_only
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.archives import search
 from infrawg.archives.access import hidden, visible_lists, visible_messages
 from infrawg.archives.ingest import archive_dir
@@ -372,7 +373,10 @@ def set_list_visibility(
     _check_change(actor, before, level, reason)
     mailing_list.visibility = level
     audit.record(
-        actor, f"archive.list_visibility.{level.value}", mailing_list, _why(before, level, reason)
+        actor,
+        Action(f"archive.list_visibility.{level.value}"),
+        mailing_list,
+        _why(before, level, reason),
     )
 
 
@@ -390,7 +394,7 @@ def set_thread_visibility(
     thread.visibility = level
     audit.record(
         actor,
-        f"archive.thread_visibility.{level.value if level else 'inherit'}",
+        Action(f"archive.thread_visibility.{level.value if level else 'inherit'}"),
         thread,
         _why(before, after, reason),
     )
@@ -469,9 +473,11 @@ def reimport_quarantined(actor: Any, item: Quarantine) -> bool:
     if result.quarantined:
         item.attempts += 1
         item.reason = next(iter(result.reasons), item.reason)
-        audit.record(actor, "archive.reimport_failed", item, item.reason)
+        audit.record(actor, Action.ARCHIVE_REIMPORT_FAILED, item, item.reason)
         return False
     item.resolved_at = utcnow()
     item.message_pk = result.message_pks[0] if result.message_pks else None
-    audit.record(actor, "archive.reimported", item, "imported" if result.imported else "duplicate")
+    audit.record(
+        actor, Action.ARCHIVE_REIMPORTED, item, "imported" if result.imported else "duplicate"
+    )
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.governance.models import StaffRequest
 from infrawg.membership.models import Person
@@ -16,4 +17,4 @@ def load_demo(people: dict[str, Person]) -> None:
     )
     db.session.add(request)
     db.session.flush()
-    audit.record(member, "staff.requested", request, request.motivation)
+    audit.record(member, Action.STAFF_REQUESTED, request, request.motivation)

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
@@ -169,7 +170,7 @@ def ask_for_staff(person: Person, motivation: str) -> StaffRequest:
     staff_request = StaffRequest(person_id=person.id, motivation=motivation)
     db.session.add(staff_request)
     db.session.flush()
-    audit.record(person, "staff.requested", staff_request, motivation)
+    audit.record(person, Action.STAFF_REQUESTED, staff_request, motivation)
     chairs = people_with_roles({Role.CHAIR})
     send_mail(
         [p.email for p in chairs],
@@ -189,7 +190,7 @@ def withdraw_staff_request(person: Person, staff_request: StaffRequest) -> None:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
     staff_request.state = StaffRequestState.WITHDRAWN
     staff_request.decided_at = utcnow()
-    audit.record(person, "staff.request_withdrawn", staff_request)
+    audit.record(person, Action.STAFF_REQUEST_WITHDRAWN, staff_request)
 
 
 def _refuse_own_staff_status(actor: Person, person: Person) -> None:
@@ -220,7 +221,7 @@ def _grant_staff(actor: Person, person: Person, reason: str) -> RoleGrant:
     )
     db.session.add(grant)
     db.session.flush()
-    audit.record(actor, "staff.granted", person, reason)
+    audit.record(actor, Action.STAFF_GRANTED, person, reason)
     policy.forget_roles()
     return grant
 
@@ -250,7 +251,7 @@ def decline_staff_request(actor: Person, staff_request: StaffRequest, reason: st
     staff_request.decided_at = utcnow()
     staff_request.decided_by_id = actor.id
     staff_request.decision_reason = reason
-    audit.record(actor, "staff.declined", staff_request.person, reason)
+    audit.record(actor, Action.STAFF_DECLINED, staff_request.person, reason)
     _mail_decision(staff_request)
 
 
@@ -294,7 +295,7 @@ def revoke_staff(actor: Person, grant: RoleGrant, reason: str) -> None:
     if grant.role != Role.STAFF or grant.ended_at is not None:
         raise Conflict("This is not a current staff grant.")
     _end(grant, actor, reason)
-    audit.record(actor, "staff.revoked", grant.person, reason)
+    audit.record(actor, Action.STAFF_REVOKED, grant.person, reason)
     send_mail(
         grant.person.email,
         "Your staff status was revoked",
@@ -346,7 +347,7 @@ def keep_staff(actor: Person, grant: RoleGrant, reason: str = "") -> Person:
     grant.reviewed_at = utcnow()
     grant.reviewed_by_id = actor.id
     reason = _text(reason, "", required=False) or "Kept as staff by the new chair"
-    audit.record(actor, "staff.kept", person, reason)
+    audit.record(actor, Action.STAFF_KEPT, person, reason)
     return person
 
 
@@ -357,7 +358,7 @@ def step_down(person: Person, reason: str | None = None) -> None:
         raise Conflict("You are not staff, so there is nothing to step down from.")
     reason = _text(reason, "", required=False) or "Stepped down"
     _end(grant, person, reason)
-    audit.record(person, "staff.stepped_down", person, reason)
+    audit.record(person, Action.STAFF_STEPPED_DOWN, person, reason)
 
 
 def _end(grant: RoleGrant, actor: Person | None, reason: str) -> None:
@@ -373,7 +374,7 @@ def end_group_roles(person: Person, reason: str) -> None:
         grant = _current_grant(person, role)
         if grant is not None:
             _end(grant, person, reason)
-            audit.record(person, f"{role.value}.ended", person, reason)
+            audit.record(person, Action(f"{role.value}.ended"), person, reason)
 
 
 # The chair (R6) ------------------------------------------------------------------------
@@ -424,7 +425,7 @@ def _appoint(
     if previous is not None:
         # R6: there is at most one chair; the new appointment replaces the old one.
         _end(previous, actor, f"Replaced by board resolution {ref}")
-        audit.record(actor, "chair.replaced", previous.person, f"Board resolution {ref}")
+        audit.record(actor, Action.CHAIR_REPLACED, previous.person, f"Board resolution {ref}")
         db.session.flush()
     grant = RoleGrant(
         person_id=person.id,
@@ -437,7 +438,7 @@ def _appoint(
     )
     db.session.add(grant)
     db.session.flush()
-    audit.record(actor, "chair.appointed", person, f"Board resolution {ref} of {when}")
+    audit.record(actor, Action.CHAIR_APPOINTED, person, f"Board resolution {ref} of {when}")
     policy.forget_roles()
     if not notify:
         return grant
@@ -473,7 +474,7 @@ def bootstrap(chair_email: str, board_emails: list[str]) -> tuple[Person, list[P
         person = _bootstrap_person(email)
         if _current_grant(person, Role.BOARD) is None:
             db.session.add(RoleGrant(person_id=person.id, role=Role.BOARD, authority="bootstrap"))
-            audit.record(None, "board.granted", person, "bootstrap of a new installation")
+            audit.record(None, Action.BOARD_GRANTED, person, "bootstrap of a new installation")
         board.append(person)
     # No mail: the command runs outside a request, and the people are the ones running it.
     _appoint(None, chair, "bootstrap", utcnow().date(), "First chair", "bootstrap", notify=False)
@@ -496,5 +497,5 @@ def _bootstrap_person(email: str) -> Person:
         db.session.add(person)
         db.session.flush()
         list_backend().subscribe(email)
-        audit.record(None, "membership.admitted", person, "bootstrap of a new installation")
+        audit.record(None, Action.MEMBERSHIP_ADMITTED, person, "bootstrap of a new installation")
     return person

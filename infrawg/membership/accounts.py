@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import AccountSession, LinkedLogin, MembershipStatus, Person
@@ -126,7 +127,7 @@ def get_session(person: Person, session_id: int) -> AccountSession:
     return record
 
 
-def end_session(person: Person, record: AccountSession, action: str) -> None:
+def end_session(person: Person, record: AccountSession, action: Action) -> None:
     """End one session: its cookies, wherever they were copied, stop working."""
     audit.record(person, action, record)
     db.session.delete(record)
@@ -136,7 +137,7 @@ def end_other_sessions(person: Person) -> int:
     """End every session of the person but the one they use now; how many ended."""
     ended = _end_sessions(person, keep=person.signed_in_session)
     if ended:
-        audit.record(person, "account.other_sessions_ended", person, f"{ended} session(s)")
+        audit.record(person, Action.ACCOUNT_OTHER_SESSIONS_ENDED, person, f"{ended} session(s)")
     return ended
 
 
@@ -179,7 +180,7 @@ def person_for_reset(token: str) -> Person:
 def reset_password(token: str, new_password: str) -> Person:
     person = person_for_reset(token)
     _set_password(person, new_password, keep=None)
-    audit.record(person, "account.password_reset", person)
+    audit.record(person, Action.ACCOUNT_PASSWORD_RESET, person)
     return person
 
 
@@ -187,7 +188,7 @@ def change_password(person: Person, current: str, new_password: str) -> None:
     if person.password_hash and not verify_password(person.password_hash, current):
         raise Invalid("Your current password is not right.")
     _set_password(person, new_password, keep=person.signed_in_session)
-    audit.record(person, "account.password_changed", person)
+    audit.record(person, Action.ACCOUNT_PASSWORD_CHANGED, person)
 
 
 def _set_password(person: Person, new_password: str, keep: AccountSession | None) -> None:
@@ -202,7 +203,7 @@ def update_profile(person: Person, name: str) -> None:
         raise Invalid("Your name cannot be empty.")
     if name != person.name:
         person.name = name
-        audit.record(person, "account.profile_updated", person)
+        audit.record(person, Action.ACCOUNT_PROFILE_UPDATED, person)
 
 
 def oidc_sign_in(claims: dict[str, Any], issuer: str, current: Person | None) -> Person:
@@ -247,7 +248,7 @@ def _link(person: Person, issuer: str, subject: str, email: str) -> Person:
     login = LinkedLogin(person_id=person.id, issuer=issuer, subject=subject, email=email)
     db.session.add(login)
     db.session.flush()
-    audit.record(person, "account.login_linked", login)
+    audit.record(person, Action.ACCOUNT_LOGIN_LINKED, login)
     return person
 
 
@@ -265,5 +266,5 @@ def unlink_login(person: Person, login_id: int) -> None:
         )
         if others is None:
             raise Conflict("Set a password first: this is the only way you can sign in.")
-    audit.record(person, "account.login_unlinked", login)
+    audit.record(person, Action.ACCOUNT_LOGIN_UNLINKED, login)
     db.session.delete(login)

@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from requests.exceptions import RequestException
 
+from infrawg.actions import Action
 from infrawg.errors import DomainError, Invalid, NotAllowed
 from infrawg.extensions import db, limiter, login_manager
 from infrawg.forms import ConfirmForm
@@ -174,7 +175,7 @@ def _sign_out() -> None:
     # The row goes first: a copy of the session or remember-me cookie then signs no one in.
     record = current_user.signed_in_session
     if record is not None:
-        accounts.end_session(current_user, record, "account.signed_out")
+        accounts.end_session(current_user, record, Action.ACCOUNT_SIGNED_OUT)
         db.session.commit()
     logout_user()
 
@@ -200,7 +201,7 @@ def end_session(session_id: int):
     if record.id == current_user.signed_in_session.id:
         _sign_out()
         return redirect_after_post(url_for("membership.home"), "You are signed out.")
-    accounts.end_session(current_user, record, "account.session_ended")
+    accounts.end_session(current_user, record, Action.ACCOUNT_SESSION_ENDED)
     db.session.commit()
     return redirect_after_post(url_for("membership.account"), "That session is ended.")
 

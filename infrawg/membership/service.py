@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
@@ -89,7 +90,7 @@ def apply(name: str, email: str, password: str, foundation_member: bool) -> Pers
     )
     db.session.add(person)
     db.session.flush()
-    audit.record(person, "membership.applied", person)
+    audit.record(person, Action.MEMBERSHIP_APPLIED, person)
     send_confirmation(person)
     return person
 
@@ -123,7 +124,7 @@ def confirm_email(token: str) -> Person:
     """Confirm the address, then let the configured verifier decide eligibility."""
     person = person_for_confirmation(token)
     person.email_confirmed_at = utcnow()
-    audit.record(person, "membership.email_confirmed", person)
+    audit.record(person, Action.MEMBERSHIP_EMAIL_CONFIRMED, person)
     _verify_eligibility(person)
     return person
 
@@ -135,10 +136,10 @@ def _verify_eligibility(person: Person) -> None:
             _admit(person, actor=None, reason="On the foundation member roster")
         else:
             _set_status(person, MembershipStatus.DECLINED, "Not on the foundation member roster")
-            audit.record(None, "membership.declined", person, person.status_reason)
+            audit.record(None, Action.MEMBERSHIP_DECLINED, person, person.status_reason)
         return
     _set_status(person, MembershipStatus.AWAITING_APPROVAL)
-    audit.record(person, "membership.awaiting_approval", person)
+    audit.record(person, Action.MEMBERSHIP_AWAITING_APPROVAL, person)
     deciders = people_with_roles({Role.STAFF, Role.CHAIR})
     send_mail(
         [p.email for p in deciders],
@@ -152,7 +153,7 @@ def _verify_eligibility(person: Person) -> None:
 def _admit(person: Person, actor: Person | None, reason: str) -> None:
     _set_status(person, MembershipStatus.MEMBER, reason)
     list_backend().subscribe(person.email)
-    audit.record(actor, "membership.admitted", person, reason)
+    audit.record(actor, Action.MEMBERSHIP_ADMITTED, person, reason)
     send_mail(
         person.email,
         "Welcome to the Infra-WG",
@@ -203,7 +204,7 @@ def decide_application(actor: Person, person: Person, approve: bool, reason: str
     if not reason:
         raise Invalid("Give the applicant a reason for declining.")
     _set_status(person, MembershipStatus.DECLINED, reason)
-    audit.record(actor, "membership.declined", person, reason)
+    audit.record(actor, Action.MEMBERSHIP_DECLINED, person, reason)
     send_mail(person.email, "Your application", "declined", person=person, reason=reason)
 
 
@@ -220,7 +221,7 @@ def leave(person: Person, reason: str | None = None) -> None:
     end_group_roles(person, "Left the group")
     _set_status(person, MembershipStatus.LEFT, reason)
     list_backend().unsubscribe(person.email)
-    audit.record(person, "membership.left", person, reason)
+    audit.record(person, Action.MEMBERSHIP_LEFT, person, reason)
     policy.forget_roles()
 
 
@@ -228,7 +229,7 @@ def rejoin(person: Person) -> None:
     """A former member applies again; the verifier decides as for a new applicant."""
     if person.status != MembershipStatus.LEFT:
         raise Conflict("Only someone who left the group can rejoin.")
-    audit.record(person, "membership.rejoin", person)
+    audit.record(person, Action.MEMBERSHIP_REJOIN, person)
     _verify_eligibility(person)
 
 
@@ -282,7 +283,7 @@ def upload_roster(actor: Person, stream: IO[bytes]) -> RosterResult:
     for person in waiting:
         _admit(person, actor, "On the foundation member roster")
         admitted += 1
-    audit.record(actor, "membership.roster_uploaded", None, f"{len(emails)} emails")
+    audit.record(actor, Action.MEMBERSHIP_ROSTER_UPLOADED, None, f"{len(emails)} emails")
     return RosterResult(len(emails), tuple(invalid), admitted)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
@@ -209,13 +210,13 @@ def retry_mail(actor: Any, mail_id: int) -> OutboxMail:
     if target is None or target.state == JobState.SUCCEEDED:
         target = jobs.enqueue(DELIVER, mail_id=row.id)
         row.job_id = target.id
-        audit.record(actor, "mail.retried", row, "delivery job queued again")
+        audit.record(actor, Action.MAIL_RETRIED, row, "delivery job queued again")
     elif target.state in (JobState.FAILED, JobState.DEAD):
         jobs.retry(actor, target)
-        audit.record(actor, "mail.retried", row, target.last_error)
+        audit.record(actor, Action.MAIL_RETRIED, row, target.last_error)
     else:  # queued, not due yet
         target.next_run_at = utcnow()
-        audit.record(actor, "mail.retried", row, "delivery moved to now")
+        audit.record(actor, Action.MAIL_RETRIED, row, "delivery moved to now")
     row.state = MailState.PENDING
     db.session.info.setdefault(PENDING_KEY, []).append(target.id)
     return row

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
 from infrawg.membership.models import Person
@@ -30,7 +31,7 @@ def load_demo(people: dict[str, Person]) -> None:
     )
     db.session.add(dns_type)
     db.session.flush()
-    audit.record(chair, "service_type.added", dns_type, "demo data")
+    audit.record(chair, Action.SERVICE_TYPE_ADDED, dns_type, "demo data")
     _request_a_zone(dns_type)
 
 

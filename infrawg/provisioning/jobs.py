@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.errors import Conflict, DomainError, NotFound
 from infrawg.extensions import db
 from infrawg.provisioning.base import StalePlan
@@ -172,7 +173,7 @@ def retry(actor: Any, target: Job) -> Job:
     target.state = JobState.QUEUED
     target.next_run_at = utcnow()
     target.max_attempts = target.attempts + (spec.max_attempts if spec else 1)
-    audit.record(actor, "job.retried", target, target.last_error)
+    audit.record(actor, Action.JOB_RETRIED, target, target.last_error)
     _push_after_commit(target.id)
     return target
 

@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import Person
@@ -180,7 +181,9 @@ def add_service_type(
     )
     db.session.add(service_type)
     db.session.flush()
-    audit.record(actor, "service_type.added", service_type, f"capacity {capacity or 'unlimited'}")
+    audit.record(
+        actor, Action.SERVICE_TYPE_ADDED, service_type, f"capacity {capacity or 'unlimited'}"
+    )
     return service_type
 
 
@@ -193,7 +196,7 @@ def update_service_type(
     service_type.active = active
     audit.record(
         actor,
-        "service_type.updated",
+        Action.SERVICE_TYPE_UPDATED,
         service_type,
         f"capacity {service_type.capacity if capacity is not None else 'unlimited'}, "
         f"{'offered' if active else 'withdrawn'}",
@@ -268,7 +271,7 @@ def request_service(
     if service_type.kind == "dns":
         zones.create_zone(service, service_type)
     audit.record(
-        actor, "service.requested", service, f"{service_type.name} for {organisation.name}"
+        actor, Action.SERVICE_REQUESTED, service, f"{service_type.name} for {organisation.name}"
     )
     _notify(service, organisation)
     return service
@@ -296,7 +299,7 @@ def decide(
     if not approve:
         if not reason:
             raise Invalid("Give the reason for declining; the tenant members receive it.")
-        _set_state(actor, service, ServiceState.DECLINED, reason, "service.declined")
+        _set_state(actor, service, ServiceState.DECLINED, reason, Action.SERVICE_DECLINED)
         service.decided_by_id, service.decided_at, service.decision_reason = (
             actor.id,
             utcnow(),
@@ -318,7 +321,7 @@ def decide(
         service.capacity_override_reason = override_reason
         audit.record(
             actor,
-            "service.capacity_overridden",
+            Action.SERVICE_CAPACITY_OVERRIDDEN,
             service,
             f"{in_use} of {service_type.capacity} in use: {override_reason}",
         )
@@ -327,7 +330,7 @@ def decide(
         utcnow(),
         reason or None,
     )
-    _set_state(actor, service, ServiceState.APPROVED, reason or None, "service.approved")
+    _set_state(actor, service, ServiceState.APPROVED, reason or None, Action.SERVICE_APPROVED)
     start_provisioning(service)
     return service
 
@@ -340,7 +343,7 @@ def start_provisioning(service: Service) -> Job:
 
 
 def _set_state(
-    actor: Person | None, service: Service, state: ServiceState, reason: str | None, action: str
+    actor: Person | None, service: Service, state: ServiceState, reason: str | None, action: Action
 ) -> None:
     if service.state == state:
         return
@@ -465,7 +468,7 @@ def _load_for_job(service_id: int) -> Service:
 def _provision_failed(ctx: JobContext, service_id: int, reviewed: str | None = None) -> None:
     service = db.session.get(Service, service_id)
     if service is not None and service.state in (ServiceState.APPROVED, ServiceState.PROVISIONING):
-        _set_state(None, service, ServiceState.FAILED, ctx.job.last_error, "service.failed")
+        _set_state(None, service, ServiceState.FAILED, ctx.job.last_error, Action.SERVICE_FAILED)
 
 
 @job("provision_service", on_dead=_provision_failed)
@@ -489,7 +492,7 @@ def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = N
         return
     first = service.state != ServiceState.ACTIVE
     if first and service.state != ServiceState.PROVISIONING:
-        _set_state(None, service, ServiceState.PROVISIONING, None, "service.provisioning")
+        _set_state(None, service, ServiceState.PROVISIONING, None, Action.SERVICE_PROVISIONING)
         # Committed now, so the tenant sees it while the provider works.
         db.session.commit()
         service = _load_for_job(service_id)
@@ -500,4 +503,4 @@ def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = N
     else:  # pragma: no cover - only supported kinds can be requested
         raise Invalid(f"No provisioning for {service.service_type.kind} services.")
     if service.state != ServiceState.ACTIVE:
-        _set_state(None, service, ServiceState.ACTIVE, None, "service.active")
+        _set_state(None, service, ServiceState.ACTIVE, None, Action.SERVICE_ACTIVE)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import Person
@@ -185,7 +186,7 @@ def add_record(
     _check_whole_zone(zone, [*records, row])
     db.session.add(row)
     db.session.flush()
-    audit.record(actor, "dns.record_added", service, rrset.to_text()[:2000])
+    audit.record(actor, Action.DNS_RECORD_ADDED, service, rrset.to_text()[:2000])
     return row
 
 
@@ -209,7 +210,9 @@ def update_record(
     _check_whole_zone(zone, [*records, candidate])
     before = _rrset(record).to_text()
     record.ttl, record.values = rrset.ttl, list(rrset.values)
-    audit.record(actor, "dns.record_changed", service, f"{before}\n=>\n{rrset.to_text()}"[:4000])
+    audit.record(
+        actor, Action.DNS_RECORD_CHANGED, service, f"{before}\n=>\n{rrset.to_text()}"[:4000]
+    )
     return record
 
 
@@ -219,7 +222,7 @@ def delete_record(actor: Person, service: Service, record_id: int) -> None:
     _refuse_apex_ns(zone, record.name, record.rdtype)
     records = [r for r in records_of(zone) if r.id != record.id]
     _check_whole_zone(zone, records)
-    audit.record(actor, "dns.record_deleted", service, _rrset(record).to_text()[:4000])
+    audit.record(actor, Action.DNS_RECORD_DELETED, service, _rrset(record).to_text()[:4000])
     db.session.delete(record)
 
 
@@ -228,7 +231,7 @@ def set_dnssec(actor: Person, service: Service, on: bool) -> DnsZone:
     zone = _editable(actor, service)
     if zone.dnssec != on:
         zone.dnssec = on
-        audit.record(actor, "dns.dnssec_on" if on else "dns.dnssec_off", service)
+        audit.record(actor, Action.DNS_DNSSEC_ON if on else Action.DNS_DNSSEC_OFF, service)
     return zone
 
 
@@ -263,7 +266,7 @@ def request_apply(actor: Person, service: Service, reviewed: str) -> Job:
         raise Conflict("The zone is in sync; there is nothing to apply.")
     new = enqueue("provision_service", service_id=service.id, reviewed=reviewed)
     new.service_id = service.id
-    audit.record(actor, "dns.apply_requested", service, plan.render()[:4000])
+    audit.record(actor, Action.DNS_APPLY_REQUESTED, service, plan.render()[:4000])
     return new
 
 

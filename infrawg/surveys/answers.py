@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import Person
@@ -296,7 +297,7 @@ def save_member_draft(person: Person, survey: Survey, form: Mapping[str, Any]) -
     _require_can_answer_as_member(person, survey)
     answers = parse_answers(questions_of(survey, Section.MEMBERS), form, complete=False)
     save_draft(survey, answers, person=person)
-    record_answering(person, survey, "survey.draft_saved")
+    record_answering(person, survey, Action.SURVEY_DRAFT_SAVED)
 
 
 def submit_member_response(person: Person, survey: Survey, form: Mapping[str, Any]) -> None:
@@ -326,11 +327,11 @@ def submit_member_response(person: Person, survey: Survey, form: Mapping[str, An
         )
     )
     # The audit trail names the survey, never the response.
-    record_answering(person, survey, "survey.answered")
+    record_answering(person, survey, Action.SURVEY_ANSWERED)
 
 
 def record_answering(
-    person: Person, survey: Survey, action: str, reason: str | None = None
+    person: Person, survey: Survey, action: Action, reason: str | None = None
 ) -> None:
     """The audit event of answering; on an anonymous survey it names nobody, only the day.
 

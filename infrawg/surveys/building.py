@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import delete, func, select
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
@@ -154,7 +155,7 @@ def create_survey(actor: Person, data: SurveyInput) -> Survey:
     )
     db.session.add(survey)
     db.session.flush()
-    audit.record(actor, "survey.created", survey)
+    audit.record(actor, Action.SURVEY_CREATED, survey)
     return survey
 
 
@@ -174,7 +175,7 @@ def update_survey(actor: Person, survey: Survey, data: SurveyInput) -> None:
     survey.opens_on = data.opens_on
     survey.closes_on = data.closes_on
     survey.reminder_days = data.reminder_days
-    audit.record(actor, "survey.updated", survey)
+    audit.record(actor, Action.SURVEY_UPDATED, survey)
 
 
 def copy_survey(actor: Person, source: Survey) -> Survey:
@@ -210,7 +211,7 @@ def copy_survey(actor: Person, source: Survey) -> Survey:
                 required=question.required,
             )
         )
-    audit.record(actor, "survey.copied", survey, f"from survey #{source.id}")
+    audit.record(actor, Action.SURVEY_COPIED, survey, f"from survey #{source.id}")
     return survey
 
 
@@ -257,7 +258,7 @@ def add_question(
     )
     db.session.add(question)
     db.session.flush()
-    audit.record(actor, "survey.question_added", question)
+    audit.record(actor, Action.SURVEY_QUESTION_ADDED, question)
     return question
 
 
@@ -278,14 +279,14 @@ def update_question(
     question.prompt = prompt.strip()
     question.options_text = _clean_options(kind, options_text)
     question.required = required
-    audit.record(actor, "survey.question_updated", question)
+    audit.record(actor, Action.SURVEY_QUESTION_UPDATED, question)
 
 
 def remove_question(actor: Person, question: Question) -> None:
     survey = db.session.get(Survey, question.survey_id)
     require_manage(actor, survey)
     _require_draft(survey)
-    audit.record(actor, "survey.question_removed", question, question.prompt)
+    audit.record(actor, Action.SURVEY_QUESTION_REMOVED, question, question.prompt)
     db.session.delete(question)
 
 
@@ -309,7 +310,7 @@ def move_question(actor: Person, question: Question, direction: int) -> None:
     if neighbour is None:
         return  # already first (or last): nothing to do
     question.position, neighbour.position = neighbour.position, question.position
-    audit.record(actor, "survey.question_moved", question, "up" if direction < 0 else "down")
+    audit.record(actor, Action.SURVEY_QUESTION_MOVED, question, "up" if direction < 0 else "down")
 
 
 def delegate(actor: Person, survey: Survey, person: Person) -> None:
@@ -320,7 +321,7 @@ def delegate(actor: Person, survey: Survey, person: Person) -> None:
     if is_delegate(person, survey):
         raise Conflict(f"{person.name} already manages this survey.")
     db.session.add(SurveyManager(survey_id=survey.id, person_id=person.id))
-    audit.record(actor, "survey.delegated", survey, f"to {person.audit_label}")
+    audit.record(actor, Action.SURVEY_DELEGATED, survey, f"to {person.audit_label}")
 
 
 def open_survey(actor: Person, survey: Survey) -> int:
@@ -333,7 +334,7 @@ def open_survey(actor: Person, survey: Survey) -> int:
     if survey.closes_on < today():
         raise Invalid("The closing date has passed: move it before opening the survey.")
     survey.opened_at = utcnow()
-    audit.record(actor, "survey.opened", survey)
+    audit.record(actor, Action.SURVEY_OPENED, survey)
     return dispatch_mail(survey)
 
 
@@ -345,4 +346,4 @@ def close_survey(actor: Person, survey: Survey) -> None:
     survey.closed_at = utcnow()
     # Drafts never submitted are not responses; nothing should keep them.
     db.session.execute(delete(SurveyDraft).where(SurveyDraft.survey_id == survey.id))
-    audit.record(actor, "survey.closed", survey)
+    audit.record(actor, Action.SURVEY_CLOSED, survey)

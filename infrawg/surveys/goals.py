@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
@@ -159,7 +160,7 @@ def draft_goal(actor: Person, data: GoalInput) -> Goal:
     db.session.add(goal)
     db.session.flush()
     _set_links(goal, data.links)
-    audit.record(actor, "goal.drafted", goal)
+    audit.record(actor, Action.GOAL_DRAFTED, goal)
     return goal
 
 
@@ -177,7 +178,7 @@ def update_goal(actor: Person, goal: Goal, data: GoalInput) -> None:
     goal.survey_id = data.survey_id
     goal.updated_at = utcnow()
     _set_links(goal, data.links)
-    audit.record(actor, "goal.updated", goal)
+    audit.record(actor, Action.GOAL_UPDATED, goal)
 
 
 def comment(actor: Person, goal: Goal, body: str) -> GoalComment:
@@ -191,7 +192,7 @@ def comment(actor: Person, goal: Goal, body: str) -> GoalComment:
     note = GoalComment(goal_id=goal.id, author_id=actor.id, body=body)
     db.session.add(note)
     db.session.flush()
-    audit.record(actor, "goal.commented", note)
+    audit.record(actor, Action.GOAL_COMMENTED, note)
     return note
 
 
@@ -217,8 +218,8 @@ def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
         db.session.add(
             GoalUpdate(goal_id=goal.id, status=goal.status, note="Published.", author_id=actor.id)
         )
-        audit.record(actor, "goal.published", goal)
-    audit.record(actor, "goals.published", publication, f"{len(drafts)} goals")
+        audit.record(actor, Action.GOAL_PUBLISHED, goal)
+    audit.record(actor, Action.GOALS_PUBLISHED, publication, f"{len(drafts)} goals")
     dispatch_mail()
     return publication
 
@@ -236,7 +237,7 @@ def add_update(actor: Person, goal: Goal, status: GoalStatus, note: str) -> Goal
     update = GoalUpdate(goal_id=goal.id, status=status, note=note, author_id=actor.id)
     db.session.add(update)
     db.session.flush()
-    audit.record(actor, "goal.status_updated", goal, f"{status.label}: {note}")
+    audit.record(actor, Action.GOAL_STATUS_UPDATED, goal, f"{status.label}: {note}")
     return update
 
 

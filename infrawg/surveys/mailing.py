@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.errors import Invalid
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
@@ -94,7 +95,7 @@ def stop_reminders(token: str) -> Survey:
     survey, person = _read_reminders_token(token)
     if db.session.get(ReminderOptOut, (survey.id, person.id)) is None:
         db.session.add(ReminderOptOut(survey_id=survey.id, person_id=person.id))
-        audit.record(person, "survey.reminders_stopped", survey)
+        audit.record(person, Action.SURVEY_REMINDERS_STOPPED, survey)
     return survey
 
 
@@ -103,7 +104,7 @@ def restart_reminders(token: str) -> Survey:
     opt_out = db.session.get(ReminderOptOut, (survey.id, person.id))
     if opt_out is not None:
         db.session.delete(opt_out)
-        audit.record(person, "survey.reminders_restarted", survey)
+        audit.record(person, Action.SURVEY_REMINDERS_RESTARTED, survey)
     return survey
 
 

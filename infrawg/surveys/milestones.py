@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
@@ -86,7 +87,7 @@ def create_project(
     )
     db.session.add(project)
     db.session.flush()
-    audit.record(actor, "project.created", project)
+    audit.record(actor, Action.PROJECT_CREATED, project)
     return project
 
 
@@ -122,7 +123,7 @@ def add_milestone(actor: Person, project: Project, data: MilestoneInput) -> Mile
     )
     db.session.add(milestone)
     db.session.flush()
-    audit.record(actor, "milestone.added", milestone)
+    audit.record(actor, Action.MILESTONE_ADDED, milestone)
     return milestone
 
 
@@ -135,7 +136,7 @@ def update_milestone(actor: Person, milestone: Milestone, data: MilestoneInput) 
     milestone.status = data.status
     milestone.notes = data.notes.strip()
     milestone.updated_at = utcnow()
-    audit.record(actor, "milestone.updated", milestone, data.status.label)
+    audit.record(actor, Action.MILESTONE_UPDATED, milestone, data.status.label)
 
 
 def _hash(token: str) -> str:
@@ -175,7 +176,7 @@ def issue_calendar_link(actor: Person, project: Project) -> str:
     token = CalendarToken(project_id=project.id, person_id=actor.id, token_hash=_hash(secret))
     db.session.add(token)
     db.session.flush()
-    audit.record(actor, "project.calendar_link_issued", token)
+    audit.record(actor, Action.PROJECT_CALENDAR_LINK_ISSUED, token)
     return secret
 
 
@@ -183,7 +184,7 @@ def revoke_calendar_link(actor: Person, project: Project) -> None:
     policy.require(actor, Permission.MILESTONE_READ)
     if not _revoke(actor, project):
         raise Conflict("You have no calendar link for this project.")
-    audit.record(actor, "project.calendar_link_revoked", project)
+    audit.record(actor, Action.PROJECT_CALENDAR_LINK_REVOKED, project)
 
 
 def project_for_calendar(slug: str, secret: str) -> Project:

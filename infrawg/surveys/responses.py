@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from infrawg import policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, NotAllowed
 from infrawg.extensions import db
 from infrawg.membership.models import Person
@@ -161,7 +162,7 @@ def save_tenant_draft(
     _require_unchanged(organisation, seen_version, tenant_response(survey, organisation), draft)
     save_draft(survey, answers, organisation=organisation, draft=draft)
     _flush_sheet(organisation)
-    record_answering(person, survey, "survey.draft_saved", f"for {organisation.audit_label}")
+    record_answering(person, survey, Action.SURVEY_DRAFT_SAVED, f"for {organisation.audit_label}")
 
 
 def submit_tenant_response(
@@ -206,7 +207,7 @@ def submit_tenant_response(
     record_answering(
         person,
         survey,
-        "survey.tenant_answer_edited" if edited else "survey.tenant_answered",
+        Action.SURVEY_TENANT_ANSWER_EDITED if edited else Action.SURVEY_TENANT_ANSWERED,
         f"for {organisation.audit_label}",
     )
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infrawg import audit
+from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.membership.models import Person
 from infrawg.tenants.models import (
@@ -21,7 +22,7 @@ def _organisation(**fields) -> TenantOrganisation:
     organisation = TenantOrganisation(**fields)
     db.session.add(organisation)
     db.session.flush()
-    audit.record(None, "demo.created", organisation, "demo data")
+    audit.record(None, Action.DEMO_CREATED, organisation, "demo data")
     return organisation
 
 
@@ -54,7 +55,7 @@ def load_demo(people: dict[str, Person]) -> None:
     ):
         person = people[email]
         db.session.add(TenantMember(organisation_id=organisation.id, person_id=person.id))
-        audit.record(None, "tenant_member.added", organisation, person.audit_label)
+        audit.record(None, Action.TENANT_MEMBER_ADDED, organisation, person.audit_label)
 
     applicant = people["member2@example.org"]
     sprints = _organisation(
@@ -81,5 +82,5 @@ def load_demo(people: dict[str, Person]) -> None:
     )
     db.session.add(application)
     db.session.flush()
-    audit.record(applicant, "co_application.submitted", application, sprints.name)
-    audit.record(chair, "co_application.chair_approved", application, application.chair_reason)
+    audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, sprints.name)
+    audit.record(chair, Action.CO_APPLICATION_CHAIR_APPROVED, application, application.chair_reason)

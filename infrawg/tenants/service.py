@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
+from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
@@ -251,7 +252,7 @@ def record_working_group(
     )
     db.session.add(organisation)
     db.session.flush()
-    audit.record(actor, "organisation.wg_recorded", organisation, approval_ref)
+    audit.record(actor, Action.ORGANISATION_WG_RECORDED, organisation, approval_ref)
     return organisation
 
 
@@ -266,7 +267,7 @@ def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) ->
         raise Conflict("Only the charter of an eligible working group can lapse.")
     _set_status(organisation, OrganisationStatus.LAPSED, reason)
     organisation.services_suspended = True
-    audit.record(actor, "organisation.charter_ended", organisation, reason)
+    audit.record(actor, Action.ORGANISATION_CHARTER_ENDED, organisation, reason)
     send_mail(
         [p.email for p in contacts_for(organisation)],
         f"{organisation.name}: services suspended",
@@ -324,7 +325,7 @@ def apply_as_co(
     )
     db.session.add(organisation)
     db.session.flush()
-    audit.record(actor, "organisation.co_created", organisation)
+    audit.record(actor, Action.ORGANISATION_CO_CREATED, organisation)
     _add_tenant_member(actor, organisation, invited_by=None)
     return _open_application(actor, organisation, services, mission_statement)
 
@@ -364,7 +365,7 @@ def _open_application(
     )
     db.session.add(application)
     db.session.flush()
-    audit.record(actor, "co_application.submitted", application, organisation.name)
+    audit.record(actor, Action.CO_APPLICATION_SUBMITTED, application, organisation.name)
     deciders = people_with_roles({Role.CHAIR}) + _board()
     send_mail(
         [p.email for p in deciders],
@@ -413,7 +414,7 @@ def decide_application(
     setattr(application, f"{side}_decided_at", now)
     setattr(application, f"{side}_decided_by_id", actor.id)
     organisation = application.organisation
-    audit.record(actor, f"co_application.{side}_{decision.value}d", application, reason)
+    audit.record(actor, Action(f"co_application.{side}_{decision.value}d"), application, reason)
     if decision == Decision.DECLINE:
         # R8: a declined application is kept with its reasons, never deleted.
         application.state = ApplicationState.DECLINED
@@ -435,7 +436,7 @@ def decide_application(
         organisation.approved_at = now
         organisation.services_suspended = False
         _set_status(organisation, OrganisationStatus.APPROVED, "Recognised as a CO")
-        audit.record(actor, "organisation.recognised", organisation, organisation.approval_ref)
+        audit.record(actor, Action.ORGANISATION_RECOGNISED, organisation, organisation.approval_ref)
     if not application.state.open:
         send_mail(
             [p.email for p in contacts_for(organisation)] + [application.applicant.email],
@@ -460,7 +461,7 @@ def _add_tenant_member(
     )
     db.session.add(tenancy)
     db.session.flush()
-    audit.record(invited_by or person, "tenant_member.added", organisation, person.audit_label)
+    audit.record(invited_by or person, Action.TENANT_MEMBER_ADDED, organisation, person.audit_label)
     return tenancy
 
 
@@ -489,7 +490,7 @@ def invite(
     )
     db.session.add(invitation)
     db.session.flush()
-    action = "tenant_member.successor_nominated" if handover else "tenant_member.invited"
+    action = Action.TENANT_MEMBER_SUCCESSOR_NOMINATED if handover else Action.TENANT_MEMBER_INVITED
     audit.record(actor, action, organisation, email)
     token = make_token(INVITE, {"invitation": invitation.id, "email": email})
     send_mail(
@@ -540,7 +541,7 @@ def accept_invitation(person: Person, token: str) -> TenantMember:
     invitation.accepted_at = utcnow()
     invitation.accepted_by_id = person.id
     tenancy = _add_tenant_member(person, organisation, invited_by=None)
-    audit.record(person, "tenant_member.invitation_accepted", invitation)
+    audit.record(person, Action.TENANT_MEMBER_INVITATION_ACCEPTED, invitation)
     if invitation.handover_from_id is not None:
         predecessor = db.session.scalar(
             select(TenantMember)
@@ -584,7 +585,7 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
     check_can_leave(person, organisation)
     tenancy.ended_at = utcnow()
     tenancy.end_reason = _text(reason, "", required=False) or "Left"
-    audit.record(person, "tenant_member.left", organisation, tenancy.end_reason)
+    audit.record(person, Action.TENANT_MEMBER_LEFT, organisation, tenancy.end_reason)
 
 
 def check_can_leave_group(person: Person) -> None:
@@ -597,4 +598,4 @@ def end_tenancies(person: Person, reason: str) -> None:
     for tenancy in tenancies_of(person):
         tenancy.ended_at = utcnow()
         tenancy.end_reason = reason
-        audit.record(person, "tenant_member.left", tenancy.organisation, reason)
+        audit.record(person, Action.TENANT_MEMBER_LEFT, tenancy.organisation, reason)
