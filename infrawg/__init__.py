@@ -18,7 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from infrawg import cli, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
-    from infrawg.membership import auth_bp
+    from infrawg.membership import auth_bp, lists
     from infrawg.membership.auth_views import load_user, register_oidc
     from infrawg.notices.mail import backend_for
 
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     register_oidc(app)
     app.extensions["infrawg_mail_backend"] = backend_for(app.config["MAIL_BACKEND"])
+    lists.init_app(app)
 
     for area in AREAS:
         # Importing an area's views adds its routes to its blueprint.
