@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from infrawg import AREAS, audit
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership.lists import list_backend
+from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.passwords import hash_password
 from infrawg.timeutil import utcnow
@@ -53,7 +53,7 @@ def load_demo(if_empty: bool = False) -> None:
         people[email] = person
         audit.record(None, "demo.created", person, "demo data")
         if status == MembershipStatus.MEMBER:
-            list_backend().subscribe(email)
+            follow_membership(email)
         for role in roles:
             grant = RoleGrant(person_id=person.id, role=role, authority="demo data")
             if role == Role.CHAIR:

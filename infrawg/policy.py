@@ -28,6 +28,7 @@ class Permission(StrEnum):
     AUDIT_READ = "governance:audit:read"
     MEMBERSHIP_DECIDE = "membership:application:decide"
     MEMBERSHIP_DRIFT_READ = "membership:list:drift"
+    MEMBERSHIP_DRIFT_REPAIR = "membership:list:repair"
     ROSTER_MANAGE = "membership:roster:manage"
     DIRECTORY_READ = "membership:people:read"
     DASHBOARD_READ = "membership:dashboard:read"
@@ -80,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.MEMBERSHIP_DECIDE,
             Permission.MEMBERSHIP_DRIFT_READ,
+            Permission.MEMBERSHIP_DRIFT_REPAIR,
             # Staff work the service queue and provision every tenant's services.
             Permission.SERVICE_MANAGE,
             Permission.SERVICE_READ_ALL,
@@ -90,6 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.MEMBERSHIP_DECIDE,
             Permission.MEMBERSHIP_DRIFT_READ,
+            Permission.MEMBERSHIP_DRIFT_REPAIR,
             Permission.ROSTER_MANAGE,
             # R3: staff status is at the chair's sole discretion.
             Permission.STAFF_DECIDE,

@@ -12,7 +12,7 @@ from infrawg import audit, policy
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
-from infrawg.membership.lists import list_backend
+from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
 from infrawg.notices.mail import send_mail
@@ -438,6 +438,6 @@ def _bootstrap_person(email: str) -> Person:
         )
         db.session.add(person)
         db.session.flush()
-        list_backend().subscribe(email)
+        follow_membership(email)
         audit.record(None, "membership.admitted", person, "bootstrap of a new installation")
     return person
