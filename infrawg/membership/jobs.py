@@ -19,3 +19,18 @@ def list_sync(ctx: JobContext, email: str) -> None:
     action = apply_membership(email)
     where = "on" if action == SUBSCRIBE else "off"
     ctx.log(f"{email} is {where} {address} ({action}, idempotent)")
+
+
+POLL_JOB = "membership.list_poll"
+
+
+@job(POLL_JOB, max_attempts=3)
+def list_poll(ctx: JobContext) -> None:
+    """What `flask infrawg list sync` does, as a job for the scheduler the site will have."""
+    from infrawg.membership.drift import sync
+
+    result = sync()
+    ctx.log(
+        f"{result.roster} on the list; invited {len(result.invited)}, asked "
+        f"{len(result.asked)}; {len(result.new_drift)} new drift rows"
+    )
