@@ -212,6 +212,9 @@ def sync() -> SyncResult:
     """
     address = _address()
     roster = list_backend().members()
+    # Under moderated subscription someone who subscribes on the list waits for a
+    # moderator: they are invited as soon as they ask, not only once approved.
+    seen_now = roster | list_backend().waiting()
     last = set(
         db.session.scalars(
             select(ListRosterEntry.email).where(ListRosterEntry.list_address == address)
@@ -229,17 +232,17 @@ def sync() -> SyncResult:
     excepted = {e.email for e in exceptions()}
     if not first_run:
         members = member_emails()
-        for email in sorted(roster - last - members - excepted):
+        for email in sorted(seen_now - last - members - excepted):
             send_invitation(email)
             audit.record(None, AUDIT_ACTIONS[DriftAction.INVITE], _person(email), email)
             invited.append(email)
-        for email in sorted((last - roster) & members - excepted):
+        for email in sorted((last - seen_now) & members - excepted):
             person = _person(email)
             assert person is not None
             ask_if_leaving(person)
             asked.append(email)
     db.session.execute(delete(ListRosterEntry).where(ListRosterEntry.list_address == address))
-    db.session.add_all(ListRosterEntry(list_address=address, email=e) for e in sorted(roster))
+    db.session.add_all(ListRosterEntry(list_address=address, email=e) for e in sorted(seen_now))
 
     drift = compare(roster)
     seen = {

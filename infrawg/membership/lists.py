@@ -51,6 +51,10 @@ class ListBackend(Protocol):
 
     def members(self) -> set[str]: ...
 
+    def waiting(self) -> set[str]:
+        """Addresses that asked the list itself to subscribe and wait for a moderator."""
+        ...
+
 
 class LogListBackend:
     """Records calls in the database (same transaction as the membership change)."""
@@ -84,6 +88,9 @@ class LogListBackend:
                 select(ListCall.email).where(ListCall.id.in_(latest), ListCall.action == SUBSCRIBE)
             )
         )
+
+    def waiting(self) -> set[str]:
+        return set()  # nobody subscribes on a log
 
 
 class Mailman3ListBackend:
@@ -190,6 +197,16 @@ class Mailman3ListBackend:
             return {member.email.lower() for member in mlist.members}
         except MailmanConnectionError as error:
             raise ListUnavailable(f"Mailman at {self.url} is unreachable: {error}") from None
+
+    def waiting(self) -> set[str]:
+        from mailmanclient import MailmanConnectionError
+
+        mlist = self._list()
+        try:
+            held = mlist.get_requests(token_owner="moderator")  # noqa: S106 (not a secret)
+        except MailmanConnectionError as error:
+            raise ListUnavailable(f"Mailman at {self.url} is unreachable: {error}") from None
+        return {entry["email"].lower() for entry in held}
 
 
 BACKENDS: dict[str, type] = {"log": LogListBackend, "mailman3": Mailman3ListBackend}

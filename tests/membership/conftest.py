@@ -31,7 +31,13 @@ def mailman_server(smtp_server) -> Iterator[MailmanServer]:
 
 @pytest.fixture
 def mailman(mailman_server) -> MailmanServer:
-    """The server with the list's roster emptied before the test."""
-    for email in mailman_server.roster(mailman_server.list_id):
-        mailman_server.call("DELETE", f"lists/{mailman_server.list_id}/member/{email}")
+    """The server with the list's roster and held subscriptions emptied before the test."""
+    list_id = mailman_server.list_id
+    for email in mailman_server.roster(list_id):
+        mailman_server.call("DELETE", f"lists/{list_id}/member/{email}")
+    held = mailman_server.call("GET", f"lists/{list_id}/requests").json().get("entries", [])
+    for entry in held:
+        mailman_server.call(
+            "POST", f"lists/{list_id}/requests/{entry['token']}", data={"action": "discard"}
+        )
     return mailman_server

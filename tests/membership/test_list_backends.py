@@ -29,6 +29,7 @@ def test_every_list_backend_subscribes_and_unsubscribes_idempotently(backend):
     assert isinstance(backend.transactional, bool)
     assert backend.list_address == LIST_ADDRESS
     assert backend.members() == set()
+    assert backend.waiting() == set()
     backend.subscribe("ada@example.org")
     backend.subscribe("ada@example.org")
     backend.subscribe("bob@example.org")

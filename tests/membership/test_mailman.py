@@ -295,10 +295,23 @@ def test_list_sync_invites_direct_subscribers_asks_unsubscribers_and_tells_staff
     assert outbox_to("walkin@example.org") == []
 
     subscribe_directly(mailman, "walkin@example.org")
+    # The list's subscription is moderated: this one waits for a moderator.
+    mailman.call(
+        "POST",
+        "members",
+        data={
+            "list_id": mailman.list_id,
+            "subscriber": "held@example.org",
+            "pre_verified": "True",
+            "pre_confirmed": "True",
+        },
+    )
+    assert "held@example.org" not in roster(mailman)
     mailman.call("DELETE", f"lists/{mailman.list_id}/member/{member.email}")
     result = runner.invoke(args=["infrawg", "list", "sync"])
     assert result.exit_code == 0, result.output
-    assert "invited 1, asked 1" in result.output
+    assert "invited 2, asked 1" in result.output
+    assert "/join?invite=" in outbox_to("held@example.org")[0].body
     (invitation,) = outbox_to("walkin@example.org")
     assert "/join?invite=" in invitation.body
     (asked,) = outbox_to(member.email)
