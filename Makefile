@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils
+SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3
 
 .PHONY: run test test-sqlite test-postgresql lint bench system-packages install clean
 
@@ -26,14 +26,16 @@ run: $(STAMP)
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} INFRAWG_EMBEDDED_WORKER=$${INFRAWG_EMBEDDED_WORKER:-1} \
 	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
-# Debian packages the real-server tests use (Chromium, BIND 9). Installed only when
-# missing and only as root; policy-rc.d keeps Debian from starting the daemons.
+# Debian packages the real-server tests use (Chromium, BIND 9, Mailman 3 core). Installed only
+# when missing and only as root; policy-rc.d keeps Debian from starting the daemons, and
+# --no-install-recommends keeps mailman3 from pulling in an MTA (the tests start their own SMTP
+# server; Chromium's only recommendation, chromium-sandbox, is not used by the tests).
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	  else echo "Missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
 	fi
 

@@ -18,7 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from infrawg import cli, notices, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
-    from infrawg.membership import auth_bp
+    from infrawg.membership import auth_bp, lists
     from infrawg.membership.auth_views import load_user, register_oidc
     from infrawg.notices import mail as notices_mail
 
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_oidc(app)
     app.extensions["infrawg_mail_backend"] = notices_mail.backend_for(app.config["MAIL_BACKEND"])
     notices_mail.init_app(app)
+    lists.init_app(app)
 
     for area in AREAS:
         # Importing an area's views adds its routes to its blueprint.

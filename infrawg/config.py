@@ -25,8 +25,12 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SEND_AT_ONCE": True,  # the web process makes a mail's first delivery attempt itself
     "ALLOW_OUTBOX": False,  # let the development outbox run on an https INFRAWG_BASE_URL
     "MEMBERSHIP_VERIFIER": "approval",  # approval | roster
-    "LIST_BACKEND": "log",
+    "LIST_BACKEND": "log",  # log | mailman3
     "LIST_ADDRESS": "infra@localhost",
+    "MAILMAN_URL": None,  # Mailman 3 core's REST API, e.g. http://127.0.0.1:8001
+    "MAILMAN_USER": "restadmin",
+    "MAILMAN_PASSWORD": None,  # a secret reference: env:NAME or file:/path
+    "MAILMAN_TIMEOUT": 10,  # seconds a call to Mailman may take
     "ANNOUNCE_ADDRESS": "announce@localhost",  # R15: where published goals are announced
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_SIGNIN": "10 per minute",  # failed sign-ins per address

@@ -13,7 +13,7 @@ from infrawg import AREAS, audit
 from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership.lists import list_backend
+from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.passwords import hash_password
 from infrawg.timeutil import utcnow
@@ -54,7 +54,7 @@ def load_demo(if_empty: bool = False) -> None:
         people[email] = person
         audit.record(None, Action.DEMO_CREATED, person, "demo data")
         if status == MembershipStatus.MEMBER:
-            list_backend().subscribe(email)
+            follow_membership(email)
         for role in roles:
             grant = RoleGrant(person_id=person.id, role=role, authority="demo data")
             if role == Role.CHAIR:

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     AUDIT_READ_ALL = "governance:audit:read-all"
     MEMBERSHIP_DECIDE = "membership:application:decide"
     MEMBERSHIP_DRIFT_READ = "membership:list:drift"
+    MEMBERSHIP_DRIFT_REPAIR = "membership:list:repair"
     ROSTER_MANAGE = "membership:roster:manage"
     DIRECTORY_READ = "membership:people:read"
     DASHBOARD_READ = "membership:dashboard:read"
@@ -85,6 +86,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.MEMBERSHIP_DECIDE,
             Permission.MEMBERSHIP_DRIFT_READ,
+            Permission.MEMBERSHIP_DRIFT_REPAIR,
             # Staff work the service queue and provision every tenant's services.
             Permission.SERVICE_MANAGE,
             Permission.SERVICE_READ_ALL,
@@ -95,6 +97,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.MEMBERSHIP_DECIDE,
             Permission.MEMBERSHIP_DRIFT_READ,
+            Permission.MEMBERSHIP_DRIFT_REPAIR,
             Permission.ROSTER_MANAGE,
             # R3: staff status is at the chair's sole discretion.
             Permission.STAFF_DECIDE,
@@ -406,6 +409,13 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.MEMBERSHIP_LEFT: _CONCERNED,
     Action.MEMBERSHIP_REJOIN: _CONCERNED,
     Action.MEMBERSHIP_ROSTER_UPLOADED: _STAFF,
+    # Repairs of the list's drift name addresses that may not be members: staff's.
+    Action.MEMBERSHIP_LIST_SUBSCRIBED: _STAFF,
+    Action.MEMBERSHIP_LIST_UNSUBSCRIBED: _STAFF,
+    Action.MEMBERSHIP_LIST_INVITED: _STAFF,
+    Action.MEMBERSHIP_LIST_EXCEPTION_RECORDED: _STAFF,
+    Action.MEMBERSHIP_LIST_EXCEPTION_REMOVED: _STAFF,
+    Action.MEMBERSHIP_LIST_ASKED_IF_LEAVING: _CONCERNED,
     Action.ACCOUNT_PASSWORD_RESET: _CONCERNED,
     Action.ACCOUNT_PASSWORD_CHANGED: _CONCERNED,
     Action.ACCOUNT_PROFILE_UPDATED: _CONCERNED,

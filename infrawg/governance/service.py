@@ -13,7 +13,7 @@ from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
-from infrawg.membership.lists import list_backend
+from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
 from infrawg.notices.mail import send_mail
@@ -496,6 +496,6 @@ def _bootstrap_person(email: str) -> Person:
         )
         db.session.add(person)
         db.session.flush()
-        list_backend().subscribe(email)
+        follow_membership(email)
         audit.record(None, Action.MEMBERSHIP_ADMITTED, person, "bootstrap of a new installation")
     return person

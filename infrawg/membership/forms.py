@@ -2,7 +2,14 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from infrawg.membership.passwords import MIN_LENGTH
@@ -87,3 +94,11 @@ class RosterForm(FlaskForm):
         "CSV of foundation-member emails",
         validators=[FileRequired(), FileAllowed(["csv", "txt"], "Upload a .csv file.")],
     )
+
+
+class DriftActionForm(FlaskForm):
+    """One drift row's repair: the address, the action (a button's value), a reason."""
+
+    email = HiddenField(validators=[DataRequired(), Length(max=320)])
+    action = HiddenField(validators=[DataRequired(), Length(max=20)])
+    reason = TextAreaField("Reason (required for a known exception)", validators=[Length(max=2000)])

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.extensions import Model, enum_type
@@ -183,3 +183,46 @@ def describe_user_agent(user_agent: str) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or system or (user_agent[:60] or "Unknown browser")
+
+
+class ListException(Model):
+    """A known exception to "members are on the list, others are not", with staff's reason:
+    an address kept on the list though not a member (`on_list`), or a member kept off it."""
+
+    __tablename__ = "list_exception"
+    __table_args__ = (UniqueConstraint("list_address", "email", name="uq_list_exception_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_address: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = mapped_column(String(320))
+    on_list: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def audit_label(self) -> str:
+        where = "kept on the list" if self.on_list else "kept off the list"
+        return f"{self.email} ({where})"
+
+
+class ListRosterEntry(Model):
+    """The list's roster as the last `flask infrawg list sync` saw it (to notice who
+    subscribed or unsubscribed on the list itself since)."""
+
+    __tablename__ = "list_roster_entry"
+
+    list_address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ListDriftSeen(Model):
+    """A drift row already reported to staff, so the sync mails only new ones."""
+
+    __tablename__ = "list_drift_seen"
+
+    list_address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    on_list: Mapped[bool] = mapped_column(Boolean)  # True: on the list but not a member
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,7 @@ from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership.lists import list_backend
+from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person, RosterEntry
 from infrawg.membership.passwords import hash_password
 from infrawg.notices.mail import send_mail
@@ -26,6 +26,8 @@ from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
 
 CONFIRM = "confirm-email"
+# The signed link inviting a list subscriber to join (sent by membership/drift.py).
+LIST_INVITE = "list-invite"
 
 
 def normalise_email(raw: str) -> str:
@@ -73,13 +75,29 @@ def _set_status(person: Person, status: MembershipStatus, reason: str | None = N
     person.status_changed_at = utcnow()
 
 
-def apply(name: str, email: str, password: str, foundation_member: bool) -> Person:
-    """R2: a foundation member applies; a confirmation link goes to their email."""
+def invited_email(token: str) -> str:
+    """The address a list invitation was sent to (it is confirmed: the mail reached it)."""
+    email = read_token(LIST_INVITE, token).get("email")
+    if not isinstance(email, str):
+        raise Invalid("This link is not valid. Check that you copied all of it.")
+    return email
+
+
+def apply(
+    name: str, email: str, password: str, foundation_member: bool, invite: str | None = None
+) -> Person:
+    """R2: a foundation member applies; a confirmation link goes to their email.
+
+    With ``invite`` (the token of a list invitation) the email is the invited one and is
+    already confirmed, so the verifier decides at once.
+    """
     name = name.strip()
     if not name:
         raise Invalid("Tell us your name.")
     if not foundation_member:
         raise Invalid("Membership is open to foundation members: confirm that you are one.")
+    if invite is not None:
+        email = invited_email(invite)
     email = check_can_apply(email)
     person = Person(
         name=name,
@@ -91,7 +109,12 @@ def apply(name: str, email: str, password: str, foundation_member: bool) -> Pers
     db.session.add(person)
     db.session.flush()
     audit.record(person, Action.MEMBERSHIP_APPLIED, person)
-    send_confirmation(person)
+    if invite is not None:
+        person.email_confirmed_at = utcnow()
+        audit.record(person, Action.MEMBERSHIP_EMAIL_CONFIRMED, person, "by the list's invitation")
+        _verify_eligibility(person)
+    else:
+        send_confirmation(person)
     return person
 
 
@@ -152,7 +175,7 @@ def _verify_eligibility(person: Person) -> None:
 
 def _admit(person: Person, actor: Person | None, reason: str) -> None:
     _set_status(person, MembershipStatus.MEMBER, reason)
-    list_backend().subscribe(person.email)
+    follow_membership(person.email)
     audit.record(actor, Action.MEMBERSHIP_ADMITTED, person, reason)
     send_mail(
         person.email,
@@ -220,8 +243,10 @@ def leave(person: Person, reason: str | None = None) -> None:
     end_tenancies(person, "Left the group")
     end_group_roles(person, "Left the group")
     _set_status(person, MembershipStatus.LEFT, reason)
-    list_backend().unsubscribe(person.email)
+    follow_membership(person.email)
     audit.record(person, Action.MEMBERSHIP_LEFT, person, reason)
+    # The site says goodbye (the list's own goodbye message is off, see the README).
+    send_mail(person.email, "You left the Infra-WG", "goodbye", person=person)
     policy.forget_roles()
 
 
@@ -291,16 +316,8 @@ def roster_size() -> int:
     return db.session.scalar(select(func.count()).select_from(RosterEntry))
 
 
-@dataclass(frozen=True)
-class Drift:
-    on_list_not_members: list[str]
-    members_not_on_list: list[str]
+def list_drift():
+    """Where the mailing list and the membership disagree (see membership/drift.py)."""
+    from infrawg.membership.drift import report
 
-
-def list_drift() -> Drift:
-    """Where the mailing list and the membership disagree."""
-    on_list = list_backend().members()
-    members = set(
-        db.session.scalars(select(Person.email).where(Person.status == MembershipStatus.MEMBER))
-    )
-    return Drift(sorted(on_list - members), sorted(members - on_list))
+    return report()

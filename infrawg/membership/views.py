@@ -8,11 +8,13 @@ from flask_login import current_user
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db, limiter
 from infrawg.forms import ConfirmForm
-from infrawg.membership import accounts, bp, service
+from infrawg.membership import accounts, bp, jobs, service
+from infrawg.membership import drift as list_drift
 from infrawg.membership.auth_views import start_session
 from infrawg.membership.forms import (
     ChangePasswordForm,
     DecisionForm,
+    DriftActionForm,
     JoinForm,
     LeaveForm,
     ProfileForm,
@@ -54,19 +56,38 @@ def home():
 @limiter.limit(_join_limit, methods=["POST"])
 def join():
     form = JoinForm()
+    # A list subscriber's invitation: the email is given (and confirmed) by the signed link.
+    invite = request.args.get("invite") or None
+    invited = service.invited_email(invite) if invite else None
+    if invited:
+        form.email.data = invited
     if form.validate_on_submit():
         try:
             person = service.apply(
-                form.name.data, form.email.data, form.password.data, form.foundation_member.data
+                form.name.data,
+                form.email.data,
+                form.password.data,
+                form.foundation_member.data,
+                invite=invite,
             )
         except DomainError as error:
             db.session.rollback()
             form.email.errors.append(error.message)
         else:
             db.session.commit()
+            if invited:
+                start_session(person)
+                flash(f"Your email is confirmed. Your status: {person.status.label}.", "ok")
+                return redirect_after_post(url_for("membership.dashboard"))
             return render("membership/join_sent.html", person=person)
     status = 422 if form.is_submitted() else 200
-    return render("membership/join.html", "membership/_join_form.html", status=status, form=form)
+    return render(
+        "membership/join.html",
+        "membership/_join_form.html",
+        status=status,
+        form=form,
+        invite=invite,
+    )
 
 
 @bp.post("/join/check-email")
@@ -279,7 +300,55 @@ def roster():
     )
 
 
+# Importing the module registers the list-sync job in every process that builds the app.
+assert jobs.SYNC_JOB
+
+
+def _drift_page(status: int = 200, form: DriftActionForm | None = None):
+    report = service.list_drift()
+    return render(
+        "membership/drift.html",
+        status=503 if report.error and status == 200 else status,
+        drift=report,
+        form=form or DriftActionForm(),
+        on_list_actions=list_drift.ON_LIST_ACTIONS,
+        off_list_actions=list_drift.OFF_LIST_ACTIONS,
+        can_repair=can(current_user, Permission.MEMBERSHIP_DRIFT_REPAIR),
+    )
+
+
 @bp.get("/membership/drift")
 @requires(Permission.MEMBERSHIP_DRIFT_READ)
 def drift():
-    return render("membership/drift.html", drift=service.list_drift())
+    return _drift_page()
+
+
+@bp.post("/membership/drift/resolve")
+@requires(Permission.MEMBERSHIP_DRIFT_REPAIR)
+def resolve_drift():
+    form = DriftActionForm()
+    if not form.validate_on_submit():
+        incomplete_form()
+    try:
+        action = list_drift.DriftAction(form.action.data)
+    except ValueError:
+        raise Invalid("There is no such repair action.") from None
+    try:
+        list_drift.resolve(current_user, form.email.data, action, form.reason.data or "")
+    except Invalid as error:
+        db.session.rollback()
+        form.reason.errors.append(error.message)
+        return _drift_page(422, form)
+    db.session.commit()
+    return redirect_after_post(
+        url_for("membership.drift"), f"{action.label}: {form.email.data}. Recorded."
+    )
+
+
+@bp.post("/membership/drift/exceptions/<int:exception_id>/remove")
+@requires(Permission.MEMBERSHIP_DRIFT_REPAIR)
+def remove_drift_exception(exception_id: int):
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    list_drift.remove_exception(current_user, exception_id)
+    db.session.commit()
+    return redirect_after_post(url_for("membership.drift"), "The exception is removed.")

@@ -54,6 +54,20 @@ ROWS = [
     Row("membership.roster", "GET", "/membership/roster", CHAIR),
     Row("membership.roster", "POST", "/membership/roster", post_profile({"chair"}, 422)),
     Row("membership.drift", "GET", "/membership/drift", DECIDERS),
+    Row(
+        "membership.resolve_drift",
+        "POST",
+        "/membership/drift/resolve",
+        # not a drift row: a conflict, and nothing changes
+        post_profile(DECIDING, 409),
+        {"email": "nobody@example.org", "action": "unsubscribe"},
+    ),
+    Row(
+        "membership.remove_drift_exception",
+        "POST",
+        "/membership/drift/exceptions/999999/remove",
+        post_profile(DECIDING, 409),
+    ),
     Row("auth.signin", "GET", "/signin", PUBLIC),
     Row("auth.signin", "POST", "/signin", profile(422), {"email": "x@example.org"}),
     Row("auth.signout", "POST", "/signout", post_profile(ALL_SIGNED_IN, 303)),

@@ -1,0 +1,36 @@
+"""Mailing-list calls as jobs of the site's runner (`infrawg/provisioning/jobs.py`).
+
+A join or a leave enqueues `membership.list_sync` in its own transaction; the job runs
+after the commit. While Mailman is down the job fails and is retried with back-off
+(30 s doubling to an hour, for about a day); staff see it on the jobs page and can retry
+it there. The job reads the membership again when it runs, so it is idempotent and
+out-of-order retries still converge on what the site says now.
+"""
+
+from __future__ import annotations
+
+from infrawg.membership.lists import SUBSCRIBE, SYNC_JOB, apply_membership, list_backend
+from infrawg.provisioning.jobs import JobContext, job
+
+
+@job(SYNC_JOB, max_attempts=30)
+def list_sync(ctx: JobContext, email: str) -> None:
+    address = list_backend().list_address
+    action = apply_membership(email)
+    where = "on" if action == SUBSCRIBE else "off"
+    ctx.log(f"{email} is {where} {address} ({action}, idempotent)")
+
+
+POLL_JOB = "membership.list_poll"
+
+
+@job(POLL_JOB, max_attempts=3)
+def list_poll(ctx: JobContext) -> None:
+    """What `flask infrawg list sync` does, as a job for the scheduler the site will have."""
+    from infrawg.membership.drift import sync
+
+    result = sync()
+    ctx.log(
+        f"{result.roster} on the list; invited {len(result.invited)}, asked "
+        f"{len(result.asked)}; {len(result.new_drift)} new drift rows"
+    )
