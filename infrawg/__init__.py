@@ -15,7 +15,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
     from importlib import import_module
 
-    from infrawg import cli, web
+    from infrawg import cli, startup, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
     from infrawg.membership import auth_bp
@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder="../templates",
     )
     app.config.update(build_config(app.instance_path, config))
+    startup.check_configuration(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
