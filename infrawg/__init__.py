@@ -15,7 +15,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
     from importlib import import_module
 
-    from infrawg import cli, startup, web
+    from infrawg import cli, serving, startup, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
     from infrawg.membership import auth_bp
@@ -52,5 +52,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(import_module("infrawg.notices").bp)
 
     web.init_app(app)
+    serving.init_app(app)
     cli.init_app(app)
     return app

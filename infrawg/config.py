@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,  # set: jobs run on RQ workers over Redis
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
+    "METRICS_TOKEN": None,  # bearer token of /metrics; unset: the endpoint is off (404)
 }
 
 
