@@ -28,4 +28,7 @@ def init_app(app: Flask) -> None:
     from infrawg.archives.cli import archive_cli
 
     infrawg_cli.add_command(archive_cli)
+    from infrawg.upgrade import upgrade_command
+
+    infrawg_cli.add_command(upgrade_command)
     app.cli.add_command(infrawg_cli)
