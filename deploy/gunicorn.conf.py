@@ -14,6 +14,7 @@ Run from the repository's root (the app is `wsgi:app`). Command-line options ove
 - Several workers: prometheus_client's multiprocess mode, so /metrics sums every worker.
 """
 
+import glob
 import os
 import shutil
 import tempfile
@@ -26,9 +27,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or min(len(os.sched_getaffinity(
 timeout = 30  # a worker silent this long is killed and replaced
 graceful_timeout = 30  # what a stop or reload gives running requests
 keepalive = 5
-# Recycle workers now and then, staggered, so a slow leak never grows large.
-max_requests = 2000
-max_requests_jitter = 200
+# No max_requests: every recycled worker would leave its metrics file behind, and each scrape
+# reads them all.
 # Signals are the control interface (systemd's reload and stop); no socket under $HOME.
 control_socket_disable = True
 
@@ -51,9 +51,10 @@ def on_starting(server):
         server.log.warning(message)
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
-        # Values a previous run left would be added to this run's.
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory, mode=0o700)
+        # Values a previous run left would be added to this run's (only its *.db files go).
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.unlink(stale)
     else:
         directory = tempfile.mkdtemp(prefix="infrawg-metrics-")
         server.infrawg_own_metrics_dir = directory  # the arbiter outlives reloads of this file

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -165,3 +166,34 @@ def test_sighup_reloads_the_workers_and_keeps_serving(gunicorn):
     assert gunicorn.process.poll() is None
     assert statuses and set(statuses) == {200}, statuses
     assert requests.get(gunicorn.url + "/charter", timeout=10).status_code == 200
+
+
+def fake_arbiter() -> SimpleNamespace:
+    """What the conf file's hooks use of gunicorn's arbiter."""
+    return SimpleNamespace(cfg=SimpleNamespace(workers=1), log=SimpleNamespace(warning=print))
+
+
+def test_a_given_metrics_directory_loses_only_last_runs_values(tmp_path, monkeypatch):
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    (tmp_path / "counter_123.db").write_bytes(b"old values")
+    (tmp_path / "keep.txt").write_text("not ours")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    conf["on_starting"](fake_arbiter())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_without_a_metrics_directory_the_master_makes_one_and_removes_it(monkeypatch):
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    # Recorded by setenv, so what on_starting sets is undone after the test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    arbiter = fake_arbiter()
+    conf["on_starting"](arbiter)
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert directory.is_dir() and oct(directory.stat().st_mode & 0o777) == "0o700"
+    conf["on_exit"](arbiter)
+    assert not directory.exists()
