@@ -26,6 +26,15 @@ run: $(STAMP)
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} INFRAWG_EMBEDDED_WORKER=$${INFRAWG_EMBEDDED_WORKER:-1} \
 	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# The production server: migrate under the upgrade lock, then gunicorn (workers from the
+# cores, gthread, request ids in the access log, graceful reload on HUP). Settings come from
+# the INFRAWG_* environment as always; WEB_CONCURRENCY overrides the number of workers.
+SERVE_BIND ?= 127.0.0.1:8000
+.PHONY: serve
+serve: $(STAMP)
+	$(BIN)/flask infrawg upgrade
+	$(BIN)/gunicorn --config deploy/gunicorn.conf.py --bind $(SERVE_BIND)
+
 # Debian packages the real-server tests use (Chromium, BIND 9, Mailman 3 core). Installed only
 # when missing and only as root; policy-rc.d keeps Debian from starting the daemons, and
 # --no-install-recommends keeps mailman3 from pulling in an MTA (the tests start their own SMTP

@@ -31,4 +31,8 @@ def init_app(app: Flask) -> None:
     from infrawg.membership.cli import list_cli
 
     infrawg_cli.add_command(list_cli)
+
+    from infrawg.upgrade import upgrade_command
+
+    infrawg_cli.add_command(upgrade_command)
     app.cli.add_command(infrawg_cli)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
     "JOB_LEASE": 60,  # seconds a running job is held without a heartbeat before another takes it
+    "METRICS_TOKEN": None,  # bearer token of /metrics; unset: the endpoint is off (404)
 }
 
 
@@ -80,11 +83,20 @@ def infrawg_settings(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _instance_secret_key(instance_path: Path) -> str:
-    # Generated once so sessions survive restarts of a development server.
+    # Generated once so sessions survive restarts of a development server. Several processes
+    # may start at once (gunicorn workers, the job worker): the key is written whole to a
+    # private file and hard-linked into place, which only the first succeeds at, so every
+    # process reads the same key and none reads a half-written file.
     path = instance_path / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        fd, candidate = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # 0600
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):  # another process got there first
+                os.link(candidate, path)
+        finally:
+            os.unlink(candidate)
     return path.read_text().strip()
 
 
