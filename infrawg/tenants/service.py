@@ -11,6 +11,7 @@ from infrawg import audit, policy
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
+from infrawg.locks import lock_rows
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
 from infrawg.notices.mail import send_mail
@@ -475,6 +476,8 @@ def invite(
     email = normalise_email(email)
     handover_from = None
     if handover:
+        # R4: the nominating tenant member must still be one (not leaving at this moment).
+        lock_organisation(organisation)
         handover_from = _tenancy(actor, organisation)
         if handover_from is None:
             raise NotAllowed("Only a tenant member of the organisation can hand over.")
@@ -525,6 +528,12 @@ def accept_invitation(person: Person, token: str) -> TenantMember:
     """The invitee, a member of the group, becomes a tenant member."""
     invitation = invitation_for_token(token)
     organisation = invitation.organisation
+    # Two clicks on the link at once make one tenant member: the second waits, then sees
+    # the invitation accepted.
+    lock_organisation(organisation)
+    db.session.refresh(invitation)
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted.")
     if person.email != invitation.email:
         raise NotAllowed(
             f"This invitation was sent to {invitation.email}. Sign in with that account to "
@@ -560,6 +569,15 @@ def accept_invitation(person: Person, token: str) -> TenantMember:
     return tenancy
 
 
+def lock_organisation(organisation: TenantOrganisation) -> None:
+    """R4: hold the organisation's row until the transaction ends.
+
+    Every change of its tenant members takes this lock first, so two members leaving at
+    once are checked one after the other and the second sees the first gone.
+    """
+    lock_rows(TenantOrganisation, [organisation.id])
+
+
 def _others_remaining(person: Person, organisation: TenantOrganisation) -> int:
     return sum(1 for p in contacts_for(organisation) if p.id != person.id)
 
@@ -577,6 +595,8 @@ def check_can_leave(person: Person, organisation: TenantOrganisation) -> None:
 def leave(person: Person, organisation: TenantOrganisation, reason: str | None = None) -> None:
     """R4: a tenant member leaves while another tenant member remains."""
     policy.require(person, Permission.TENANT_ACT_FOR, organisation)
+    # R4: lock before reading who remains, so a concurrent leave waits for this one.
+    lock_organisation(organisation)
     tenancy = _tenancy(person, organisation)
     if tenancy is None:
         raise Conflict(f"You are not a tenant member of {organisation.name}.")
@@ -588,8 +608,13 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
 
 
 def check_can_leave_group(person: Person) -> None:
-    """R4: leaving the group ends every tenancy, so each must be allowed to end."""
-    for tenancy in tenancies_of(person):
+    """R4: leaving the group ends every tenancy, so each must be allowed to end.
+
+    Locks each of the person's organisations (in id order) before checking it.
+    """
+    tenancies = tenancies_of(person)
+    lock_rows(TenantOrganisation, [tenancy.organisation_id for tenancy in tenancies])
+    for tenancy in tenancies:
         check_can_leave(person, tenancy.organisation)
 
 
