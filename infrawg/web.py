@@ -240,14 +240,18 @@ def _sqlite_begin(conn) -> None:
     # A deferred transaction that reads and then writes cannot wait for the write lock:
     # SQLite answers "database is locked" at once when another writer got in between,
     # whatever the busy timeout. So a transaction that may write takes the lock up front
-    # (BEGIN IMMEDIATE: writers queue on the busy timeout, one at a time); only a request
-    # that cannot write (GET, HEAD, OPTIONS: views of those methods never commit) reads in
-    # a deferred transaction, which in WAL mode neither waits nor blocks. Jobs and
-    # commands, outside any request, write.
+    # (BEGIN IMMEDIATE: writers queue on the busy timeout, one at a time). Only the first
+    # transaction of a request that cannot write (GET, HEAD, OPTIONS: their views never
+    # commit) reads in a deferred one, which in WAL mode neither waits nor blocks; a later
+    # one in the same request follows a rollback by an error handler that may write (the
+    # audit of a refused act). Jobs and commands, outside any request, write.
     if has_request_context() and request.method in SAFE_METHODS:
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        first = not g.get("_sqlite_began", False)
+        g._sqlite_began = True
+        if first:
+            conn.exec_driver_sql("BEGIN")
+            return
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def configure_engine(engine: Engine) -> None:

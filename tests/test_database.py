@@ -55,6 +55,8 @@ def test_concurrent_writers_get_no_server_error_and_every_write_lands(tmp_path):
                 statuses[response.status_code] += 1
                 # A reader between writes: pages are read while others write.
                 statuses[visitors[n].get("/organisations/busy-wg").status_code] += 1
+                # A refused read is audited: a GET that writes after all.
+                statuses[visitors[n].get("/board").status_code] += 1
             return statuses
 
         def job_worker() -> int:
@@ -91,7 +93,13 @@ def test_concurrent_writers_get_no_server_error_and_every_write_lands(tmp_path):
                 .select_from(AuditEvent)
                 .where(AuditEvent.action == "test.worker_tick")
             )
+            refusals = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "refused")
+            )
         assert invitations == posted, "every acknowledged write is in the database"
+        assert refusals == statuses[403], "every refused read is in the audit trail"
         assert worker_events == ticks
 
 
