@@ -290,7 +290,7 @@ def decide(
     # R9: decisions on one type run one at a time, so two approvals cannot both take the
     # last place; the request itself is re-read so it is decided once.
     lock_rows(ServiceType, [service.service_type_id])
-    db.session.refresh(service)
+    db.session.refresh(service, ["state"])
     if service.state != ServiceState.REQUESTED:
         raise Conflict(f"This request was already decided: {service.state.label.lower()}.")
     reason = _text(reason)

@@ -336,6 +336,9 @@ def apply_to_become_co(
     """R7: a WG whose charter lapsed applies to become a CO; its services wait on it."""
     policy.require(actor, Permission.TENANT_ACT_FOR, organisation)
     services, mission_statement = _application_texts(services, mission_statement)
+    # One open application at a time, also when two tenant members apply at once.
+    lock_organisation(organisation)
+    db.session.refresh(organisation, ["status"])
     if organisation.status not in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED):
         raise Conflict(
             f"{organisation.name} cannot apply now: {organisation.status.label.lower()}."
@@ -404,6 +407,11 @@ def decide_application(
     require_decider(actor, side)
     who = "the chair" if side == "chair" else "the board"
     reason = _text(reason, f"Give the reason for {who}'s decision: it is kept with it.")
+    # R8: the chair and the board deciding at the same moment must both count: the second
+    # waits for the first and reads the state it left (else the application is lost
+    # between "waiting for the board" and "waiting for the chair").
+    lock_organisation(application.organisation)
+    db.session.refresh(application, ["state"])
     if application.state not in WAITING_FOR[side]:
         raise Conflict(
             f"This application does not wait for {who}: {application.state.label.lower()}."
@@ -531,7 +539,7 @@ def accept_invitation(person: Person, token: str) -> TenantMember:
     # Two clicks on the link at once make one tenant member: the second waits, then sees
     # the invitation accepted.
     lock_organisation(organisation)
-    db.session.refresh(invitation)
+    db.session.refresh(invitation, ["accepted_at"])
     if invitation.accepted_at is not None:
         raise Conflict("This invitation was already accepted.")
     if person.email != invitation.email:

@@ -10,8 +10,17 @@ from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from infrawg.extensions import db
+from infrawg.governance.models import Role, RoleGrant
 from infrawg.membership.models import MembershipStatus, Person
-from infrawg.tenants.models import TenantInvitation, TenantMember
+from infrawg.tenants.models import (
+    ApplicationState,
+    COApplication,
+    OrganisationKind,
+    OrganisationStatus,
+    TenantInvitation,
+    TenantMember,
+    TenantOrganisation,
+)
 from infrawg.tenants.service import INVITE
 from infrawg.tokens import make_token
 from tests.concurrency import Visitor, at_once, live_site, make_person
@@ -119,3 +128,61 @@ def test_r4_one_invitation_accepted_twice_at_once_makes_one_tenant_member(tmp_pa
             assert statuses == [303, 409], f"round {round_no}: {statuses}"
             with site.app.app_context():
                 assert current_tenant_members(org_id) == 2, f"round {round_no}"
+
+
+def test_r8_chair_and_board_approving_at_once_both_count(tmp_path):
+    with live_site(tmp_path) as site:
+        with site.app.app_context():
+            chair = make_person("Cleo Chair", "chair@example.org")
+            board = make_person("Bo Board", "board@example.org")
+            board.status = MembershipStatus.LEFT  # the board is outside the group
+            db.session.add_all(
+                [
+                    RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="t"),
+                    RoleGrant(person_id=board.id, role=Role.BOARD, authority="t"),
+                ]
+            )
+            applicant = make_person("Ada Applicant", "ada@example.org")
+            db.session.commit()
+            emails, applicant_id = (chair.email, board.email), applicant.id
+        deciders = [Visitor(site.url).sign_in(email) for email in emails]
+        for round_no in range(ROUNDS):
+            with site.app.app_context():
+                organisation = TenantOrganisation(
+                    kind=OrganisationKind.CO,
+                    name=f"Meetups {round_no}",
+                    slug=f"meetups-{round_no}",
+                    status=OrganisationStatus.APPLYING,
+                )
+                db.session.add(organisation)
+                db.session.flush()
+                db.session.add(
+                    TenantMember(organisation_id=organisation.id, person_id=applicant_id)
+                )
+                application = COApplication(
+                    organisation_id=organisation.id,
+                    applicant_id=applicant_id,
+                    services="DNS",
+                    mission_statement="Local meetups",
+                    state=ApplicationState.WAITING_FOR_BOTH,
+                )
+                db.session.add(application)
+                db.session.commit()
+                application_id = application.id
+            for decider in deciders:
+                decider.get("/")
+            responses = at_once(
+                [
+                    lambda d=d, path=f"/applications/{application_id}/{side}/approve": d.post(
+                        path, {"reason": "Furthers the mission"}
+                    )
+                    for d, side in zip(deciders, ("chair", "board"), strict=True)
+                ]
+            )
+            assert [r.status_code for r in responses] == [303, 303], f"round {round_no}"
+            with site.app.app_context():
+                db.session.remove()
+                decided = db.session.get(COApplication, application_id)
+                assert decided.state == ApplicationState.APPROVED, f"round {round_no}"
+                organisation = db.session.get(TenantOrganisation, decided.organisation_id)
+                assert organisation.status == OrganisationStatus.APPROVED
