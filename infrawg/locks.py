@@ -21,11 +21,16 @@ def lock_rows(model, ids: Iterable[int]) -> None:
     """Lock these rows of ``model`` until the transaction ends, in id order.
 
     Always in the same order, so two transactions locking overlapping sets cannot deadlock.
+    FOR NO KEY UPDATE: lockers wait for each other, but rows that merely refer to the
+    locked one (a new tenant member, an audit event: FOR KEY SHARE) do not wait.
     """
     wanted = sorted(set(ids))
     if wanted:
         db.session.execute(
-            select(model.id).where(model.id.in_(wanted)).order_by(model.id).with_for_update()
+            select(model.id)
+            .where(model.id.in_(wanted))
+            .order_by(model.id)
+            .with_for_update(key_share=True)
         ).all()
 
 

@@ -213,7 +213,7 @@ def leave(person: Person, reason: str | None = None) -> None:
     db.session.execute(
         select(Person)
         .where(Person.id == person.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).all()
     if person.status != MembershipStatus.MEMBER:
