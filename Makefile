@@ -1,6 +1,7 @@
 # make run   - a working site with demo data on http://127.0.0.1:5000
 # make test  - the whole suite on SQLite and PostgreSQL (installs what it needs)
 # make bench - benchmarks, printed as tables
+# make load  - 50 users for 60 s against gunicorn on PostgreSQL (not part of make test)
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ export FLASK_APP := wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3
 
-.PHONY: run test test-sqlite test-postgresql lint bench system-packages install clean
+.PHONY: run test test-sqlite test-postgresql lint bench load system-packages install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +63,9 @@ test: lint test-sqlite test-postgresql
 
 bench: $(STAMP) system-packages
 	@for b in tests/bench/bench_*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done
+
+load: $(STAMP)
+	INFRAWG_TEST_DATABASE_URL=$${INFRAWG_TEST_DATABASE_URL:-$(PG_TEST_URL)} PYTHONPATH=. $(BIN)/python tests/bench/load_site.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -109,6 +109,17 @@ def _private_sqlite(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def engine_options(database_url: str) -> dict[str, Any]:
+    """How the app connects: a restarted database costs no request, a dead one no hang."""
+    # pool_pre_ping: a pooled connection the server dropped (restart, failover,
+    # pg_terminate_backend) is replaced before the request uses it.
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        # An unreachable server fails the request in seconds (a 503), not minutes.
+        options["connect_args"] = {"connect_timeout": 5}
+    return options
+
+
 def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flask configuration for one app: INFRAWG_* environment, then explicit overrides.
 
@@ -133,6 +144,7 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None = None)
         "SECRET_KEY": secret_key,
         "ARCHIVE_DIR": archive_dir,
         "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "MAIL_DEFAULT_SENDER": settings["MAIL_DEFAULT_SENDER"],
         "MAIL_SUPPRESS_SEND": settings["MAIL_BACKEND"] != "smtp",
         "RATELIMIT_STORAGE_URI": settings["RATELIMIT_STORAGE_URI"],

@@ -7,7 +7,18 @@ import re
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from flask import Flask, Response, current_app, flash, g, redirect, render_template, request
+import sqlalchemy.exc
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,7 +30,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from infrawg import audit, policy
 from infrawg.errors import DomainError, Invalid, NotAllowed
-from infrawg.extensions import db
+from infrawg.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +224,55 @@ def handle_csrf_error(error: CSRFError):
     )
 
 
+# The database is down, restarting, unreachable, or (SQLite) busy beyond the timeout.
+DATABASE_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def database_unavailable(error: BaseException) -> bool:
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        return True
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated
+
+
+def _render_without_database(template: str, status: int, **context: Any) -> str:
+    # The page must render when the database is what failed: it is shown as to a visitor
+    # who is not signed in (the session stays), so nothing loads the person, their roles
+    # or the navigation counts.
+    g._login_user = login_manager.anonymous_user()
+    g.pop("_roles", None)
+    g.nav_counts = {}
+    return render_template(template, status=status, **context)
+
+
 def handle_unexpected(error: Exception):
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except sqlalchemy.exc.SQLAlchemyError:
+        log.warning("Rollback failed after an unexpected error", exc_info=True)
+    fragment = wants_fragment()
+    if database_unavailable(error):
+        log.error("Database unavailable on %s %s: %s", request.method, request.path, error)
+        body = _render_without_database(
+            "errors/_unavailable.html" if fragment else "errors/unavailable.html",
+            503,
+            title="The site is briefly unavailable",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+        return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     log.exception("Unexpected error on %s %s", request.method, request.path)
-    return _error_page(500, TITLES[500], "The error was logged. Please try again later.")
+    body = _render_without_database(
+        "errors/_error.html" if fragment else "errors/server_error.html",
+        500,
+        title=TITLES[500],
+        message="The error was logged. Please try again later.",
+    )
+    return body, 500
 
 
 # Pages whose content is confidential (R16 archives, the audit trail, survey results,
@@ -308,13 +364,32 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers never block the writer nor wait for it.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
+SQLITE_BUSY_TIMEOUT_MS = 15000
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes cannot wait for the write lock:
+    # SQLite answers "database is locked" at once when another writer got in between,
+    # whatever the busy timeout. So a transaction that may write takes the lock up front
+    # (BEGIN IMMEDIATE: writers queue on the busy timeout, one at a time). Only the first
+    # transaction of a request that cannot write (GET, HEAD, OPTIONS: their views never
+    # commit) reads in a deferred one, which in WAL mode neither waits nor blocks; a later
+    # one in the same request follows a rollback by an error handler that may write (the
+    # audit of a refused act). Jobs and commands, outside any request, write.
+    if has_request_context() and request.method in SAFE_METHODS:
+        first = not g.get("_sqlite_began", False)
+        g._sqlite_began = True
+        if first:
+            conn.exec_driver_sql("BEGIN")
+            return
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def configure_engine(engine: Engine) -> None:

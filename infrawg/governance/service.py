@@ -13,6 +13,7 @@ from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
+from infrawg.locks import lock_name
 from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
@@ -415,6 +416,8 @@ def _appoint(
         raise Conflict(
             f"{person.name} is not a member of the Infra-WG: the chair must be a member."
         )
+    # R6: two appointments at once must not both find no chair (or the same one).
+    lock_name("chair")
     previous = db.session.scalar(
         select(RoleGrant)
         .where(RoleGrant.role == Role.CHAIR, RoleGrant.ended_at.is_(None))

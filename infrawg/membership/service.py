@@ -233,6 +233,13 @@ def decide_application(actor: Person, person: Person, approve: bool, reason: str
 
 def leave(person: Person, reason: str | None = None) -> None:
     """A member leaves the group; the account and its history stay for the audit trail."""
+    # Leaving twice at once (two tabs) leaves once: the second waits, then sees LEFT.
+    db.session.execute(
+        select(Person)
+        .where(Person.id == person.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).all()
     if person.status != MembershipStatus.MEMBER:
         raise Conflict("Only a member can leave the group.")
     from infrawg.governance.service import end_group_roles

@@ -19,6 +19,7 @@ from infrawg import audit, policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
+from infrawg.locks import lock_rows
 from infrawg.membership.models import Person
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
@@ -289,6 +290,10 @@ def decide(
     Over the type's capacity, approval needs an explicit override with its own reason.
     """
     policy.require(actor, Permission.SERVICE_DECIDE)
+    # R9: decisions on one type run one at a time, so two approvals cannot both take the
+    # last place; the request itself is re-read so it is decided once.
+    lock_rows(ServiceType, [service.service_type_id])
+    db.session.refresh(service, ["state"])
     if service.state != ServiceState.REQUESTED:
         raise Conflict(f"This request was already decided: {service.state.label.lower()}.")
     reason = _text(reason)

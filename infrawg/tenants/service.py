@@ -12,6 +12,7 @@ from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
+from infrawg.locks import lock_rows
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
 from infrawg.notices.mail import send_mail
@@ -336,6 +337,9 @@ def apply_to_become_co(
     """R7: a WG whose charter lapsed applies to become a CO; its services wait on it."""
     policy.require(actor, Permission.TENANT_ACT_FOR, organisation)
     services, mission_statement = _application_texts(services, mission_statement)
+    # One open application at a time, also when two tenant members apply at once.
+    lock_organisation(organisation)
+    db.session.refresh(organisation, ["status"])
     if organisation.status not in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED):
         raise Conflict(
             f"{organisation.name} cannot apply now: {organisation.status.label.lower()}."
@@ -404,6 +408,11 @@ def decide_application(
     require_decider(actor, side)
     who = "the chair" if side == "chair" else "the board"
     reason = _text(reason, f"Give the reason for {who}'s decision: it is kept with it.")
+    # R8: the chair and the board deciding at the same moment must both count: the second
+    # waits for the first and reads the state it left (else the application is lost
+    # between "waiting for the board" and "waiting for the chair").
+    lock_organisation(application.organisation)
+    db.session.refresh(application, ["state"])
     if application.state not in WAITING_FOR[side]:
         raise Conflict(
             f"This application does not wait for {who}: {application.state.label.lower()}."
@@ -476,6 +485,8 @@ def invite(
     email = normalise_email(email)
     handover_from = None
     if handover:
+        # R4: the nominating tenant member must still be one (not leaving at this moment).
+        lock_organisation(organisation)
         handover_from = _tenancy(actor, organisation)
         if handover_from is None:
             raise NotAllowed("Only a tenant member of the organisation can hand over.")
@@ -526,6 +537,12 @@ def accept_invitation(person: Person, token: str) -> TenantMember:
     """The invitee, a member of the group, becomes a tenant member."""
     invitation = invitation_for_token(token)
     organisation = invitation.organisation
+    # Two clicks on the link at once make one tenant member: the second waits, then sees
+    # the invitation accepted.
+    lock_organisation(organisation)
+    db.session.refresh(invitation, ["accepted_at"])
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted.")
     if person.email != invitation.email:
         raise NotAllowed(
             f"This invitation was sent to {invitation.email}. Sign in with that account to "
@@ -561,6 +578,15 @@ def accept_invitation(person: Person, token: str) -> TenantMember:
     return tenancy
 
 
+def lock_organisation(organisation: TenantOrganisation) -> None:
+    """R4: hold the organisation's row until the transaction ends.
+
+    Every change of its tenant members takes this lock first, so two members leaving at
+    once are checked one after the other and the second sees the first gone.
+    """
+    lock_rows(TenantOrganisation, [organisation.id])
+
+
 def _others_remaining(person: Person, organisation: TenantOrganisation) -> int:
     return sum(1 for p in contacts_for(organisation) if p.id != person.id)
 
@@ -578,6 +604,8 @@ def check_can_leave(person: Person, organisation: TenantOrganisation) -> None:
 def leave(person: Person, organisation: TenantOrganisation, reason: str | None = None) -> None:
     """R4: a tenant member leaves while another tenant member remains."""
     policy.require(person, Permission.TENANT_ACT_FOR, organisation)
+    # R4: lock before reading who remains, so a concurrent leave waits for this one.
+    lock_organisation(organisation)
     tenancy = _tenancy(person, organisation)
     if tenancy is None:
         raise Conflict(f"You are not a tenant member of {organisation.name}.")
@@ -589,8 +617,13 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
 
 
 def check_can_leave_group(person: Person) -> None:
-    """R4: leaving the group ends every tenancy, so each must be allowed to end."""
-    for tenancy in tenancies_of(person):
+    """R4: leaving the group ends every tenancy, so each must be allowed to end.
+
+    Locks each of the person's organisations (in id order) before checking it.
+    """
+    tenancies = tenancies_of(person)
+    lock_rows(TenantOrganisation, [tenancy.organisation_id for tenancy in tenancies])
+    for tenancy in tenancies:
         check_can_leave(person, tenancy.organisation)
 
 

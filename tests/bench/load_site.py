@@ -1,0 +1,310 @@
+"""Load test: concurrent users against gunicorn on a fresh PostgreSQL database.
+
+Run by `make load` (PYTHONPATH=.), not by `make test`. Makes a fresh PostgreSQL database
+(on INFRAWG_TEST_DATABASE_URL's server, or postgresql+psycopg://postgres@127.0.0.1:5432/test),
+builds it with `flask db upgrade`, loads `flask infrawg demo` (and the first messages of
+the archive corpus when the demo could not find it), serves the site with gunicorn on a
+loopback port, then runs LOAD_USERS users (default 50) for LOAD_SECONDS (default 60) over
+a mix of pages: home, goals, archives, a list, threads, search, and the dashboard signed
+in. Prints requests, errors and p50/p95/p99 per page as a table; the database is dropped
+afterwards. Every request goes to 127.0.0.1; every loop is bounded in time and count.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import random
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+
+from tests.servers.live import fresh_database
+from tests.servers.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+USERS = int(os.environ.get("LOAD_USERS", "50"))
+SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
+WORKERS = int(os.environ.get("LOAD_WORKERS", "4"))
+THREADS = int(os.environ.get("LOAD_THREADS", "4"))
+MAX_REQUESTS_PER_USER = 100_000  # a bound besides the clock
+TIMEOUT = 30
+SIGNED_IN_SHARE = 0.8  # the archives and the dashboard are for members
+MEMBERS = ["member1@example.org", "member2@example.org", "staff1@example.org",
+           "tenant1@example.org", "chair@example.org"]  # fmt: skip
+SEARCHES = ["i2c", "driver", "clock stretching", "dma", "patch review", "smbus"]
+ARCHIVE_MESSAGES = 500
+CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
+THREAD_LINK = re.compile(r'href="(/archives/infra/threads/\d+)"')
+
+# (page, weight, needs sign-in)
+MIX = [
+    ("home", 15, False),
+    ("goals", 5, False),
+    ("archives", 10, True),
+    ("list", 15, True),
+    ("thread", 25, True),
+    ("search", 15, True),
+    ("dashboard", 15, True),
+]
+
+
+def corpus() -> Path | None:
+    for parent in ROOT.parents:
+        candidate = parent / "shared/corpus/linux-i2c-10k.mbox.xz"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def archive_slice(source: Path, target: Path, messages: int) -> None:
+    """The first ``messages`` messages of an xz mbox, as a plain mbox."""
+    seen = 0
+    with lzma.open(source, "rb") as src, target.open("wb") as out:
+        for line in src:
+            if line.startswith(b"From "):
+                seen += 1
+                if seen > messages:
+                    break
+            out.write(line)
+
+
+def flask(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "flask"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def prepare(env: dict[str, str], tmp: Path) -> str:
+    """Schema and demo data; returns the demo password."""
+    flask(env, "db", "upgrade")
+    out = flask(env, "infrawg", "demo")
+    lines = out.splitlines()
+    marker = next(i for i, line in enumerate(lines) if "has the password" in line)
+    password = lines[marker + 1].strip()
+    if "no archive loaded" in out:
+        source = corpus()
+        if source is None:
+            sys.exit("The archive corpus (shared/corpus/linux-i2c-10k.mbox.xz) is missing.")
+        mbox = tmp / "infra.mbox"
+        archive_slice(source, mbox, ARCHIVE_MESSAGES)
+        flask(env, "infrawg", "archive", "import", "infra", str(mbox))
+    return password
+
+
+def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(THREADS),
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit("gunicorn exited at start")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    stop(server)
+    sys.exit("gunicorn did not answer within 60 s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+
+
+class User:
+    def __init__(self, base: str, email: str | None, password: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.signed_in = email is not None
+        if email is not None:
+            page = self.http.get(f"{base}/signin", timeout=TIMEOUT)
+            token = CSRF.search(page.text).group(1)
+            response = self.http.post(
+                f"{base}/signin",
+                data={"email": email, "password": password, "csrf_token": token},
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
+            if response.status_code != 303:
+                sys.exit(f"sign-in of {email} answered {response.status_code}")
+
+    def get(self, path: str) -> int:
+        return self.http.get(self.base + path, allow_redirects=False, timeout=TIMEOUT).status_code
+
+
+def thread_paths(user: User) -> list[str]:
+    paths: list[str] = []
+    for month_page in ("/archives/infra/", "/archives/infra/?page=2"):
+        text = user.http.get(user.base + month_page, timeout=TIMEOUT).text
+        paths += THREAD_LINK.findall(text)
+    return sorted(set(paths)) or ["/archives/infra/"]
+
+
+def run_load(base: str, password: str) -> tuple[dict[str, list[float]], dict, float]:
+    rng = random.Random(2026)
+    users = [
+        User(base, MEMBERS[n % len(MEMBERS)] if n < USERS * SIGNED_IN_SHARE else None, password)
+        for n in range(USERS)
+    ]
+    threads = thread_paths(next(u for u in users if u.signed_in))
+    print(f"{len(users)} users signed in or not; {len(threads)} archive threads to read")
+    paths = {
+        "home": lambda r: "/",
+        "goals": lambda r: "/goals",
+        "archives": lambda r: "/archives/",
+        "list": lambda r: "/archives/infra/",
+        "thread": lambda r: r.choice(threads),
+        "search": lambda r: "/archives/search?q=" + r.choice(SEARCHES).replace(" ", "+"),
+        "dashboard": lambda r: "/dashboard",
+    }
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+    lock = threading.Lock()
+    barrier = threading.Barrier(USERS + 1)
+    start: list[float] = []
+
+    def loop(user: User, seed: int) -> None:
+        r = random.Random(seed)
+        mix = [(page, weight) for page, weight, members in MIX if user.signed_in or not members]
+        pages, weights = zip(*mix, strict=True)
+        barrier.wait()
+        deadline = start[0] + SECONDS
+        for _ in range(MAX_REQUESTS_PER_USER):
+            if time.monotonic() >= deadline:
+                break
+            page = r.choices(pages, weights)[0]
+            began = time.perf_counter()
+            try:
+                status = user.get(paths[page](r))
+                outcome = None if status < 400 else str(status)
+            except requests.RequestException as error:
+                outcome = type(error).__name__
+            elapsed = time.perf_counter() - began
+            with lock:
+                latencies[page].append(elapsed)
+                if outcome:
+                    errors[page][outcome] += 1
+
+    workers = [
+        threading.Thread(target=loop, args=(u, rng.randrange(1 << 30)), daemon=True) for u in users
+    ]
+    for worker in workers:
+        worker.start()
+    start.append(time.monotonic())
+    barrier.wait()
+    for worker in workers:
+        worker.join(timeout=SECONDS + TIMEOUT + 10)
+    return latencies, errors, time.monotonic() - start[0]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def report(latencies: dict[str, list[float]], errors: dict, seconds: float) -> None:
+    print(
+        f"\nLoad: {USERS} users for {SECONDS:.0f} s, gunicorn {WORKERS} workers x "
+        f"{THREADS} threads, PostgreSQL, demo data ({seconds:.1f} s measured)\n"
+    )
+    header = f"| {'page':<10} | {'requests':>8} | {'errors':>6} | {'p50 ms':>7} | "
+    header += f"{'p95 ms':>7} | {'p99 ms':>7} |"
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    rows = [(page, latencies.get(page, [])) for page, _, _ in MIX]
+    rows.append(("all", [v for values in latencies.values() for v in values]))
+    for page, values in rows:
+        failed = (
+            sum(sum(e.values()) for e in errors.values())
+            if page == "all"
+            else sum(errors.get(page, {}).values())
+        )
+        print(
+            f"| {page:<10} | {len(values):>8} | {failed:>6} | "
+            f"{percentile(values, 50) * 1000:>7.1f} | {percentile(values, 95) * 1000:>7.1f} | "
+            f"{percentile(values, 99) * 1000:>7.1f} |"
+        )
+    total = sum(len(v) for v in latencies.values())
+    print(f"\n{total / seconds:,.0f} requests/s")
+    for page, kinds in errors.items():
+        print(f"errors on {page}: {dict(kinds)}")
+
+
+def main() -> int:
+    # Stopped from outside (timeout, Ctrl-C): still stop gunicorn and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    base_url = os.environ.get("INFRAWG_TEST_DATABASE_URL") or PG_DEFAULT
+    if not base_url.startswith("postgresql"):
+        base_url = PG_DEFAULT
+    with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(base_url, Path(tmp_dir)) as url:
+        tmp = Path(tmp_dir)
+        env = {
+            **os.environ,
+            "FLASK_APP": "wsgi",
+            "INFRAWG_DATABASE_URL": url,
+            "INFRAWG_SECRET_KEY": secrets.token_urlsafe(32),
+            "INFRAWG_MAIL_BACKEND": "outbox",
+            "INFRAWG_ARCHIVE_DIR": str(tmp / "archive"),
+            "INFRAWG_EMBEDDED_WORKER": "0",
+            # Every user signs in from 127.0.0.1 within a second: the test, not an attack.
+            "INFRAWG_RATELIMIT_SIGNIN": "10000 per minute",
+        }
+        env.pop("INFRAWG_REDIS_URL", None)
+        password = prepare(env, tmp)
+        port = free_port()
+        server = start_gunicorn(env, port)
+        try:
+            latencies, errors, seconds = run_load(f"http://127.0.0.1:{port}", password)
+        finally:
+            stop(server)
+        report(latencies, errors, seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
