@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from infrawg.extensions import db, limiter
-from tests.conftest import html, undone
+from tests.conftest import html, session_user_id, undone
 from tests.route_access import KINDS, Row, World
 from tests.test_route_access import all_rows, world  # noqa: F401 - the fixture is used
 
@@ -122,7 +122,7 @@ def _client(app, current: World, kind: str):
     client = app.test_client()
     if kind != "anonymous":
         with client.session_transaction() as session:
-            session["_user_id"] = current.people[kind].get_id()
+            session["_user_id"] = session_user_id(current.people[kind])
     return client
 
 
