@@ -367,6 +367,10 @@ def run_job(job_id: int, attempt: int | None = None) -> JobState:
     ctx = JobContext(target, attempt=attempt)
     args = dict(target.args or {})
     ctx.log(f"attempt {attempt} of {target.max_attempts} by {target.locked_by}")
+    # End the transaction that loaded the job before its work starts: on SQLite one open
+    # here would hold the write lock (web._sqlite_begin) that the heartbeat, the other
+    # workers and the site's requests need while the job runs.
+    db.session.commit()
     try:
         if spec is None:
             raise NotFound(f"No job function is registered as {target.kind!r}.")

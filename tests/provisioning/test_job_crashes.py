@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from infrawg import create_app
 from infrawg.extensions import db
@@ -196,10 +197,18 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def job_row(job_id: int) -> Job:
-    db.session.rollback()  # a fresh snapshot of what the worker committed
-    found = db.session.get(Job, job_id)
-    db.session.refresh(found)
-    return found
+    """The job as the workers committed it, read on a connection of its own: on SQLite a
+    transaction of this app outside a request takes the write lock up front
+    (web._sqlite_begin), and a worker holds that lock while its job runs."""
+    reader = sa.create_engine(db.engine.url)
+    try:
+        with Session(reader) as session:
+            found = session.get(Job, job_id)
+            assert found is not None
+            session.expunge(found)
+            return found
+    finally:
+        reader.dispose()
 
 
 def stop(process: subprocess.Popen) -> str:
@@ -215,28 +224,29 @@ def test_a_killed_worker_process_loses_its_job_after_the_lease_and_another_finis
     _app, made = real_app
     marker = tmp_path / "attempt"
     queued = enqueue("test_crash_once", marker=str(marker))
+    job_id = queued.id
+    made.append(job_id)  # before the commit: a read after it would open a transaction
     db.session.commit()
-    made.append(queued.id)
 
     doomed = start_worker(database_url)
     try:
         wait_until(lambda: Path(f"{marker}.1").exists(), 60, "the first worker took the job")
         # Alive and beating: past its lease, nobody may take the job from it.
         time.sleep(LEASE_SECONDS * 2)
-        running = job_row(queued.id)
+        running = job_row(job_id)
         assert running.state == JobState.RUNNING and running.heartbeat_at is not None
         assert utcnow() - running.heartbeat_at < timedelta(seconds=LEASE_SECONDS)
-        assert jobs.claim_attempt(queued.id, "thief") is None
+        assert jobs.claim_attempt(job_id, "thief") is None
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
     finally:
         stop(doomed)
 
-    assert job_row(queued.id).state == JobState.RUNNING  # the row cannot know yet
+    assert job_row(job_id).state == JobState.RUNNING  # the row cannot know yet
     time.sleep(LEASE_SECONDS + 0.5)
     rescuer = start_worker(database_url, "--burst")
     output = stop_after_exit(rescuer)
-    finished = job_row(queued.id)
+    finished = job_row(job_id)
     assert finished.state == JobState.SUCCEEDED, output
     assert finished.attempts == 2
     assert Path(f"{marker}.2").exists()
@@ -280,23 +290,25 @@ def test_the_worker_keeps_running_when_the_database_goes_away_briefly(
             db.session.remove()
             db.engine.dispose()  # this test's own connections were killed too
             queued = enqueue("test_quick", marker=str(marker))
+            job_id = queued.id
+            made.append(job_id)
             db.session.commit()
-            made.append(queued.id)
         else:
             # SQLite: the database stays locked for longer than the worker's busy timeout
             # just when a job falls due, so its claim fails with "database is locked".
             queued = enqueue("test_quick", marker=str(marker))
             queued.next_run_at = utcnow() + timedelta(seconds=1)
+            job_id = queued.id
+            made.append(job_id)
             db.session.commit()
-            made.append(queued.id)
             path = db.engine.url.database
             locker = sqlite3.connect(path, isolation_level=None, timeout=10)
             locker.execute("BEGIN IMMEDIATE")
-            time.sleep(8)
+            time.sleep(22)  # well past the 15 s busy timeout (web._sqlite_pragmas)
             locker.execute("ROLLBACK")
             locker.close()
         wait_until(marker.exists, 40, "the worker ran the job after the database came back")
-        wait_until(lambda: job_row(queued.id).state == JobState.SUCCEEDED, 20, "job recorded")
+        wait_until(lambda: job_row(job_id).state == JobState.SUCCEEDED, 20, "job recorded")
         assert worker.poll() is None, "the worker exited"
     finally:
         output = stop(worker)
