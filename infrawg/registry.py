@@ -209,22 +209,22 @@ def verify_class(protocol: type, cls: type, factory: str | None = "create") -> l
     for name, expected in _interface_methods(protocol).items():
         actual = inspect.getattr_static(cls, name, None)
         if actual is None or not callable(getattr(cls, name)):
-            problems.append(f"{cls.__qualname__} has no method {name}()")
+            problems.append(f"{cls.__name__} has no method {name}()")
             continue
         if getattr(actual, "__isabstractmethod__", False):
-            problems.append(f"{cls.__qualname__}.{name}() is still abstract")
+            problems.append(f"{cls.__name__}.{name}() is still abstract")
             continue
         if _shape(getattr(cls, name)) != _shape(expected):
             problems.append(
-                f"{cls.__qualname__}.{name}{inspect.signature(getattr(cls, name))} does not "
-                f"match {protocol.__qualname__}.{name}{inspect.signature(expected)}"
+                f"{cls.__name__}.{name}{inspect.signature(getattr(cls, name))} does not "
+                f"match {protocol.__name__}.{name}{inspect.signature(expected)}"
             )
     if factory is not None:
         made = inspect.getattr_static(cls, factory, None)
         if not isinstance(made, classmethod):
-            problems.append(f"{cls.__qualname__} has no {factory}(config) classmethod")
+            problems.append(f"{cls.__name__} has no {factory}(config) classmethod")
         elif [p.name for p in inspect.signature(getattr(cls, factory)).parameters.values()] != [
             "config"
         ]:
-            problems.append(f"{cls.__qualname__}.{factory} must take (config)")
+            problems.append(f"{cls.__name__}.{factory} must take (config)")
     return problems
