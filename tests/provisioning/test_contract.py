@@ -7,6 +7,10 @@ provider). A newly registered provider fails the last test until it gets a class
 
 from __future__ import annotations
 
+import importlib
+import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -37,6 +41,35 @@ class TestZonefile(DnsProviderContract):
             {"directory": str(tmp_path / "zones"), "key_directory": str(tmp_path / "keys")},
         )
         return Harness.for_zone(provider, "contract.example.", ns=["ns1.example.net."], ttl=3600)
+
+
+def _readme_block(path: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    return next(block for block in blocks if block.startswith(f"# {path}"))
+
+
+@pytest.fixture
+def readme_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The README's provider and its contract test, as files of a third party's package."""
+    package = tmp_path / "thirdparty"
+    package.mkdir()
+    (package / "jsonzones.py").write_text(_readme_block("jsonzones.py"))
+    (package / "readme_contract.py").write_text(_readme_block("tests/test_contract.py"))
+    monkeypatch.syspath_prepend(str(package))
+    for name in ("jsonzones", "readme_contract"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return importlib.import_module("readme_contract")
+
+
+class TestReadmeExample(DnsProviderContract):
+    """The README's provider passes the contract through the README's own test class."""
+
+    @pytest.fixture
+    def harness(self, readme_package: types.ModuleType, tmp_path: Path) -> Harness:
+        theirs = readme_package.TestJsonZones
+        assert issubclass(theirs, DnsProviderContract)
+        return theirs.harness.__wrapped__(theirs(), tmp_path / "zones")
 
 
 CONTRACTED = {"rfc2136": TestRfc2136, "zonefile": TestZonefile}
