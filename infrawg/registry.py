@@ -11,6 +11,10 @@ start-up with a ConfigurationError naming it instead of failing the first reques
 Development implementations (``development = True``: the outbox, the log list) warn when built.
 ``verify_class`` is the conformance check each interface's test runs over every implementation.
 
+A distribution adds an implementation under the interface's entry-point group
+(``infrawg.mail_backends``, ``infrawg.list_backends``, ``infrawg.providers``); a built-in name
+always wins over an entry point of the same name.
+
 Implementations are named by dotted path (``module:Class``), imported when chosen, so this
 module imports no area and no area imports another through it.
 """
@@ -77,6 +81,7 @@ INTERFACES: dict[str, Interface] = {
                 "smtp": "infrawg.notices.mail:SMTPBackend",
                 "outbox": "infrawg.notices.mail:OutboxBackend",
             },
+            group="infrawg.mail_backends",
             extension="infrawg_mail_backend",
         ),
         Interface(
@@ -87,6 +92,7 @@ INTERFACES: dict[str, Interface] = {
                 "log": "infrawg.membership.lists:LogListBackend",
                 "mailman3": "infrawg.membership.lists:Mailman3ListBackend",
             },
+            group="infrawg.list_backends",
             extension="infrawg_list_backend",
         ),
         Interface(

@@ -177,3 +177,30 @@ def test_providers_from_a_json_file_are_built_at_start_up(database_url, tmp_path
     built = registry.find_service("providers", app)
     assert list(built) == ["files"]
     assert built["files"].kind == "dns"
+
+
+class RelayBackend:
+    @classmethod
+    def create(cls, config):
+        return cls()
+
+    def send(self, message):
+        raise NotImplementedError
+
+
+class FakeEntryPoint:
+    def __init__(self, name, obj):
+        self.name, self.obj = name, obj
+
+    def load(self):
+        return self.obj
+
+
+def test_an_installed_mail_backend_is_found_by_its_entry_point(database_url, monkeypatch):
+    installed = {"infrawg.mail_backends": [FakeEntryPoint("relay", RelayBackend)]}
+    monkeypatch.setattr(registry, "entry_points", lambda group: installed.get(group, []))
+    assert registry.implementations("mail")["relay"] is RelayBackend
+    app = create_app(base_config(database_url) | {"MAIL_BACKEND": "relay"})
+    assert isinstance(registry.find_service("mail", app), RelayBackend)
+    message = refusal(database_url, MAIL_BACKEND="pigeon")
+    assert "is not one of outbox, relay, smtp" in message
