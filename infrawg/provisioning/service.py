@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit, policy
+from infrawg import audit, policy, registry
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
@@ -32,10 +32,7 @@ from infrawg.provisioning.models import (
     ServiceState,
     ServiceType,
 )
-from infrawg.provisioning.registry import (
-    ConfiguredProvider,
-    ConfiguredProviders,
-)
+from infrawg.provisioning.registry import ConfiguredProvider, ConfiguredProviders
 from infrawg.provisioning.registry import configured_providers as build_configured
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from infrawg.tenants.service import contacts_for
@@ -47,7 +44,7 @@ MAX_TEXT = 4000
 # the provisioning step in PROVISIONERS below.
 SUPPORTED_KINDS = ("dns",)
 # Where infrawg.registry keeps the built providers.
-PROVIDERS_KEY = "infrawg_providers"
+PROVIDERS_KEY = registry.INTERFACES["providers"].extension
 
 
 def _text(value: str | None, message: str | None = None, limit: int = MAX_TEXT) -> str:
