@@ -15,10 +15,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
     from importlib import import_module
 
-    from infrawg import cli, notices, serving, startup, web
+    from infrawg import cli, notices, registry, serving, startup, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
-    from infrawg.membership import auth_bp, lists
+    from infrawg.membership import auth_bp
     from infrawg.membership.auth_views import load_user, register_oidc
     from infrawg.notices import mail as notices_mail
 
@@ -29,14 +29,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder="../templates",
     )
     app.config.update(build_config(app.instance_path, config))
-    notices_mail.check_outbox_allowed(app.config)
     if app.config["PROXY_HOPS"] > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         # Only the trusted proxies' X-Forwarded-* headers count; without them a client
         # could pick its own address (and its own rate-limit bucket).
         hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     startup.check_configuration(app)
 
     db.init_app(app)
@@ -48,9 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_limiter(app)
     htmx.init_app(app)
     register_oidc(app)
-    app.extensions["infrawg_mail_backend"] = notices_mail.backend_for(app.config["MAIL_BACKEND"])
+    # Mail, the mailing list and the providers, built once; a bad setting stops start-up here.
+    registry.init_app(app)
     notices_mail.init_app(app)
-    lists.init_app(app)
 
     for area in AREAS:
         # Importing an area's views adds its routes to its blueprint.

@@ -16,7 +16,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # generated once into instance/secret_key when not given
     "DATABASE_URL": None,  # SQLite file in instance/ when not given
     "BASE_URL": "http://127.0.0.1:5000",
-    "MAIL_BACKEND": "smtp",  # smtp | outbox
+    # Outside systems are chosen here and built, and checked, at start-up (infrawg/registry.py).
+    "MAIL_BACKEND": "smtp",  # smtp | outbox, or an infrawg.mail_backends entry point
     "MAIL_SERVER": "localhost",
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
@@ -27,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SEND_AT_ONCE": True,  # the web process makes a mail's first delivery attempt itself
     "ALLOW_OUTBOX": False,  # let the development outbox run on an https INFRAWG_BASE_URL
     "MEMBERSHIP_VERIFIER": "approval",  # approval | roster
-    "LIST_BACKEND": "log",  # log | mailman3
+    "LIST_BACKEND": "log",  # log | mailman3, or an infrawg.list_backends entry point
     "LIST_ADDRESS": "infra@localhost",
     "MAILMAN_URL": None,  # Mailman 3 core's REST API, e.g. http://127.0.0.1:8001
     "MAILMAN_USER": "restadmin",
@@ -52,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "ARCHIVER_TOKEN": None,  # bearer token of the Mailman 3 archiver endpoint; unset: off
     # The service layer: provider instances as JSON (or a path to a JSON file), mapping a name
     # to the provider's settings; secrets only as env:/file: references. Unset: one `zonefile`
-    # provider writing under instance/zones.
+    # provider writing under instance/zones. Each is built at start-up: a bad one stops it.
     "PROVIDERS": None,
     "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",  # apex NS of new hosted zones
     "DNS_PARENT_SERVERS": None,  # host[:port],... to ask instead of the parent's own servers

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import abort, current_app, g, request
 from flask_login import current_user
@@ -562,7 +562,8 @@ def audit_scope(action: str, subject: Any = None) -> AuditScope:
 
     Unknown actions are for staff and the chair only (fail closed).
     """
-    visibility = AUDIT_VISIBILITY.get(action, _STAFF)
+    # An Action is a StrEnum: its value finds it; any other string falls to staff.
+    visibility = AUDIT_VISIBILITY.get(cast(Action, action), _STAFF)
     if _archive_visibility(subject) is not None:
         visibility = _STAFF
     return AuditScope(visibility, _audit_organisation_of(subject), _audit_person_of(subject))

@@ -45,7 +45,9 @@ T = TypeVar("T")
 def wants_fragment() -> bool:
     """A non-boosted htmx request gets the fragment; anything pushed to history, the page."""
     hx = getattr(request, "htmx", None)
-    return bool(hx) and not hx.boosted and not hx.history_restore_request
+    if not hx:
+        return False
+    return not hx.boosted and not hx.history_restore_request
 
 
 def render(full_page: str, fragment: str | None = None, status: int = 200, **context: Any):
@@ -212,7 +214,8 @@ def handle_http_error(error: HTTPException):
         413: "The upload is larger than this site accepts.",
     }
     status = error.code or 500
-    return _error_page(status, TITLES.get(status, "Error"), messages.get(status, error.description))
+    message = messages.get(status, error.description or "")
+    return _error_page(status, TITLES.get(status, "Error"), message)
 
 
 def handle_csrf_error(error: CSRFError):
@@ -396,7 +399,7 @@ def configure_engine(engine: Engine) -> None:
     if engine.dialect.name == "sqlite" and not getattr(engine, "_infrawg_configured", False):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        engine._infrawg_configured = True
+        engine._infrawg_configured = True  # type: ignore[attr-defined]
 
 
 def refuse_nul_characters() -> None:

@@ -1,6 +1,7 @@
 """The group's mailing list behind a small interface; joining and leaving change it.
 
-Backends are chosen by INFRAWG_LIST_BACKEND and built once in `create_app` (`init_app`):
+Backends are chosen by INFRAWG_LIST_BACKEND and built once in `create_app` by
+`infrawg.registry` (a wrong setting stops start-up):
 
 - ``log`` (the default) records each call in the ``list_call`` table, in the same transaction
   as the membership change; ``members()`` and the drift report read it.
@@ -16,19 +17,20 @@ leaving, and the list should have ``send_goodbye_message`` off (see the README).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.error import HTTPError
 
-from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from infrawg import registry
 from infrawg.extensions import db
 from infrawg.membership.models import ListCall, ListException, MembershipStatus, Person
 
 SUBSCRIBE = "subscribe"
 UNSUBSCRIBE = "unsubscribe"
 SYNC_JOB = "membership.list_sync"
-EXTENSION_KEY = "infrawg_list_backend"
+EXTENSION_KEY = "infrawg_list_backend"  # where infrawg.registry keeps the built backend
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,9 @@ class ListBackend(Protocol):
 
     def unsubscribe(self, email: str) -> None: ...
 
-    def members(self) -> set[str]: ...
+    def members(self) -> set[str]:
+        """The addresses subscribed now, lower-case."""
+        ...
 
     def waiting(self) -> set[str]:
         """Addresses that asked the list itself to subscribe and wait for a moderator."""
@@ -60,12 +64,17 @@ class LogListBackend:
     """Records calls in the database (same transaction as the membership change)."""
 
     transactional = True
+    development = True
+    development_warning = (
+        "DEVELOPMENT LIST BACKEND: INFRAWG_LIST_BACKEND=log records subscriptions in the "
+        "database and changes no mailing list. Use INFRAWG_LIST_BACKEND=mailman3 in production."
+    )
 
     def __init__(self, list_address: str) -> None:
         self.list_address = list_address
 
     @classmethod
-    def create_service(cls, config: dict[str, Any]) -> LogListBackend:
+    def create(cls, config: Mapping[str, Any]) -> LogListBackend:
         return cls(config["LIST_ADDRESS"])
 
     def _record(self, email: str, action: str) -> None:
@@ -110,7 +119,7 @@ class Mailman3ListBackend:
         self.timeout = timeout
 
     @classmethod
-    def create_service(cls, config: dict[str, Any]) -> Mailman3ListBackend:
+    def create(cls, config: Mapping[str, Any]) -> Mailman3ListBackend:
         from infrawg.provisioning.secrets import resolve_secret
 
         url = config.get("MAILMAN_URL")
@@ -209,29 +218,15 @@ class Mailman3ListBackend:
         return {entry["email"].lower() for entry in held}
 
 
-BACKENDS: dict[str, type] = {"log": LogListBackend, "mailman3": Mailman3ListBackend}
-
-
-def build_list_backend(config: dict[str, Any]) -> ListBackend:
-    name = config["LIST_BACKEND"]
-    try:
-        backend_cls = BACKENDS[name]
-    except KeyError:
-        raise RuntimeError(
-            f"INFRAWG_LIST_BACKEND={name!r} is not one of {', '.join(BACKENDS)}"
-        ) from None
-    return backend_cls.create_service(config)
-
-
-def init_app(app: Flask) -> None:
-    """Build the configured backend once; a wrong setting stops the app from starting."""
-    app.extensions[EXTENSION_KEY] = build_list_backend(app.config)
+def build_list_backend(config: Mapping[str, Any]) -> ListBackend:
+    """The backend ``config`` chooses (INFRAWG_LIST_BACKEND), built through the registry."""
+    backend: ListBackend = registry.build("list", config)
+    return backend
 
 
 def list_backend() -> ListBackend:
-    backend = current_app.extensions.get(EXTENSION_KEY)
-    if backend is None:
-        backend = current_app.extensions[EXTENSION_KEY] = build_list_backend(current_app.config)
+    """The backend `create_app` built (`infrawg.registry.init_app`)."""
+    backend: ListBackend = registry.find_service("list")
     return backend
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from infrawg.extensions import db
 from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
 from infrawg.provisioning import jobs
 from infrawg.provisioning.models import Job, JobState
+from infrawg.registry import find_service
 from infrawg.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,19 @@ class OutgoingMail:
 
 
 class MailBackend(Protocol):
+    """Where a mail goes. Chosen by INFRAWG_MAIL_BACKEND and built once by `infrawg.registry`."""
+
     def send(self, message: OutgoingMail) -> OutboxMail:
         """Store ``message`` in the current transaction (and arrange its delivery)."""
+        ...
 
 
 class SMTPBackend:
     """Stores the mail as pending with its delivery job; the job sends it through the relay."""
+
+    @classmethod
+    def create(cls, config: Mapping[str, Any]) -> SMTPBackend:
+        return cls()
 
     def send(self, message: OutgoingMail) -> OutboxMail:
         row = _store(message, MailState.PENDING)
@@ -76,11 +84,16 @@ class SMTPBackend:
 class OutboxBackend:
     """Development backend: keeps the mail in the database instead of sending it."""
 
-    def __init__(self) -> None:
-        log.warning(
-            "DEVELOPMENT MAIL BACKEND: mail goes to the outbox at /dev/outbox (staff and the "
-            "chair only), not to anyone. Never use INFRAWG_MAIL_BACKEND=outbox in production."
-        )
+    development = True
+    development_warning = (
+        "DEVELOPMENT MAIL BACKEND: mail goes to the outbox at /dev/outbox (staff and the "
+        "chair only), not to anyone. Never use INFRAWG_MAIL_BACKEND=outbox in production."
+    )
+
+    @classmethod
+    def create(cls, config: Mapping[str, Any]) -> OutboxBackend:
+        check_outbox_allowed(config)
+        return cls()
 
     def send(self, message: OutgoingMail) -> OutboxMail:
         return _store(message, MailState.DEVELOPMENT)
@@ -98,19 +111,7 @@ def _store(message: OutgoingMail, state: MailState) -> OutboxMail:
     return row
 
 
-BACKENDS: dict[str, type[MailBackend]] = {"smtp": SMTPBackend, "outbox": OutboxBackend}
-
-
-def backend_for(name: str) -> MailBackend:
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise RuntimeError(
-            f"INFRAWG_MAIL_BACKEND={name!r} is not one of {', '.join(BACKENDS)}"
-        ) from None
-
-
-def check_outbox_allowed(config: dict[str, Any]) -> None:
+def check_outbox_allowed(config: Mapping[str, Any]) -> None:
     """Refuse to build a public (https) site whose mail would sit in the readable outbox."""
     if (
         config["MAIL_BACKEND"] == "outbox"
@@ -143,7 +144,7 @@ def send_mail(recipients: str | Iterable[str], subject: str, template: str, **co
     if has_line_break(subject) or any(has_line_break(address) for address in to):
         raise Invalid("A name or title must be on one line: line breaks cannot go into mail.")
     body = render_template(f"notices/{template}.txt", **context)
-    backend: MailBackend = current_app.extensions["infrawg_mail_backend"]
+    backend: MailBackend = find_service("mail")
     backend.send(OutgoingMail(recipients=to, subject=f"[Infra-WG] {subject}", body=body))
 
 
@@ -179,7 +180,8 @@ def deliver(ctx: jobs.JobContext, mail_id: int) -> None:
     if row.state == MailState.DEVELOPMENT:
         ctx.log("development outbox: kept, not sent")
         return
-    message = Message(subject=row.subject, recipients=row.recipient_list, body=row.body)
+    recipients: list[str | tuple[str, str]] = list(row.recipient_list)
+    message = Message(subject=row.subject, recipients=recipients, body=row.body)
     if message.has_bad_headers():
         raise Invalid("The subject or an address has a line break; the mail cannot be sent.")
     ctx.log(f"sending {row.subject!r} to {len(row.recipient_list)} recipient(s)")

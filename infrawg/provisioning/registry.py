@@ -2,26 +2,42 @@
 
 Providers are plugins: any installed distribution can add one under the entry-point group
 `infrawg.providers` (the built-ins register the same way in pyproject.toml), so a new provider
-needs no change here.
+needs no change here. The instances a site uses come from INFRAWG_PROVIDERS; `infrawg.registry`
+builds them all in create_app (`configured_providers`), so a bad setting, an unknown provider
+or a missing secret stops start-up with a message naming INFRAWG_PROVIDERS.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from infrawg.errors import Invalid, NotFound
+from flask import Flask
+
+from infrawg.errors import DomainError, Invalid, NotFound
 from infrawg.provisioning.base import Provider
 from infrawg.provisioning.secrets import Secret, resolve_secret
 
 GROUP = "infrawg.providers"
 
-__all__ = ["GROUP", "available_providers", "build_config", "build_provider", "get_provider_class"]
+__all__ = [
+    "GROUP",
+    "ConfiguredProvider",
+    "ConfiguredProviders",
+    "available_providers",
+    "build_config",
+    "build_provider",
+    "configured_providers",
+    "get_provider_class",
+    "parse_provider_settings",
+]
 
 
 def available_providers() -> dict[str, type[Provider[Any]]]:
@@ -107,3 +123,107 @@ def build_provider(name: str, config: Mapping[str, Any]) -> Provider[Any]:
     """Look up provider `name`, build its typed config (resolving secrets) and instantiate it."""
     cls = get_provider_class(name)
     return cls(build_config(cls.Config, config))
+
+
+# -- the site's provider instances (INFRAWG_PROVIDERS) --------------------------------------------
+
+
+def parse_provider_settings(raw: Any, instance_path: str) -> dict[str, dict[str, Any]]:
+    """Provider instances from INFRAWG_PROVIDERS: a mapping, JSON text or a JSON file's path.
+
+    Each name maps to its provider's settings, plus an optional "provider" naming the
+    registered provider (default: the name itself). Unset: one `zonefile` provider writing
+    under the instance folder.
+    """
+    if raw is None:
+        instance = Path(instance_path)
+        return {
+            "zonefile": {
+                "directory": str(instance / "zones"),
+                "key_directory": str(instance / "zone-keys"),
+            }
+        }
+    if isinstance(raw, Mapping):
+        data: Any = raw
+    else:
+        text = str(raw).strip()
+        try:
+            data = json.loads(text if text.startswith("{") else Path(text).read_text())
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"INFRAWG_PROVIDERS is not JSON nor a JSON file: {exc}") from exc
+    if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
+        raise RuntimeError("INFRAWG_PROVIDERS must map each provider name to its settings")
+    return {str(name): dict(settings) for name, settings in data.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfiguredProvider:
+    """One instance of INFRAWG_PROVIDERS: its name (what a service type stores), its
+    registered class and its plain settings (secrets still as references)."""
+
+    name: str
+    cls: type[Provider[Any]]
+    settings: Mapping[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return self.cls.kind
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.cls.capabilities
+
+    def build(self) -> Provider[Any]:
+        """A provider instance, its secrets resolved now (never stored)."""
+        return self.cls(build_config(self.cls.Config, self.settings))
+
+
+class ConfiguredProviders(Mapping[str, ConfiguredProvider]):
+    """The site's providers by name, validated when built, and the configuration they
+    came from (a test or a command that changes INFRAWG_PROVIDERS gets them rebuilt)."""
+
+    def __init__(self, raw: Any, entries: Mapping[str, ConfiguredProvider]) -> None:
+        self._raw = copy.deepcopy(raw)
+        self._entries = dict(entries)
+
+    def built_from(self, raw: Any) -> bool:
+        return bool(self._raw == raw)
+
+    def __getitem__(self, name: str) -> ConfiguredProvider:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def configured_providers(app: Flask) -> ConfiguredProviders:
+    """Build and check every provider INFRAWG_PROVIDERS configures.
+
+    Each is built once (settings typed, secrets resolved) so that start-up, not a request,
+    finds the mistake; a ConfigurationError names the setting and the provider.
+    """
+    from infrawg.startup import ConfigurationError
+
+    raw = app.config.get("PROVIDERS")
+    try:
+        settings = parse_provider_settings(raw, app.instance_path)
+    except RuntimeError as exc:
+        raise ConfigurationError(f"infrawg will not start: {exc}") from exc
+    entries: dict[str, ConfiguredProvider] = {}
+    for name, values in settings.items():
+        values = dict(values)
+        registered = str(values.pop("provider", name))
+        try:
+            entry = ConfiguredProvider(name, get_provider_class(registered), values)
+            entry.build()
+        except (DomainError, ImportError, TypeError, ValueError) as exc:
+            message = exc.message if isinstance(exc, DomainError) else str(exc)
+            raise ConfigurationError(
+                f"infrawg will not start: INFRAWG_PROVIDERS: the provider {name!r} "
+                f"({registered}) cannot be built: {message}"
+            ) from exc
+        entries[name] = entry
+    return ConfiguredProviders(raw, entries)

@@ -6,16 +6,14 @@ transaction, and raise domain errors. The caller commits.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit, policy
+from infrawg import audit, policy, registry
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
@@ -34,7 +32,8 @@ from infrawg.provisioning.models import (
     ServiceState,
     ServiceType,
 )
-from infrawg.provisioning.registry import build_provider, get_provider_class
+from infrawg.provisioning.registry import ConfiguredProvider, ConfiguredProviders
+from infrawg.provisioning.registry import configured_providers as build_configured
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from infrawg.tenants.service import contacts_for
 from infrawg.timeutil import utcnow
@@ -44,6 +43,8 @@ MAX_TEXT = 4000
 # Kinds whose requests this site can provision: the parameters each asks for live in forms.py,
 # the provisioning step in PROVISIONERS below.
 SUPPORTED_KINDS = ("dns",)
+# Where infrawg.registry keeps the built providers.
+PROVIDERS_KEY = registry.INTERFACES["providers"].extension
 
 
 def _text(value: str | None, message: str | None = None, limit: int = MAX_TEXT) -> str:
@@ -58,68 +59,50 @@ def _text(value: str | None, message: str | None = None, limit: int = MAX_TEXT) 
 # -- providers from configuration ----------------------------------------------------------------
 
 
+def configured_providers() -> ConfiguredProviders:
+    """The site's providers, built and checked in create_app (`infrawg.registry`)."""
+    built: ConfiguredProviders | None = current_app.extensions.get(PROVIDERS_KEY)
+    if built is None or not built.built_from(current_app.config.get("PROVIDERS")):
+        # INFRAWG_PROVIDERS changed since start-up (a test, a command): check it again.
+        built = current_app.extensions[PROVIDERS_KEY] = build_configured(current_app)
+    return built
+
+
 def provider_settings() -> dict[str, dict[str, Any]]:
-    """Provider instances from INFRAWG_PROVIDERS: a mapping, JSON text or a JSON file's path.
-
-    Each name maps to its provider's settings, plus an optional "provider" naming the
-    registered provider (default: the name itself). Secrets are references (env:, file:),
-    resolved only when the provider is built.
-    """
-    raw = current_app.config.get("PROVIDERS")
-    if raw is None:
-        instance = Path(current_app.instance_path)
-        return {
-            "zonefile": {
-                "directory": str(instance / "zones"),
-                "key_directory": str(instance / "zone-keys"),
-            }
-        }
-    if isinstance(raw, Mapping):
-        data: Any = raw
-    else:
-        text = str(raw).strip()
-        try:
-            data = json.loads(text if text.startswith("{") else Path(text).read_text())
-        except (OSError, ValueError) as exc:
-            raise RuntimeError(f"INFRAWG_PROVIDERS is not JSON nor a JSON file: {exc}") from exc
-    if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
-        raise RuntimeError("INFRAWG_PROVIDERS must map each provider name to its settings")
-    return {str(name): dict(settings) for name, settings in data.items()}
+    """Each configured provider's settings by name (secrets still references)."""
+    return {name: dict(entry.settings) for name, entry in configured_providers().items()}
 
 
-def _registered_name(name: str) -> tuple[str, dict[str, Any]]:
-    settings = provider_settings().get(name)
-    if settings is None:
-        raise NotFound(f"No provider called {name!r} is configured (INFRAWG_PROVIDERS).")
-    return str(settings.pop("provider", name)), settings
+def _configured(name: str) -> ConfiguredProvider:
+    try:
+        return configured_providers()[name]
+    except KeyError:
+        raise NotFound(f"No provider called {name!r} is configured (INFRAWG_PROVIDERS).") from None
 
 
 def provider_kind(name: str) -> str:
     """The kind of service (dns, tls...) the configured provider `name` provides."""
-    registered, _ = _registered_name(name)
-    return get_provider_class(registered).kind
+    return _configured(name).kind
 
 
 def provider_capabilities(name: str) -> frozenset[str]:
-    registered, _ = _registered_name(name)
-    return get_provider_class(registered).capabilities
+    return _configured(name).capabilities
 
 
 def provider_choices() -> list[tuple[str, str]]:
     """(name, "name (kind)") for every configured provider, for the chair's form."""
-    choices = []
-    for name in sorted(provider_settings()):
-        try:
-            choices.append((name, f"{name} ({provider_kind(name)})"))
-        except NotFound:
-            continue
-    return choices
+    return [
+        (name, f"{name} ({entry.kind})") for name, entry in sorted(configured_providers().items())
+    ]
 
 
 def provider_for(name: str) -> Provider[Any]:
-    """Build the configured provider `name` (secrets resolved now, never stored)."""
-    registered, settings = _registered_name(name)
-    return build_provider(registered, settings)
+    """Build the configured provider `name` (secrets resolved now, never stored).
+
+    Built afresh for each use, as before the registry: a rotated secret file is read again,
+    and a provider's caches live as long as the job that uses it.
+    """
+    return _configured(name).build()
 
 
 # -- the catalogue (R9) --------------------------------------------------------------------------

@@ -1,235 +1,79 @@
-"""The provider contract, run over every provider registered under `infrawg.providers`.
+"""The provider contract (`infrawg.testing.provider_contract`), run over every built-in provider.
 
-A newly registered provider joins these tests automatically and fails loudly until it adds a
-factory to FACTORIES below (how to give it a fresh, empty resource to work on).
+The suite ships in the package so a third-party provider runs it from its own tests; here each
+built-in gets a harness on a live server (BIND 9 for RFC 2136, files for the zone-file
+provider). A newly registered provider fails the last test until it gets a class here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from infrawg.provisioning.base import Op, Provider, RRset, StalePlan, UnsafePlan, ZoneSpec
-from infrawg.provisioning.dns import parse_rrset
 from infrawg.provisioning.registry import available_providers, build_provider
+from infrawg.testing.provider_contract import DnsProviderContract, Harness
 
 
-@dataclass
-class Harness:
-    """A provider with a fresh resource. `required` goes into every spec (a zone needs its
-    apex NS); `baseline` is what the resource holds before we touch it and keeps after destroy
-    (for RFC 2136: the apex NS and its glue; for zone files: nothing)."""
-
-    provider: Provider[ZoneSpec]
-    zone: str
-    required: tuple[RRset, ...]
-    baseline: tuple[RRset, ...]
-    dnssec: bool
-
-    def rr(self, name: str, rdtype: str, *values: str, ttl: int = 300) -> RRset:
-        return parse_rrset(name, rdtype, ttl, values, self.zone)
-
-    def spec(self, *rrsets: RRset) -> ZoneSpec:
-        """Baseline plus `rrsets` (an rrset replaces the baseline one with its key)."""
-        by_key = {r.key: r for r in self.required}
-        by_key.update({r.key: r for r in rrsets})
-        return ZoneSpec(self.zone, tuple(by_key.values()), dnssec=self.dnssec)
-
-    def records(self) -> list[RRset]:
-        """A small zone's worth of typical records."""
-        return [
-            self.rr("www", "A", "192.0.2.10", "192.0.2.11"),
-            self.rr("www", "AAAA", "2001:db8::10"),
-            self.rr("@", "MX", "10 mail"),
-            self.rr("mail", "A", "192.0.2.25"),
-            self.rr("@", "TXT", '"v=spf1 mx -all"'),
-            self.rr("docs", "CNAME", "www"),
-        ]
+class TestRfc2136(DnsProviderContract):
+    @pytest.fixture
+    def harness(self, bind_zone, rfc2136_config) -> Harness:
+        zone = bind_zone()
+        # The zone as the server was configured with it: apex NS and the name server's address.
+        return Harness.for_zone(
+            build_provider("rfc2136", rfc2136_config),
+            zone,
+            ns=["ns1"],
+            glue=[("ns1", "127.0.0.1")],
+            existing=True,
+        )
 
 
-def _rfc2136(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    zone = request.getfixturevalue("bind_zone")()
-    config = request.getfixturevalue("rfc2136_config")
-    provider = build_provider("rfc2136", config)
-    # The zone as the server was configured with it: apex NS and the name server's address.
-    baseline = (
-        parse_rrset("@", "NS", 300, ["ns1"], zone),
-        parse_rrset("ns1", "A", 300, ["127.0.0.1"], zone),
-    )
-    return Harness(provider, zone, required=baseline, baseline=baseline, dnssec=True)
+class TestZonefile(DnsProviderContract):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> Harness:
+        provider = build_provider(
+            "zonefile",
+            {"directory": str(tmp_path / "zones"), "key_directory": str(tmp_path / "keys")},
+        )
+        return Harness.for_zone(provider, "contract.example.", ns=["ns1.example.net."], ttl=3600)
 
 
-def _zonefile(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    provider = build_provider(
-        "zonefile",
-        {"directory": str(tmp_path / "zones"), "key_directory": str(tmp_path / "keys")},
-    )
-    zone = "contract.example."
-    ns = parse_rrset("@", "NS", 3600, ["ns1.example.net."], zone)
-    return Harness(provider, zone, required=(ns,), baseline=(), dnssec=True)
+def _readme_block(path: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    return next(block for block in blocks if block.startswith(f"# {path}"))
 
 
-# Per-provider test factories. Every registered provider must appear here.
-FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], Harness]] = {
-    "rfc2136": _rfc2136,
-    "zonefile": _zonefile,
-}
+@pytest.fixture
+def readme_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The README's provider and its contract test, as files of a third party's package."""
+    package = tmp_path / "thirdparty"
+    package.mkdir()
+    (package / "jsonzones.py").write_text(_readme_block("jsonzones.py"))
+    (package / "readme_contract.py").write_text(_readme_block("tests/test_contract.py"))
+    monkeypatch.syspath_prepend(str(package))
+    for name in ("jsonzones", "readme_contract"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return importlib.import_module("readme_contract")
 
 
-@pytest.fixture(params=sorted(available_providers()))
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    factory = FACTORIES.get(request.param)
-    if factory is None:
-        pytest.fail(f"Provider {request.param!r} is registered but has no test factory")
-    return factory(request, tmp_path)
+class TestReadmeExample(DnsProviderContract):
+    """The README's provider passes the contract through the README's own test class."""
+
+    @pytest.fixture
+    def harness(self, readme_package: types.ModuleType, tmp_path: Path) -> Harness:
+        theirs = readme_package.TestJsonZones
+        assert issubclass(theirs, DnsProviderContract)
+        return theirs.harness.__wrapped__(theirs(), tmp_path / "zones")
 
 
-def _applied(h: Harness, spec: ZoneSpec) -> None:
-    h.provider.apply(h.provider.plan_for(spec))
+CONTRACTED = {"rfc2136": TestRfc2136, "zonefile": TestZonefile}
 
 
-def test_every_registered_provider_has_a_factory() -> None:
-    assert set(available_providers()) <= set(FACTORIES)
-
-
-def test_plan_on_empty_gives_creates(harness: Harness) -> None:
-    spec = harness.spec(*harness.records())
-    plan = harness.provider.plan_for(spec)
-    assert plan.changes
-    assert {c.op for c in plan.changes} == {Op.CREATE}
-    planned = {c.path for c in plan.changes if c.path != "dnssec"}
-    before = {r.path for r in harness.baseline}
-    assert planned == {r.path for r in spec.rrsets} - before
-    assert "+ www." in plan.render()
-
-
-def test_apply_then_replan_is_empty_and_verify_passes(harness: Harness) -> None:
-    spec = harness.spec(*harness.records())
-    result = harness.provider.apply(harness.provider.plan_for(spec))
-    assert result.applied
-    again = harness.provider.plan_for(spec)
-    assert again.empty, again.render()
-    assert "in sync" in again.render()
-    checks = harness.provider.verify(spec)
-    assert checks and all(c.ok for c in checks), [c for c in checks if not c.ok]
-    assert {r.path for r in spec.rrsets} <= {c.name for c in checks}
-
-
-def test_applying_the_same_plan_twice_is_refused_and_changes_nothing(harness: Harness) -> None:
-    spec = harness.spec(*harness.records())
-    plan = harness.provider.plan_for(spec)
-    harness.provider.apply(plan)
-    fingerprint = harness.provider.read(harness.zone).fingerprint
-    with pytest.raises(StalePlan):
-        harness.provider.apply(plan)
-    assert harness.provider.read(harness.zone).fingerprint == fingerprint
-
-
-def test_a_change_plans_only_what_changed(harness: Harness) -> None:
-    records = harness.records()
-    _applied(harness, harness.spec(*records))
-    www = harness.rr("www", "A", "192.0.2.10", "192.0.2.12")  # one value out, one in
-    mx_ttl = harness.rr("@", "MX", "10 mail", ttl=600)  # TTL only
-    new = harness.rr("api", "A", "192.0.2.30")
-    kept = [r for r in records if r.path not in (www.path, mx_ttl.path) and r.rdtype != "AAAA"]
-    spec = harness.spec(*kept, www, mx_ttl, new)
-    plan = harness.provider.plan_for(spec)
-    ops = {c.path: c.op for c in plan.changes}
-    assert ops == {
-        www.path: Op.UPDATE,
-        mx_ttl.path: Op.UPDATE,
-        new.path: Op.CREATE,
-        harness.rr("www", "AAAA", "::1").path: Op.DELETE,
-    }
-    text = plan.render()
-    assert "- 300 192.0.2.11" in text and "+ 300 192.0.2.12" in text
-    harness.provider.apply(plan)
-    assert harness.provider.plan_for(spec).empty
-    assert all(c.ok for c in harness.provider.verify(spec))
-
-
-def test_dry_run_changes_nothing(harness: Harness) -> None:
-    spec = harness.spec(*harness.records())
-    before = harness.provider.read(harness.zone)
-    plan = harness.provider.plan(spec, before)
-    result = harness.provider.apply(plan, dry_run=True)
-    assert result.dry_run and not result.applied
-    assert result.changes == plan.changes
-    assert harness.provider.read(harness.zone).fingerprint == before.fingerprint
-    assert harness.provider.plan_for(spec).changes == plan.changes
-
-
-def test_stale_plan_is_refused(harness: Harness) -> None:
-    records = harness.records()
-    _applied(harness, harness.spec(*records))
-    mine = harness.provider.plan_for(harness.spec(*records, harness.rr("a", "A", "192.0.2.1")))
-    # Someone else changes the zone after my plan was reviewed.
-    _applied(harness, harness.spec(*records, harness.rr("b", "A", "192.0.2.2")))
-    with pytest.raises(StalePlan, match="changed after this plan was made"):
-        harness.provider.apply(mine)
-    state = harness.provider.read(harness.zone).state
-    assert state is not None
-    assert state.get(f"a.{harness.zone}", "A") is None
-    assert state.get(f"b.{harness.zone}", "A") is not None
-
-
-def test_destroy_then_verify_shows_it_gone(harness: Harness) -> None:
-    spec = harness.spec(*harness.records())
-    _applied(harness, spec)
-    harness.provider.destroy(harness.zone)
-    checks = {c.name: c for c in harness.provider.verify(spec)}
-    assert not all(c.ok for c in checks.values())
-    baseline = {r.path for r in harness.baseline}
-    for rrset in harness.records():
-        if rrset.path in checks:  # rfc2136 reports per record; zonefile reports the file gone
-            assert not checks[rrset.path].ok, rrset.path
-    state = harness.provider.read(harness.zone).state
-    left = {r.path for r in state.rrsets} if state is not None else set()
-    assert left <= baseline
-
-
-# -- safety thresholds, enforced by the framework for every provider -----------------------------
-
-
-def _bulk(h: Harness, n: int) -> list[RRset]:
-    return [h.rr(f"host{i}", "A", f"192.0.2.{i + 1}") for i in range(n)]
-
-
-def test_mass_change_over_30_percent_is_refused_unless_forced(harness: Harness) -> None:
-    hosts = _bulk(harness, 12 - len(harness.required))
-    _applied(harness, harness.spec(*hosts))  # 12 items
-    # Delete 4 of 12 (33%): refused.
-    plan = harness.provider.plan_for(harness.spec(*hosts[4:]))
-    with pytest.raises(UnsafePlan, match="4 of 12"):
-        harness.provider.apply(plan)
-    assert harness.provider.plan_for(harness.spec(*hosts[4:])).changes == plan.changes
-    result = harness.provider.apply(plan, force=True)
-    assert result.applied
-    assert harness.provider.plan_for(harness.spec(*hosts[4:])).empty
-
-
-def test_change_within_30_percent_runs_unforced(harness: Harness) -> None:
-    hosts = _bulk(harness, 12 - len(harness.required))
-    _applied(harness, harness.spec(*hosts))
-    changed = [harness.rr(r.name, "A", "198.51.100.1") for r in hosts[:3]]  # 3 of 12 = 25%
-    assert harness.provider.apply(harness.provider.plan_for(harness.spec(*changed, *hosts[3:])))
-
-
-def test_small_resources_change_wholesale(harness: Harness) -> None:
-    hosts = _bulk(harness, 9 - len(harness.required))
-    _applied(harness, harness.spec(*hosts))  # 9 items: below the threshold's minimum
-    assert harness.provider.apply(harness.provider.plan_for(harness.spec()))
-
-
-def test_apex_ns_change_is_refused_unless_forced(harness: Harness) -> None:
-    _applied(harness, harness.spec(*harness.records()))
-    ns = next(r for r in harness.required if r.rdtype == "NS")
-    more = harness.rr("@", "NS", *ns.values, "ns2.example.net.", ttl=ns.ttl)
-    plan = harness.provider.plan_for(harness.spec(*harness.records(), more))
-    with pytest.raises(UnsafePlan, match="apex NS"):
-        harness.provider.apply(plan)
-    harness.provider.apply(plan, force=True)
-    assert harness.provider.plan_for(harness.spec(*harness.records(), more)).empty
+def test_every_registered_provider_runs_the_contract() -> None:
+    assert set(available_providers()) <= set(CONTRACTED)
