@@ -95,9 +95,7 @@ def test_concurrent_writers_get_no_server_error_and_every_write_lands(tmp_path):
             )
             # Refusals are throttled into few rows, each counting the repeats it stands for.
             refusals = db.session.scalar(
-                sa.select(sa.func.sum(1 + AuditEvent.repeats)).where(
-                    AuditEvent.action == "refused"
-                )
+                sa.select(sa.func.sum(1 + AuditEvent.repeats)).where(AuditEvent.action == "refused")
             )
         assert invitations == posted, "every acknowledged write is in the database"
         assert refusals == statuses[403], "every refused read is in the audit trail"
