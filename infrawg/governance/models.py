@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
@@ -70,20 +71,11 @@ class RoleGrant(Model):
         return f"{self.role} grant #{self.id}"
 
 
-class StaffRequestState(StrEnum):
-    OPEN = "open"
-    GRANTED = "granted"
-    DECLINED = "declined"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return {
-            "open": "Waiting for the chair",
-            "granted": "Granted",
-            "declined": "Declined",
-            "withdrawn": "Withdrawn",
-        }[self.value]
+class StaffRequestState(LabelledEnum):
+    OPEN = "open", "Waiting for the chair"
+    GRANTED = "granted", "Granted"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class StaffRequest(Model):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
@@ -16,29 +16,20 @@ if TYPE_CHECKING:
     from infrawg.membership.models import Person
 
 
-class OrganisationKind(StrEnum):
-    WG = "wg"
-    CO = "co"
-
-    @property
-    def label(self) -> str:
-        return {"wg": "Working group", "co": "Community organisation"}[self.value]
+class OrganisationKind(LabelledEnum):
+    WG = "wg", "Working group"
+    CO = "co", "Community organisation"
 
 
-class OrganisationStatus(StrEnum):
-    APPROVED = "approved"  # R1: eligible for services
-    LAPSED = "lapsed"  # R7: a WG whose charter lapsed or was revoked; services wait
-    APPLYING = "applying"  # R8: a CO whose application waits for the chair and the board
-    DECLINED = "declined"  # R8: a CO whose application was declined (kept, not deleted)
-
-    @property
-    def label(self) -> str:
-        return {
-            "approved": "Eligible for services",
-            "lapsed": "Charter lapsed or revoked: services suspended",
-            "applying": "Applying: waiting for the chair and the board",
-            "declined": "Application declined",
-        }[self.value]
+class OrganisationStatus(LabelledEnum):
+    # R1: eligible for services
+    APPROVED = "approved", "Eligible for services"
+    # R7: a WG whose charter lapsed or was revoked; services wait
+    LAPSED = "lapsed", "Charter lapsed or revoked: services suspended"
+    # R8: a CO whose application waits for the chair and the board
+    APPLYING = "applying", "Applying: waiting for the chair and the board"
+    # R8: a CO whose application was declined (kept, not deleted)
+    DECLINED = "declined", "Application declined"
 
 
 class TenantOrganisation(Model):
@@ -107,33 +98,24 @@ class TenantMember(Model):
         return f"tenant member #{self.id} of organisation #{self.organisation_id}"
 
 
-class ApplicationState(StrEnum):
+class ApplicationState(LabelledEnum):
     """Whose move it is on a CO application."""
 
-    WAITING_FOR_BOTH = "waiting_for_both"
-    WAITING_FOR_CHAIR = "waiting_for_chair"
-    WAITING_FOR_BOARD = "waiting_for_board"
-    APPROVED = "approved"
-    DECLINED = "declined"
-
-    @property
-    def label(self) -> str:
-        return {
-            "waiting_for_both": "Waiting for the chair and the board",
-            "waiting_for_chair": "Waiting for the chair",
-            "waiting_for_board": "Waiting for the board",
-            "approved": "Approved by the chair and the board",
-            "declined": "Declined",
-        }[self.value]
+    WAITING_FOR_BOTH = "waiting_for_both", "Waiting for the chair and the board"
+    WAITING_FOR_CHAIR = "waiting_for_chair", "Waiting for the chair"
+    WAITING_FOR_BOARD = "waiting_for_board", "Waiting for the board"
+    APPROVED = "approved", "Approved by the chair and the board"
+    DECLINED = "declined", "Declined"
 
     @property
     def open(self) -> bool:
         return self.value.startswith("waiting")
 
 
-class Decision(StrEnum):
-    APPROVE = "approve"
-    DECLINE = "decline"
+class Decision(LabelledEnum):
+    # The label is the decision as recorded: "approved 1 May 2026 by ...".
+    APPROVE = "approve", "approved"
+    DECLINE = "decline", "declined"
 
 
 class COApplication(Model):

@@ -27,6 +27,7 @@ from infrawg.tenants.models import (
     TenantMember,
     TenantOrganisation,
 )
+from infrawg.text import clean
 from infrawg.timeutil import utcnow
 from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
@@ -60,15 +61,6 @@ def contacts_for(organisation: TenantOrganisation) -> list[Person]:
             .order_by(TenantMember.joined_at, TenantMember.id)
         )
     )
-
-
-def _text(value: str | None, message: str, required: bool = True, limit: int = MAX_TEXT) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise Invalid(message)
-    if len(value) > limit:
-        raise Invalid(f"Keep it under {limit} characters.")
-    return value
 
 
 # Reading -------------------------------------------------------------------------------
@@ -205,11 +197,12 @@ def open_invitations(organisation: TenantOrganisation) -> list[TenantInvitation]
 
 
 def _check_new_organisation(name: str, slug: str) -> tuple[str, str]:
-    name = _text(name, "Give the organisation's name.", limit=200)
+    name = clean(name, "Give the organisation's name.", limit=200, field="name")
     slug = (slug or "").strip().lower()
     if not SLUG.match(slug):
         raise Invalid(
-            "The short name (slug) uses lower-case letters, digits and dashes, e.g. packaging-wg."
+            "The short name (slug) uses lower-case letters, digits and dashes, e.g. packaging-wg.",
+            field="slug",
         )
     taken = db.session.scalar(
         select(TenantOrganisation).where(
@@ -236,16 +229,19 @@ def record_working_group(
     """R7: a WG the membership approved is recorded with its approval and is eligible at once."""
     policy.require(actor, Permission.ORGANISATION_MANAGE)
     name, slug = _check_new_organisation(name, slug)
-    approval_ref = _text(
-        approval_ref, "Give the reference of the membership's approval of the WG.", limit=200
+    approval_ref = clean(
+        approval_ref,
+        "Give the reference of the membership's approval of the WG.",
+        limit=200,
+        field="approval_ref",
     )
     organisation = TenantOrganisation(
         kind=OrganisationKind.WG,
         name=name,
         slug=slug,
-        description=_text(description, "", required=False),
-        mission=_text(mission, "", required=False),
-        website=_text(website, "", required=False, limit=500) or None,
+        description=clean(description, limit=MAX_TEXT, field="description"),
+        mission=clean(mission, limit=MAX_TEXT, field="mission"),
+        website=clean(website, limit=500, field="website") or None,
         status=OrganisationStatus.APPROVED,
         approval_ref=approval_ref,
         approved_at=utcnow(),
@@ -260,7 +256,9 @@ def record_working_group(
 def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) -> None:
     """R7: a WG's charter lapsed or was revoked: not eligible, its services suspended."""
     policy.require(actor, Permission.ORGANISATION_MANAGE, organisation)
-    reason = _text(reason, "Say why the charter ended (lapsed, revoked, when).")
+    reason = clean(
+        reason, "Say why the charter ended (lapsed, revoked, when).", limit=MAX_TEXT, field="reason"
+    )
     if (
         organisation.kind != OrganisationKind.WG
         or organisation.status != OrganisationStatus.APPROVED
@@ -289,11 +287,15 @@ def _set_status(organisation: TenantOrganisation, status: OrganisationStatus, re
 
 
 def _application_texts(services: str, mission_statement: str) -> tuple[str, str]:
-    services = _text(services, "Name the services the organisation asks for.")
-    mission_statement = _text(
+    services = clean(
+        services, "Name the services the organisation asks for.", limit=MAX_TEXT, field="services"
+    )
+    mission_statement = clean(
         mission_statement,
         "Say how these services further the foundation's mission: the chair and the board "
         "decide on it.",
+        limit=MAX_TEXT,
+        field="mission_statement",
     )
     return services, mission_statement
 
@@ -318,9 +320,9 @@ def apply_as_co(
         kind=OrganisationKind.CO,
         name=name,
         slug=slug,
-        description=_text(description, "", required=False),
+        description=clean(description, limit=MAX_TEXT, field="description"),
         mission=mission_statement,
-        website=_text(website, "", required=False, limit=500) or None,
+        website=clean(website, limit=500, field="website") or None,
         status=OrganisationStatus.APPLYING,
         status_reason="Applied to the chair and the board",
     )
@@ -407,7 +409,9 @@ def decide_application(
     """R8: the chair's or the board's decision, with its reason; both must approve."""
     require_decider(actor, side)
     who = "the chair" if side == "chair" else "the board"
-    reason = _text(reason, f"Give the reason for {who}'s decision: it is kept with it.")
+    reason = clean(
+        reason, f"Give the reason for {who}'s decision: it is kept with it.", limit=MAX_TEXT
+    )
     # R8: the chair and the board deciding at the same moment must both count: the second
     # waits for the first and reads the state it left (else the application is lost
     # between "waiting for the board" and "waiting for the chair").
@@ -612,7 +616,7 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
     # R4: an organisation keeps at least one tenant member.
     check_can_leave(person, organisation)
     tenancy.ended_at = utcnow()
-    tenancy.end_reason = _text(reason, "", required=False) or "Left"
+    tenancy.end_reason = clean(reason, limit=MAX_TEXT, field="reason") or "Left"
     audit.record(person, Action.TENANT_MEMBER_LEFT, organisation, tenancy.end_reason)
 
 
