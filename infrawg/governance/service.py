@@ -21,6 +21,7 @@ from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.text import clean
 from infrawg.timeutil import utcnow
+from infrawg.transitions import transition
 from infrawg.web import external_url
 
 CHAIRS_DECISION = "chair's decision"
@@ -107,8 +108,9 @@ def open_staff_requests():
 
 
 def count_open_staff_requests() -> int:
-    return db.session.scalar(
-        select(func.count()).where(StaffRequest.state == StaffRequestState.OPEN)
+    return (
+        db.session.scalar(select(func.count()).where(StaffRequest.state == StaffRequestState.OPEN))
+        or 0
     )
 
 
@@ -182,9 +184,14 @@ def withdraw_staff_request(person: Person, staff_request: StaffRequest) -> None:
         raise NotFound("There is no such staff request.")
     if staff_request.state != StaffRequestState.OPEN:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
-    staff_request.state = StaffRequestState.WITHDRAWN
-    staff_request.decided_at = utcnow()
-    audit.record(person, Action.STAFF_REQUEST_WITHDRAWN, staff_request)
+    # Withdrawn by the member, not decided by anyone.
+    transition(
+        staff_request,
+        StaffRequestState.WITHDRAWN,
+        actor=person,
+        by=None,
+        action=Action.STAFF_REQUEST_WITHDRAWN,
+    )
 
 
 def _refuse_own_staff_status(actor: Person, person: Person) -> None:
@@ -227,10 +234,8 @@ def grant_staff_request(actor: Person, staff_request: StaffRequest, reason: str)
     if staff_request.state != StaffRequestState.OPEN:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
     grant = _grant_staff(actor, staff_request.person, reason)
-    staff_request.state = StaffRequestState.GRANTED
-    staff_request.decided_at = utcnow()
-    staff_request.decided_by_id = actor.id
-    staff_request.decision_reason = reason
+    # The audit event is the grant's (in _grant_staff).
+    transition(staff_request, StaffRequestState.GRANTED, actor=actor, reason=reason)
     staff_request.grant_id = grant.id
     _mail_decision(staff_request)
 
@@ -241,11 +246,14 @@ def decline_staff_request(actor: Person, staff_request: StaffRequest, reason: st
     reason = clean(reason, "Give the member a reason for declining.", field="reason")
     if staff_request.state != StaffRequestState.OPEN:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
-    staff_request.state = StaffRequestState.DECLINED
-    staff_request.decided_at = utcnow()
-    staff_request.decided_by_id = actor.id
-    staff_request.decision_reason = reason
-    audit.record(actor, Action.STAFF_DECLINED, staff_request.person, reason)
+    transition(
+        staff_request,
+        StaffRequestState.DECLINED,
+        actor=actor,
+        reason=reason,
+        action=Action.STAFF_DECLINED,
+        subject=staff_request.person,
+    )
     _mail_decision(staff_request)
 
 
@@ -336,7 +344,7 @@ def keep_staff(actor: Person, grant: RoleGrant, reason: str = "") -> Person:
     policy.require(actor, Permission.STAFF_DECIDE, grant)
     if grant.role != Role.STAFF or grant.ended_at is not None:
         raise Conflict("This is not a current staff grant.")
-    person = db.session.get(Person, grant.person_id)
+    person = db.session.get_one(Person, grant.person_id)
     _refuse_own_staff_status(actor, person)
     grant.reviewed_at = utcnow()
     grant.reviewed_by_id = actor.id
@@ -356,9 +364,8 @@ def step_down(person: Person, reason: str | None = None) -> None:
 
 
 def _end(grant: RoleGrant, actor: Person | None, reason: str) -> None:
-    grant.ended_at = utcnow()
+    grant.end(reason)
     grant.ended_by_id = actor.id if actor is not None else None
-    grant.end_reason = reason
     policy.forget_roles()
 
 

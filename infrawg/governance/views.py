@@ -144,6 +144,7 @@ def _my_roles_page(status: int = 200, **forms):
         status=status,
         subject=current_user,
         roles_now=sorted(role.value for role in policy.roles_of(current_user)),
+        is_staff=Role.STAFF in policy.roles_of(current_user),
         history=service.role_history(current_user),
         staff_requests=service.staff_requests_of(current_user),
         tenancies=tenants.tenancies_of(current_user),

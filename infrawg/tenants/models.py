@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
+from infrawg.mixins import Ended, HasStatus
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -32,7 +33,15 @@ class OrganisationStatus(LabelledEnum):
     DECLINED = "declined", "Application declined"
 
 
-class TenantOrganisation(Model):
+# R4: organisations that receive (or wait for) services keep at least one tenant member.
+KEEPS_A_TENANT_MEMBER = (
+    OrganisationStatus.APPROVED,
+    OrganisationStatus.LAPSED,
+    OrganisationStatus.APPLYING,
+)
+
+
+class TenantOrganisation(HasStatus, Model):
     """A working group or community organisation that receives (or asks for) services."""
 
     __tablename__ = "tenant_organisation"
@@ -46,8 +55,6 @@ class TenantOrganisation(Model):
     mission: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[OrganisationStatus] = mapped_column(enum_type(OrganisationStatus))
-    status_reason: Mapped[str | None] = mapped_column(Text)
-    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # R7: the membership's approval of a WG, or the CO application that recognised it.
     approval_ref: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None]
@@ -69,11 +76,26 @@ class TenantOrganisation(Model):
         return self.status == OrganisationStatus.APPROVED
 
     @property
+    def keeps_a_tenant_member(self) -> bool:
+        """R4: an organisation that receives (or waits for) services keeps a tenant member."""
+        return self.status in KEEPS_A_TENANT_MEMBER
+
+    @property
+    def charter_may_end(self) -> bool:
+        """R7: only the charter of an eligible working group can lapse."""
+        return self.kind == OrganisationKind.WG and self.status == OrganisationStatus.APPROVED
+
+    @property
+    def may_apply_to_become_co(self) -> bool:
+        """R7/R8: a lapsed WG, or an organisation whose application was declined."""
+        return self.status in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED)
+
+    @property
     def audit_label(self) -> str:
         return f"{self.name} ({self.kind.value.upper()})"
 
 
-class TenantMember(Model):
+class TenantMember(Ended, Model):
     """R4/R5: a person who is the liaison of one organisation; ended, never deleted."""
 
     __tablename__ = "tenant_member"
@@ -87,8 +109,6 @@ class TenantMember(Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    ended_at: Mapped[datetime | None]
-    end_reason: Mapped[str | None] = mapped_column(Text)
 
     organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
     person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")

@@ -30,17 +30,12 @@ from infrawg.tenants.models import (
 from infrawg.text import clean
 from infrawg.timeutil import utcnow
 from infrawg.tokens import make_token, read_token
+from infrawg.transitions import transition
 from infrawg.web import external_url
 
 INVITE = "tenant-invitation"
 MAX_TEXT = 4000
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
-# R4: organisations that receive (or wait for) services keep at least one tenant member.
-KEEPS_A_TENANT_MEMBER = (
-    OrganisationStatus.APPROVED,
-    OrganisationStatus.LAPSED,
-    OrganisationStatus.APPLYING,
-)
 
 
 def contacts_for(organisation: TenantOrganisation) -> list[Person]:
@@ -138,7 +133,8 @@ def applications_waiting_for(side: str):
 
 
 def count_applications_waiting_for(side: str) -> int:
-    return db.session.scalar(select(func.count()).where(COApplication.state.in_(WAITING_FOR[side])))
+    stmt = select(func.count()).where(COApplication.state.in_(WAITING_FOR[side]))
+    return db.session.scalar(stmt) or 0
 
 
 def applications_waiting_for_others(side: str) -> list[COApplication]:
@@ -259,14 +255,17 @@ def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) ->
     reason = clean(
         reason, "Say why the charter ended (lapsed, revoked, when).", limit=MAX_TEXT, field="reason"
     )
-    if (
-        organisation.kind != OrganisationKind.WG
-        or organisation.status != OrganisationStatus.APPROVED
-    ):
+    if not organisation.charter_may_end:
         raise Conflict("Only the charter of an eligible working group can lapse.")
-    _set_status(organisation, OrganisationStatus.LAPSED, reason)
+    transition(
+        organisation,
+        OrganisationStatus.LAPSED,
+        actor=actor,
+        reason=reason,
+        action=Action.ORGANISATION_CHARTER_ENDED,
+        attribute="status",
+    )
     organisation.services_suspended = True
-    audit.record(actor, Action.ORGANISATION_CHARTER_ENDED, organisation, reason)
     send_mail(
         [p.email for p in contacts_for(organisation)],
         f"{organisation.name}: services suspended",
@@ -278,9 +277,7 @@ def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) ->
 
 
 def _set_status(organisation: TenantOrganisation, status: OrganisationStatus, reason: str) -> None:
-    organisation.status = status
-    organisation.status_reason = reason
-    organisation.status_changed_at = utcnow()
+    transition(organisation, status, actor=None, reason=reason, attribute="status")
 
 
 # CO applications (R8) ------------------------------------------------------------------
@@ -342,7 +339,7 @@ def apply_to_become_co(
     # One open application at a time, also when two tenant members apply at once.
     lock_organisation(organisation)
     db.session.refresh(organisation, ["status"])
-    if organisation.status not in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED):
+    if not organisation.may_apply_to_become_co:
         raise Conflict(
             f"{organisation.name} cannot apply now: {organisation.status.label.lower()}."
         )
@@ -448,8 +445,15 @@ def decide_application(
         organisation.approval_ref = f"CO application #{application.id}"
         organisation.approved_at = now
         organisation.services_suspended = False
-        _set_status(organisation, OrganisationStatus.APPROVED, "Recognised as a CO")
-        audit.record(actor, Action.ORGANISATION_RECOGNISED, organisation, organisation.approval_ref)
+        transition(
+            organisation,
+            OrganisationStatus.APPROVED,
+            actor=actor,
+            reason="Recognised as a CO",
+            action=Action.ORGANISATION_RECOGNISED,
+            audit_reason=organisation.approval_ref,
+            attribute="status",
+        )
     if not application.state.open:
         send_mail(
             [p.email for p in contacts_for(organisation)] + [application.applicant.email],
@@ -597,7 +601,7 @@ def _others_remaining(person: Person, organisation: TenantOrganisation) -> int:
 
 def check_can_leave(person: Person, organisation: TenantOrganisation) -> None:
     """R4: refuse (with why) when the person is the organisation's last tenant member."""
-    if organisation.status in KEEPS_A_TENANT_MEMBER and not _others_remaining(person, organisation):
+    if organisation.keeps_a_tenant_member and not _others_remaining(person, organisation):
         raise Conflict(
             f"You are the last tenant member of {organisation.name}, and an organisation that "
             "receives services keeps at least one (R4). Nominate a successor: once they "
@@ -615,8 +619,7 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
         raise Conflict(f"You are not a tenant member of {organisation.name}.")
     # R4: an organisation keeps at least one tenant member.
     check_can_leave(person, organisation)
-    tenancy.ended_at = utcnow()
-    tenancy.end_reason = clean(reason, limit=MAX_TEXT, field="reason") or "Left"
+    tenancy.end(clean(reason, limit=MAX_TEXT, field="reason") or "Left")
     audit.record(person, Action.TENANT_MEMBER_LEFT, organisation, tenancy.end_reason)
 
 
