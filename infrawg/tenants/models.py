@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
-from infrawg.mixins import Ended, HasStatus
+from infrawg.mixins import Decided, Ended, HasStatus
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -138,6 +138,20 @@ class Decision(LabelledEnum):
     DECLINE = "decline", "declined"
 
 
+class Side(LabelledEnum):
+    """R8: who decides on a CO application; both must approve."""
+
+    CHAIR = "chair", "The chair"
+    BOARD = "board", "The board"
+
+
+# R8: the states in which an application waits for each side's decision.
+WAITING_FOR: dict[str, tuple[ApplicationState, ...]] = {
+    Side.CHAIR: (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_CHAIR),
+    Side.BOARD: (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_BOARD),
+}
+
+
 class COApplication(Model):
     """R8: a CO (or a lapsed WG, R7) asks the chair and the board to recognise it."""
 
@@ -157,27 +171,49 @@ class COApplication(Model):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
-    chair_decision: Mapped[Decision | None] = mapped_column(enum_type(Decision))
-    chair_reason: Mapped[str | None] = mapped_column(Text)
-    chair_decided_at: Mapped[datetime | None]
-    chair_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    board_decision: Mapped[Decision | None] = mapped_column(enum_type(Decision))
-    board_reason: Mapped[str | None] = mapped_column(Text)
-    board_decided_at: Mapped[datetime | None]
-    board_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
     applicant: Mapped[Person] = relationship(foreign_keys=[applicant_id], lazy="raise")
-    chair_decided_by: Mapped[Person | None] = relationship(
-        foreign_keys=[chair_decided_by_id], lazy="raise"
+    # At most two rows, needed wherever an application is shown: always loaded with it.
+    decisions: Mapped[list[ApplicationDecision]] = relationship(
+        back_populates="application", lazy="selectin", order_by="ApplicationDecision.id"
     )
-    board_decided_by: Mapped[Person | None] = relationship(
-        foreign_keys=[board_decided_by_id], lazy="raise"
-    )
+
+    def decision_of(self, side: str) -> ApplicationDecision | None:
+        """The chair's or the board's decision, if recorded."""
+        return next((d for d in self.decisions if d.side == side), None)
+
+    def decisions_by_side(self) -> list[tuple[Side, ApplicationDecision | None]]:
+        """Each side with its decision (None: not yet, or not needed)."""
+        return [(side, self.decision_of(side)) for side in Side]
+
+    def waits_for(self, side: str) -> bool:
+        """R8: whether the application waits for ``side``'s decision."""
+        return self.state in WAITING_FOR[side]
 
     @property
     def audit_label(self) -> str:
         return f"CO application #{self.id}"
+
+
+class ApplicationDecision(Decided, Model):
+    """R8: the chair's or the board's decision on a CO application, kept with its reason."""
+
+    __tablename__ = "co_application_decision"
+    __table_args__ = (
+        # One decision per side: the second of two at once fails here if not before.
+        UniqueConstraint("application_id", "side", name="uq_co_application_decision_side"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("co_application.id"))
+    side: Mapped[Side] = mapped_column(enum_type(Side))
+    decision: Mapped[Decision] = mapped_column(enum_type(Decision))
+
+    application: Mapped[COApplication] = relationship(back_populates="decisions", lazy="raise")
+    decided_by: Mapped[Person | None] = relationship(
+        foreign_keys="ApplicationDecision.decided_by_id", lazy="raise"
+    )
 
 
 class TenantInvitation(Model):

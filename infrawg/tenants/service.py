@@ -18,11 +18,14 @@ from infrawg.membership.service import normalise_email, people_with_roles, perso
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.tenants.models import (
+    WAITING_FOR,
+    ApplicationDecision,
     ApplicationState,
     COApplication,
     Decision,
     OrganisationKind,
     OrganisationStatus,
+    Side,
     TenantInvitation,
     TenantMember,
     TenantOrganisation,
@@ -104,8 +107,7 @@ def _with_people(stmt):
     return stmt.options(
         selectinload(COApplication.organisation),
         selectinload(COApplication.applicant),
-        selectinload(COApplication.chair_decided_by),
-        selectinload(COApplication.board_decided_by),
+        selectinload(COApplication.decisions).selectinload(ApplicationDecision.decided_by),
     )
 
 
@@ -116,12 +118,6 @@ def get_application(application_id: int) -> COApplication:
     if application is None:
         raise NotFound("There is no such application.")
     return application
-
-
-WAITING_FOR = {
-    "chair": (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_CHAIR),
-    "board": (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_BOARD),
-}
 
 
 def applications_waiting_for(side: str):
@@ -419,12 +415,19 @@ def decide_application(
             f"This application does not wait for {who}: {application.state.label.lower()}."
         )
     now = utcnow()
-    setattr(application, f"{side}_decision", decision)
-    setattr(application, f"{side}_reason", reason)
-    setattr(application, f"{side}_decided_at", now)
-    setattr(application, f"{side}_decided_by_id", actor.id)
+    row = ApplicationDecision(application=application, side=Side(side))
+    transition(
+        row,
+        decision,
+        actor=actor,
+        reason=reason,
+        at=now,
+        action=Action(f"co_application.{side}_{decision.value}d"),
+        subject=application,
+        attribute="decision",
+    )
+    db.session.add(row)
     organisation = application.organisation
-    audit.record(actor, Action(f"co_application.{side}_{decision.value}d"), application, reason)
     if decision == Decision.DECLINE:
         # R8: a declined application is kept with its reasons, never deleted.
         application.state = ApplicationState.DECLINED
