@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from infrawg.governance.service import MAX_TEXT
+from infrawg.text import MAX_TEXT
 
 
 class StaffRequestForm(FlaskForm):

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
+from infrawg.mixins import Decided, Ended
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ class Role(StrEnum):
     BOARD = "board"
 
 
-class RoleGrant(Model):
+class RoleGrant(Ended, Model):
     """One grant of staff, chair or board; ended, never deleted, so history stays.
 
     Membership itself is the person's status, not a grant.
@@ -53,9 +55,7 @@ class RoleGrant(Model):
     resolution_ref: Mapped[str | None] = mapped_column(String(200))
     resolution_date: Mapped[date | None]
     reason: Mapped[str | None] = mapped_column(Text)
-    ended_at: Mapped[datetime | None]
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    end_reason: Mapped[str | None] = mapped_column(Text)
     # R3: a staff grant rests on the chair's discretion. When a new chair takes office the
     # grant stays, and waits for the new chair's review until they keep (or revoke) it.
     reviewed_at: Mapped[datetime | None]
@@ -70,23 +70,14 @@ class RoleGrant(Model):
         return f"{self.role} grant #{self.id}"
 
 
-class StaffRequestState(StrEnum):
-    OPEN = "open"
-    GRANTED = "granted"
-    DECLINED = "declined"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return {
-            "open": "Waiting for the chair",
-            "granted": "Granted",
-            "declined": "Declined",
-            "withdrawn": "Withdrawn",
-        }[self.value]
+class StaffRequestState(LabelledEnum):
+    OPEN = "open", "Waiting for the chair"
+    GRANTED = "granted", "Granted"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
-class StaffRequest(Model):
+class StaffRequest(Decided, Model):
     """R3: a member asks for staff status; the chair alone decides."""
 
     __tablename__ = "staff_request"
@@ -102,13 +93,16 @@ class StaffRequest(Model):
         enum_type(StaffRequestState), default=StaffRequestState.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    decided_at: Mapped[datetime | None]
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    decision_reason: Mapped[str | None] = mapped_column(Text)
     grant_id: Mapped[int | None] = mapped_column(ForeignKey("role_grant.id"))
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
-    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
+    decided_by: Mapped[Person | None] = relationship(
+        foreign_keys="StaffRequest.decided_by_id", lazy="raise"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == StaffRequestState.OPEN
 
     @property
     def audit_label(self) -> str:

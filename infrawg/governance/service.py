@@ -19,21 +19,13 @@ from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
+from infrawg.text import clean
 from infrawg.timeutil import utcnow
+from infrawg.transitions import transition
 from infrawg.web import external_url
 
 CHAIRS_DECISION = "chair's decision"
 BOARD_RESOLUTION = "board resolution"
-MAX_TEXT = 2000
-
-
-def _text(value: str | None, message: str, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise Invalid(message)
-    if len(value) > MAX_TEXT:
-        raise Invalid(f"Keep it under {MAX_TEXT} characters.")
-    return value
 
 
 # Reading -------------------------------------------------------------------------------
@@ -116,8 +108,9 @@ def open_staff_requests():
 
 
 def count_open_staff_requests() -> int:
-    return db.session.scalar(
-        select(func.count()).where(StaffRequest.state == StaffRequestState.OPEN)
+    return (
+        db.session.scalar(select(func.count()).where(StaffRequest.state == StaffRequestState.OPEN))
+        or 0
     )
 
 
@@ -158,7 +151,9 @@ def get_grant(grant_id: int) -> RoleGrant:
 def ask_for_staff(person: Person, motivation: str) -> StaffRequest:
     """R3: any member may ask the chair for staff status, with a short motivation."""
     policy.require(person, Permission.STAFF_REQUEST)
-    motivation = _text(motivation, "Say in a few words why you ask for staff status.")
+    motivation = clean(
+        motivation, "Say in a few words why you ask for staff status.", field="motivation"
+    )
     if Role.STAFF in policy.roles_of(person):
         raise Conflict("You are already staff.")
     open_request = db.session.scalar(
@@ -189,9 +184,14 @@ def withdraw_staff_request(person: Person, staff_request: StaffRequest) -> None:
         raise NotFound("There is no such staff request.")
     if staff_request.state != StaffRequestState.OPEN:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
-    staff_request.state = StaffRequestState.WITHDRAWN
-    staff_request.decided_at = utcnow()
-    audit.record(person, Action.STAFF_REQUEST_WITHDRAWN, staff_request)
+    # Withdrawn by the member, not decided by anyone.
+    transition(
+        staff_request,
+        StaffRequestState.WITHDRAWN,
+        actor=person,
+        by=None,
+        action=Action.STAFF_REQUEST_WITHDRAWN,
+    )
 
 
 def _refuse_own_staff_status(actor: Person, person: Person) -> None:
@@ -230,14 +230,12 @@ def _grant_staff(actor: Person, person: Person, reason: str) -> RoleGrant:
 def grant_staff_request(actor: Person, staff_request: StaffRequest, reason: str) -> None:
     """R3: the chair grants a request; the grant records the chair's decision."""
     policy.require(actor, Permission.STAFF_DECIDE, staff_request)
-    reason = _text(reason, "", required=False) or "Granted"
+    reason = clean(reason, field="reason") or "Granted"
     if staff_request.state != StaffRequestState.OPEN:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
     grant = _grant_staff(actor, staff_request.person, reason)
-    staff_request.state = StaffRequestState.GRANTED
-    staff_request.decided_at = utcnow()
-    staff_request.decided_by_id = actor.id
-    staff_request.decision_reason = reason
+    # The audit event is the grant's (in _grant_staff).
+    transition(staff_request, StaffRequestState.GRANTED, actor=actor, reason=reason)
     staff_request.grant_id = grant.id
     _mail_decision(staff_request)
 
@@ -245,14 +243,17 @@ def grant_staff_request(actor: Person, staff_request: StaffRequest, reason: str)
 def decline_staff_request(actor: Person, staff_request: StaffRequest, reason: str) -> None:
     """R3: the chair declines a request, with a reason the member is sent."""
     policy.require(actor, Permission.STAFF_DECIDE, staff_request)
-    reason = _text(reason, "Give the member a reason for declining.")
+    reason = clean(reason, "Give the member a reason for declining.", field="reason")
     if staff_request.state != StaffRequestState.OPEN:
         raise Conflict(f"This request is no longer open: {staff_request.state.label}.")
-    staff_request.state = StaffRequestState.DECLINED
-    staff_request.decided_at = utcnow()
-    staff_request.decided_by_id = actor.id
-    staff_request.decision_reason = reason
-    audit.record(actor, Action.STAFF_DECLINED, staff_request.person, reason)
+    transition(
+        staff_request,
+        StaffRequestState.DECLINED,
+        actor=actor,
+        reason=reason,
+        action=Action.STAFF_DECLINED,
+        subject=staff_request.person,
+    )
     _mail_decision(staff_request)
 
 
@@ -273,10 +274,10 @@ def _mail_decision(staff_request: StaffRequest) -> None:
 def grant_staff(actor: Person, email: str, reason: str) -> RoleGrant:
     """R3: the chair makes a member staff without a request."""
     policy.require(actor, Permission.STAFF_DECIDE)
-    reason = _text(reason, "Say why: the grant records the chair's decision.")
+    reason = clean(reason, "Say why: the grant records the chair's decision.", field="reason")
     person = person_by_email(normalise_email(email))
     if person is None:
-        raise Invalid("No account uses that email. Staff must first join the group.")
+        raise Invalid("No account uses that email. Staff must first join the group.", field="email")
     grant = _grant_staff(actor, person, reason)
     send_mail(
         person.email,
@@ -292,7 +293,7 @@ def grant_staff(actor: Person, email: str, reason: str) -> RoleGrant:
 def revoke_staff(actor: Person, grant: RoleGrant, reason: str) -> None:
     """R3: the chair ends a staff grant, with a reason."""
     policy.require(actor, Permission.STAFF_DECIDE, grant)
-    reason = _text(reason, "Give a reason for revoking staff status.")
+    reason = clean(reason, "Give a reason for revoking staff status.", field="reason")
     if grant.role != Role.STAFF or grant.ended_at is not None:
         raise Conflict("This is not a current staff grant.")
     _end(grant, actor, reason)
@@ -343,11 +344,11 @@ def keep_staff(actor: Person, grant: RoleGrant, reason: str = "") -> Person:
     policy.require(actor, Permission.STAFF_DECIDE, grant)
     if grant.role != Role.STAFF or grant.ended_at is not None:
         raise Conflict("This is not a current staff grant.")
-    person = db.session.get(Person, grant.person_id)
+    person = db.session.get_one(Person, grant.person_id)
     _refuse_own_staff_status(actor, person)
     grant.reviewed_at = utcnow()
     grant.reviewed_by_id = actor.id
-    reason = _text(reason, "", required=False) or "Kept as staff by the new chair"
+    reason = clean(reason) or "Kept as staff by the new chair"
     audit.record(actor, Action.STAFF_KEPT, person, reason)
     return person
 
@@ -357,15 +358,14 @@ def step_down(person: Person, reason: str | None = None) -> None:
     grant = _current_grant(person, Role.STAFF)
     if grant is None:
         raise Conflict("You are not staff, so there is nothing to step down from.")
-    reason = _text(reason, "", required=False) or "Stepped down"
+    reason = clean(reason, field="reason") or "Stepped down"
     _end(grant, person, reason)
     audit.record(person, Action.STAFF_STEPPED_DOWN, person, reason)
 
 
 def _end(grant: RoleGrant, actor: Person | None, reason: str) -> None:
-    grant.ended_at = utcnow()
+    grant.end(reason)
     grant.ended_by_id = actor.id if actor is not None else None
-    grant.end_reason = reason
     policy.forget_roles()
 
 
@@ -390,17 +390,21 @@ def appoint_chair(
 ) -> RoleGrant:
     """R6: the board appoints the chair; the previous appointment ends in the same act."""
     policy.require(actor, Permission.CHAIR_APPOINT)
-    resolution_ref = _text(
-        resolution_ref, "Give the reference of the board's resolution (e.g. 2026-05-12-03)."
+    resolution_ref = clean(
+        resolution_ref,
+        "Give the reference of the board's resolution (e.g. 2026-05-12-03).",
+        field="resolution_ref",
     )[:200]
     if resolution_date is None:
-        raise Invalid("Give the date of the board's resolution.")
+        raise Invalid("Give the date of the board's resolution.", field="resolution_date")
     if resolution_date > utcnow().date():
-        raise Invalid("The resolution's date cannot be in the future.")
+        raise Invalid("The resolution's date cannot be in the future.", field="resolution_date")
     person = person_by_email(normalise_email(email))
     if person is None:
-        raise Invalid("No account uses that email. The chair must first join the group.")
-    return _appoint(actor, person, resolution_ref, resolution_date, _text(reason, "", False))
+        raise Invalid(
+            "No account uses that email. The chair must first join the group.", field="email"
+        )
+    return _appoint(actor, person, resolution_ref, resolution_date, clean(reason, field="reason"))
 
 
 def _appoint(

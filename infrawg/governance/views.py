@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import Select
@@ -9,7 +11,6 @@ from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.audit import AuditEvent
-from infrawg.errors import DomainError, NotAllowed
 from infrawg.extensions import db
 from infrawg.forms import ConfirmForm
 from infrawg.governance import bp, service
@@ -26,12 +27,13 @@ from infrawg.policy import Permission, can, public, requires, signed_in
 from infrawg.tenants import service as tenants
 from infrawg.tenants.forms import ReasonForm
 from infrawg.web import (
-    error_status,
+    confirm_first,
     incomplete_form,
     nav_counter,
     paginate,
     redirect_after_post,
     render,
+    submit,
     wants_fragment,
 )
 
@@ -142,6 +144,7 @@ def _my_roles_page(status: int = 200, **forms):
         status=status,
         subject=current_user,
         roles_now=sorted(role.value for role in policy.roles_of(current_user)),
+        is_staff=Role.STAFF in policy.roles_of(current_user),
         history=service.role_history(current_user),
         staff_requests=service.staff_requests_of(current_user),
         tenancies=tenants.tenancies_of(current_user),
@@ -160,19 +163,14 @@ def my_roles():
 @requires(Permission.STAFF_REQUEST)
 def ask_staff():
     form = StaffRequestForm()
-    if not form.validate_on_submit():
-        return _my_roles_page(422, request_form=form)
-    try:
-        service.ask_for_staff(current_user, form.motivation.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.motivation.errors.append(error.message)
-        return _my_roles_page(error.status if error.status != 400 else 422, request_form=form)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("governance.my_roles"), "You asked for staff status. The chair will decide."
+    return submit(
+        form,
+        lambda: service.ask_for_staff(current_user, form.motivation.data),
+        done=lambda _: redirect_after_post(
+            url_for("governance.my_roles"), "You asked for staff status. The chair will decide."
+        ),
+        again=lambda status, _: _my_roles_page(status, request_form=form),
+        field="motivation",
     )
 
 
@@ -189,12 +187,14 @@ def withdraw_staff_request(request_id: int):
 @signed_in
 def step_down():
     form = StepDownForm()
-    if not form.validate_on_submit():
-        return _my_roles_page(422, step_down_form=form)
-    service.step_down(current_user, form.reason.data)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("governance.my_roles"), "You stepped down from staff. You remain a member."
+    return submit(
+        form,
+        lambda: service.step_down(current_user, form.reason.data),
+        done=lambda _: redirect_after_post(
+            url_for("governance.my_roles"), "You stepped down from staff. You remain a member."
+        ),
+        again=lambda status, _: _my_roles_page(status, step_down_form=form),
+        field="reason",
     )
 
 
@@ -223,7 +223,7 @@ def chair_queue():
     return _chair_queue_page()
 
 
-def _row(full_title: str, row_template: str, status: int = 200, **context):
+def _row(full_title: str, row_template: str, status: int = 200, **context: Any):
     """A row alone for htmx; for a plain browser, a page holding the row (confirm or error)."""
     return render(
         "governance/row_page.html",
@@ -242,31 +242,45 @@ def decide_staff_request(request_id: int, decision: str):
     staff_request = service.get_staff_request(request_id)
     form.validate_on_submit() or incomplete_form()
     row = "governance/_staff_request_row.html"
-    context = {"req": staff_request, "form": form, "back": url_for("governance.chair_queue")}
-    if decision == "decline" and not form.confirmed.data:
+    back = url_for("governance.chair_queue")
+    if decision == "decline":
         # A confirmation step before a destructive act: the row asks, then posts again.
-        return _row("Decline a staff request", row, confirming=True, **context)
-    try:
-        if decision == "grant":
-            service.grant_staff_request(current_user, staff_request, form.reason.data)
-        else:
-            service.decline_staff_request(current_user, staff_request, form.reason.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        staff_request = service.get_staff_request(request_id)
-        context["req"] = staff_request
-        status = error_status(error)
-        return _row("Staff request", row, status=status, error=error.message, **context)
-    db.session.commit()
-    staff_request = service.get_staff_request(request_id)
-    verb = "granted" if decision == "grant" else "declined"
-    if wants_fragment():
-        return render(row, req=staff_request, form=DecisionForm())
-    return redirect_after_post(
-        url_for("governance.chair_queue"),
-        f"The request of {staff_request.person.name} is {verb}.",
+        asking = confirm_first(
+            lambda: _row(
+                "Decline a staff request",
+                row,
+                confirming=True,
+                req=staff_request,
+                form=form,
+                back=back,
+            )
+        )
+        if asking is not None:
+            return asking
+    decide = service.grant_staff_request if decision == "grant" else service.decline_staff_request
+
+    def done(_: None):
+        decided = service.get_staff_request(request_id)
+        if wants_fragment():
+            return render(row, req=decided, form=DecisionForm())
+        verb = "granted" if decision == "grant" else "declined"
+        return redirect_after_post(
+            url_for("governance.chair_queue"), f"The request of {decided.person.name} is {verb}."
+        )
+
+    return submit(
+        form,
+        lambda: decide(current_user, staff_request, form.reason.data),
+        done=done,
+        again=lambda status, error: _row(
+            "Staff request",
+            row,
+            status=status,
+            error=error.message if error else None,
+            req=service.get_staff_request(request_id),
+            form=form,
+            back=back,
+        ),
     )
 
 
@@ -274,18 +288,15 @@ def decide_staff_request(request_id: int, decision: str):
 @requires(Permission.STAFF_DECIDE)
 def grant_staff():
     form = GrantStaffForm()
-    if not form.validate_on_submit():
-        return _chair_queue_page(422, grant_form=form)
-    try:
-        service.grant_staff(current_user, form.email.data, form.reason.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.email.errors.append(error.message)
-        return _chair_queue_page(422 if error.status == 400 else error.status, grant_form=form)
-    db.session.commit()
-    return redirect_after_post(url_for("governance.chair_queue"), "Staff status granted.")
+    return submit(
+        form,
+        lambda: service.grant_staff(current_user, form.email.data, form.reason.data),
+        done=lambda _: redirect_after_post(
+            url_for("governance.chair_queue"), "Staff status granted."
+        ),
+        again=lambda status, _: _chair_queue_page(status, grant_form=form),
+        field="email",
+    )
 
 
 @bp.post("/chair/staff/<int:grant_id>/keep")
@@ -306,31 +317,35 @@ def revoke_staff(grant_id: int):
     grant = service.get_grant(grant_id)
     form.validate_on_submit() or incomplete_form()
     row = "governance/_staff_row.html"
-    context = {"grant": grant, "form": form, "back": url_for("governance.chair_queue")}
-    if not form.confirmed.data:
-        return _row("Revoke staff status", row, confirming=True, **context)
-    try:
-        service.revoke_staff(current_user, grant, form.reason.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        context["grant"] = service.get_grant(grant_id)
-        status = error_status(error)
-        return _row(
+    back = url_for("governance.chair_queue")
+    asking = confirm_first(
+        lambda: _row("Revoke staff status", row, confirming=True, grant=grant, form=form, back=back)
+    )
+    if asking is not None:
+        return asking
+
+    def done(_: None):
+        revoked = service.get_grant(grant_id)
+        if wants_fragment():
+            return render(row, grant=revoked, form=DecisionForm())
+        return redirect_after_post(
+            url_for("governance.chair_queue"), f"{revoked.person.name} is no longer staff."
+        )
+
+    return submit(
+        form,
+        lambda: service.revoke_staff(current_user, grant, form.reason.data),
+        done=done,
+        again=lambda status, error: _row(
             "Revoke staff status",
             row,
             status=status,
             confirming=True,
-            error=error.message,
-            **context,
-        )
-    db.session.commit()
-    grant = service.get_grant(grant_id)
-    if wants_fragment():
-        return render(row, grant=grant, form=DecisionForm())
-    return redirect_after_post(
-        url_for("governance.chair_queue"), f"{grant.person.name} is no longer staff."
+            error=error.message if error else None,
+            grant=service.get_grant(grant_id),
+            form=form,
+            back=back,
+        ),
     )
 
 
@@ -363,23 +378,23 @@ def appoint_chair():
     form = AppointChairForm()
     if not form.validate_on_submit():
         return _board_queue_page(422, chair_form=form)
-    chair = service.current_chair()
-    if chair is not None and not form.confirmed.data:
+    if service.current_chair() is not None:
         # R6: appointing ends the current chair's appointment: ask first.
-        return _board_queue_page(200, chair_form=form, confirming=True)
-    try:
-        service.appoint_chair(
+        asking = confirm_first(lambda: _board_queue_page(200, chair_form=form, confirming=True))
+        if asking is not None:
+            return asking
+    return submit(
+        form,
+        lambda: service.appoint_chair(
             current_user,
             form.email.data,
             form.resolution_ref.data,
             form.resolution_date.data,
             form.reason.data or "",
-        )
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.email.errors.append(error.message)
-        return _board_queue_page(422 if error.status == 400 else error.status, chair_form=form)
-    db.session.commit()
-    return redirect_after_post(url_for("governance.board_queue"), "The chair is appointed.")
+        ),
+        done=lambda _: redirect_after_post(
+            url_for("governance.board_queue"), "The chair is appointed."
+        ),
+        again=lambda status, _: _board_queue_page(status, chair_form=form),
+        field="email",
+    )

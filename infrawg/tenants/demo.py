@@ -7,11 +7,13 @@ from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.membership.models import Person
 from infrawg.tenants.models import (
+    ApplicationDecision,
     ApplicationState,
     COApplication,
     Decision,
     OrganisationKind,
     OrganisationStatus,
+    Side,
     TenantMember,
     TenantOrganisation,
 )
@@ -75,12 +77,18 @@ def load_demo(people: dict[str, Person]) -> None:
         services="A domain, DNS and TLS for the sprint sign-up site; one small VM.",
         mission_statement="Sprints turn users into contributors to the foundation's projects.",
         state=ApplicationState.WAITING_FOR_BOARD,
-        chair_decision=Decision.APPROVE,
-        chair_reason="Small footprint and clearly in the mission.",
-        chair_decided_at=now,
-        chair_decided_by_id=chair.id,
+    )
+    reason = "Small footprint and clearly in the mission."
+    application.decisions.append(
+        ApplicationDecision(
+            side=Side.CHAIR,
+            decision=Decision.APPROVE,
+            decision_reason=reason,
+            decided_at=now,
+            decided_by_id=chair.id,
+        )
     )
     db.session.add(application)
     db.session.flush()
     audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, sprints.name)
-    audit.record(chair, Action.CO_APPLICATION_CHAIR_APPROVED, application, application.chair_reason)
+    audit.record(chair, Action.CO_APPLICATION_CHAIR_APPROVED, application, reason)

@@ -3,45 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
+from infrawg.mixins import Decided, Ended, HasStatus
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
     from infrawg.membership.models import Person
 
 
-class OrganisationKind(StrEnum):
-    WG = "wg"
-    CO = "co"
-
-    @property
-    def label(self) -> str:
-        return {"wg": "Working group", "co": "Community organisation"}[self.value]
+class OrganisationKind(LabelledEnum):
+    WG = "wg", "Working group"
+    CO = "co", "Community organisation"
 
 
-class OrganisationStatus(StrEnum):
-    APPROVED = "approved"  # R1: eligible for services
-    LAPSED = "lapsed"  # R7: a WG whose charter lapsed or was revoked; services wait
-    APPLYING = "applying"  # R8: a CO whose application waits for the chair and the board
-    DECLINED = "declined"  # R8: a CO whose application was declined (kept, not deleted)
-
-    @property
-    def label(self) -> str:
-        return {
-            "approved": "Eligible for services",
-            "lapsed": "Charter lapsed or revoked: services suspended",
-            "applying": "Applying: waiting for the chair and the board",
-            "declined": "Application declined",
-        }[self.value]
+class OrganisationStatus(LabelledEnum):
+    # R1: eligible for services
+    APPROVED = "approved", "Eligible for services"
+    # R7: a WG whose charter lapsed or was revoked; services wait
+    LAPSED = "lapsed", "Charter lapsed or revoked: services suspended"
+    # R8: a CO whose application waits for the chair and the board
+    APPLYING = "applying", "Applying: waiting for the chair and the board"
+    # R8: a CO whose application was declined (kept, not deleted)
+    DECLINED = "declined", "Application declined"
 
 
-class TenantOrganisation(Model):
+# R4: organisations that receive (or wait for) services keep at least one tenant member.
+KEEPS_A_TENANT_MEMBER = (
+    OrganisationStatus.APPROVED,
+    OrganisationStatus.LAPSED,
+    OrganisationStatus.APPLYING,
+)
+
+
+class TenantOrganisation(HasStatus, Model):
     """A working group or community organisation that receives (or asks for) services."""
 
     __tablename__ = "tenant_organisation"
@@ -55,8 +55,6 @@ class TenantOrganisation(Model):
     mission: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[OrganisationStatus] = mapped_column(enum_type(OrganisationStatus))
-    status_reason: Mapped[str | None] = mapped_column(Text)
-    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # R7: the membership's approval of a WG, or the CO application that recognised it.
     approval_ref: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None]
@@ -78,11 +76,26 @@ class TenantOrganisation(Model):
         return self.status == OrganisationStatus.APPROVED
 
     @property
+    def keeps_a_tenant_member(self) -> bool:
+        """R4: an organisation that receives (or waits for) services keeps a tenant member."""
+        return self.status in KEEPS_A_TENANT_MEMBER
+
+    @property
+    def charter_may_end(self) -> bool:
+        """R7: only the charter of an eligible working group can lapse."""
+        return self.kind == OrganisationKind.WG and self.status == OrganisationStatus.APPROVED
+
+    @property
+    def may_apply_to_become_co(self) -> bool:
+        """R7/R8: a lapsed WG, or an organisation whose application was declined."""
+        return self.status in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED)
+
+    @property
     def audit_label(self) -> str:
         return f"{self.name} ({self.kind.value.upper()})"
 
 
-class TenantMember(Model):
+class TenantMember(Ended, Model):
     """R4/R5: a person who is the liaison of one organisation; ended, never deleted."""
 
     __tablename__ = "tenant_member"
@@ -96,8 +109,6 @@ class TenantMember(Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    ended_at: Mapped[datetime | None]
-    end_reason: Mapped[str | None] = mapped_column(Text)
 
     organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
     person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
@@ -107,33 +118,38 @@ class TenantMember(Model):
         return f"tenant member #{self.id} of organisation #{self.organisation_id}"
 
 
-class ApplicationState(StrEnum):
+class ApplicationState(LabelledEnum):
     """Whose move it is on a CO application."""
 
-    WAITING_FOR_BOTH = "waiting_for_both"
-    WAITING_FOR_CHAIR = "waiting_for_chair"
-    WAITING_FOR_BOARD = "waiting_for_board"
-    APPROVED = "approved"
-    DECLINED = "declined"
-
-    @property
-    def label(self) -> str:
-        return {
-            "waiting_for_both": "Waiting for the chair and the board",
-            "waiting_for_chair": "Waiting for the chair",
-            "waiting_for_board": "Waiting for the board",
-            "approved": "Approved by the chair and the board",
-            "declined": "Declined",
-        }[self.value]
+    WAITING_FOR_BOTH = "waiting_for_both", "Waiting for the chair and the board"
+    WAITING_FOR_CHAIR = "waiting_for_chair", "Waiting for the chair"
+    WAITING_FOR_BOARD = "waiting_for_board", "Waiting for the board"
+    APPROVED = "approved", "Approved by the chair and the board"
+    DECLINED = "declined", "Declined"
 
     @property
     def open(self) -> bool:
         return self.value.startswith("waiting")
 
 
-class Decision(StrEnum):
-    APPROVE = "approve"
-    DECLINE = "decline"
+class Decision(LabelledEnum):
+    # The label is the decision as recorded: "approved 1 May 2026 by ...".
+    APPROVE = "approve", "approved"
+    DECLINE = "decline", "declined"
+
+
+class Side(LabelledEnum):
+    """R8: who decides on a CO application; both must approve."""
+
+    CHAIR = "chair", "The chair"
+    BOARD = "board", "The board"
+
+
+# R8: the states in which an application waits for each side's decision.
+WAITING_FOR: dict[str, tuple[ApplicationState, ...]] = {
+    Side.CHAIR: (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_CHAIR),
+    Side.BOARD: (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_BOARD),
+}
 
 
 class COApplication(Model):
@@ -155,27 +171,49 @@ class COApplication(Model):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
-    chair_decision: Mapped[Decision | None] = mapped_column(enum_type(Decision))
-    chair_reason: Mapped[str | None] = mapped_column(Text)
-    chair_decided_at: Mapped[datetime | None]
-    chair_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    board_decision: Mapped[Decision | None] = mapped_column(enum_type(Decision))
-    board_reason: Mapped[str | None] = mapped_column(Text)
-    board_decided_at: Mapped[datetime | None]
-    board_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
     applicant: Mapped[Person] = relationship(foreign_keys=[applicant_id], lazy="raise")
-    chair_decided_by: Mapped[Person | None] = relationship(
-        foreign_keys=[chair_decided_by_id], lazy="raise"
+    # At most two rows, needed wherever an application is shown: always loaded with it.
+    decisions: Mapped[list[ApplicationDecision]] = relationship(
+        back_populates="application", lazy="selectin", order_by="ApplicationDecision.id"
     )
-    board_decided_by: Mapped[Person | None] = relationship(
-        foreign_keys=[board_decided_by_id], lazy="raise"
-    )
+
+    def decision_of(self, side: str) -> ApplicationDecision | None:
+        """The chair's or the board's decision, if recorded."""
+        return next((d for d in self.decisions if d.side == side), None)
+
+    def decisions_by_side(self) -> list[tuple[Side, ApplicationDecision | None]]:
+        """Each side with its decision (None: not yet, or not needed)."""
+        return [(side, self.decision_of(side)) for side in Side]
+
+    def waits_for(self, side: str) -> bool:
+        """R8: whether the application waits for ``side``'s decision."""
+        return self.state in WAITING_FOR[side]
 
     @property
     def audit_label(self) -> str:
         return f"CO application #{self.id}"
+
+
+class ApplicationDecision(Decided, Model):
+    """R8: the chair's or the board's decision on a CO application, kept with its reason."""
+
+    __tablename__ = "co_application_decision"
+    __table_args__ = (
+        # One decision per side: the second of two at once fails here if not before.
+        UniqueConstraint("application_id", "side", name="uq_co_application_decision_side"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("co_application.id"))
+    side: Mapped[Side] = mapped_column(enum_type(Side))
+    decision: Mapped[Decision] = mapped_column(enum_type(Decision))
+
+    application: Mapped[COApplication] = relationship(back_populates="decisions", lazy="raise")
+    decided_by: Mapped[Person | None] = relationship(
+        foreign_keys="ApplicationDecision.decided_by_id", lazy="raise"
+    )
 
 
 class TenantInvitation(Model):

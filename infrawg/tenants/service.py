@@ -18,28 +18,27 @@ from infrawg.membership.service import normalise_email, people_with_roles, perso
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.tenants.models import (
+    WAITING_FOR,
+    ApplicationDecision,
     ApplicationState,
     COApplication,
     Decision,
     OrganisationKind,
     OrganisationStatus,
+    Side,
     TenantInvitation,
     TenantMember,
     TenantOrganisation,
 )
+from infrawg.text import clean
 from infrawg.timeutil import utcnow
 from infrawg.tokens import make_token, read_token
+from infrawg.transitions import transition
 from infrawg.web import external_url
 
 INVITE = "tenant-invitation"
 MAX_TEXT = 4000
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
-# R4: organisations that receive (or wait for) services keep at least one tenant member.
-KEEPS_A_TENANT_MEMBER = (
-    OrganisationStatus.APPROVED,
-    OrganisationStatus.LAPSED,
-    OrganisationStatus.APPLYING,
-)
 
 
 def contacts_for(organisation: TenantOrganisation) -> list[Person]:
@@ -60,15 +59,6 @@ def contacts_for(organisation: TenantOrganisation) -> list[Person]:
             .order_by(TenantMember.joined_at, TenantMember.id)
         )
     )
-
-
-def _text(value: str | None, message: str, required: bool = True, limit: int = MAX_TEXT) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise Invalid(message)
-    if len(value) > limit:
-        raise Invalid(f"Keep it under {limit} characters.")
-    return value
 
 
 # Reading -------------------------------------------------------------------------------
@@ -117,8 +107,7 @@ def _with_people(stmt):
     return stmt.options(
         selectinload(COApplication.organisation),
         selectinload(COApplication.applicant),
-        selectinload(COApplication.chair_decided_by),
-        selectinload(COApplication.board_decided_by),
+        selectinload(COApplication.decisions).selectinload(ApplicationDecision.decided_by),
     )
 
 
@@ -131,12 +120,6 @@ def get_application(application_id: int) -> COApplication:
     return application
 
 
-WAITING_FOR = {
-    "chair": (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_CHAIR),
-    "board": (ApplicationState.WAITING_FOR_BOTH, ApplicationState.WAITING_FOR_BOARD),
-}
-
-
 def applications_waiting_for(side: str):
     return (
         _with_people(select(COApplication))
@@ -146,7 +129,8 @@ def applications_waiting_for(side: str):
 
 
 def count_applications_waiting_for(side: str) -> int:
-    return db.session.scalar(select(func.count()).where(COApplication.state.in_(WAITING_FOR[side])))
+    stmt = select(func.count()).where(COApplication.state.in_(WAITING_FOR[side]))
+    return db.session.scalar(stmt) or 0
 
 
 def applications_waiting_for_others(side: str) -> list[COApplication]:
@@ -205,11 +189,12 @@ def open_invitations(organisation: TenantOrganisation) -> list[TenantInvitation]
 
 
 def _check_new_organisation(name: str, slug: str) -> tuple[str, str]:
-    name = _text(name, "Give the organisation's name.", limit=200)
+    name = clean(name, "Give the organisation's name.", limit=200, field="name")
     slug = (slug or "").strip().lower()
     if not SLUG.match(slug):
         raise Invalid(
-            "The short name (slug) uses lower-case letters, digits and dashes, e.g. packaging-wg."
+            "The short name (slug) uses lower-case letters, digits and dashes, e.g. packaging-wg.",
+            field="slug",
         )
     taken = db.session.scalar(
         select(TenantOrganisation).where(
@@ -236,16 +221,19 @@ def record_working_group(
     """R7: a WG the membership approved is recorded with its approval and is eligible at once."""
     policy.require(actor, Permission.ORGANISATION_MANAGE)
     name, slug = _check_new_organisation(name, slug)
-    approval_ref = _text(
-        approval_ref, "Give the reference of the membership's approval of the WG.", limit=200
+    approval_ref = clean(
+        approval_ref,
+        "Give the reference of the membership's approval of the WG.",
+        limit=200,
+        field="approval_ref",
     )
     organisation = TenantOrganisation(
         kind=OrganisationKind.WG,
         name=name,
         slug=slug,
-        description=_text(description, "", required=False),
-        mission=_text(mission, "", required=False),
-        website=_text(website, "", required=False, limit=500) or None,
+        description=clean(description, limit=MAX_TEXT, field="description"),
+        mission=clean(mission, limit=MAX_TEXT, field="mission"),
+        website=clean(website, limit=500, field="website") or None,
         status=OrganisationStatus.APPROVED,
         approval_ref=approval_ref,
         approved_at=utcnow(),
@@ -260,15 +248,20 @@ def record_working_group(
 def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) -> None:
     """R7: a WG's charter lapsed or was revoked: not eligible, its services suspended."""
     policy.require(actor, Permission.ORGANISATION_MANAGE, organisation)
-    reason = _text(reason, "Say why the charter ended (lapsed, revoked, when).")
-    if (
-        organisation.kind != OrganisationKind.WG
-        or organisation.status != OrganisationStatus.APPROVED
-    ):
+    reason = clean(
+        reason, "Say why the charter ended (lapsed, revoked, when).", limit=MAX_TEXT, field="reason"
+    )
+    if not organisation.charter_may_end:
         raise Conflict("Only the charter of an eligible working group can lapse.")
-    _set_status(organisation, OrganisationStatus.LAPSED, reason)
+    transition(
+        organisation,
+        OrganisationStatus.LAPSED,
+        actor=actor,
+        reason=reason,
+        action=Action.ORGANISATION_CHARTER_ENDED,
+        attribute="status",
+    )
     organisation.services_suspended = True
-    audit.record(actor, Action.ORGANISATION_CHARTER_ENDED, organisation, reason)
     send_mail(
         [p.email for p in contacts_for(organisation)],
         f"{organisation.name}: services suspended",
@@ -280,20 +273,22 @@ def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) ->
 
 
 def _set_status(organisation: TenantOrganisation, status: OrganisationStatus, reason: str) -> None:
-    organisation.status = status
-    organisation.status_reason = reason
-    organisation.status_changed_at = utcnow()
+    transition(organisation, status, actor=None, reason=reason, attribute="status")
 
 
 # CO applications (R8) ------------------------------------------------------------------
 
 
 def _application_texts(services: str, mission_statement: str) -> tuple[str, str]:
-    services = _text(services, "Name the services the organisation asks for.")
-    mission_statement = _text(
+    services = clean(
+        services, "Name the services the organisation asks for.", limit=MAX_TEXT, field="services"
+    )
+    mission_statement = clean(
         mission_statement,
         "Say how these services further the foundation's mission: the chair and the board "
         "decide on it.",
+        limit=MAX_TEXT,
+        field="mission_statement",
     )
     return services, mission_statement
 
@@ -318,9 +313,9 @@ def apply_as_co(
         kind=OrganisationKind.CO,
         name=name,
         slug=slug,
-        description=_text(description, "", required=False),
+        description=clean(description, limit=MAX_TEXT, field="description"),
         mission=mission_statement,
-        website=_text(website, "", required=False, limit=500) or None,
+        website=clean(website, limit=500, field="website") or None,
         status=OrganisationStatus.APPLYING,
         status_reason="Applied to the chair and the board",
     )
@@ -340,7 +335,7 @@ def apply_to_become_co(
     # One open application at a time, also when two tenant members apply at once.
     lock_organisation(organisation)
     db.session.refresh(organisation, ["status"])
-    if organisation.status not in (OrganisationStatus.LAPSED, OrganisationStatus.DECLINED):
+    if not organisation.may_apply_to_become_co:
         raise Conflict(
             f"{organisation.name} cannot apply now: {organisation.status.label.lower()}."
         )
@@ -407,7 +402,9 @@ def decide_application(
     """R8: the chair's or the board's decision, with its reason; both must approve."""
     require_decider(actor, side)
     who = "the chair" if side == "chair" else "the board"
-    reason = _text(reason, f"Give the reason for {who}'s decision: it is kept with it.")
+    reason = clean(
+        reason, f"Give the reason for {who}'s decision: it is kept with it.", limit=MAX_TEXT
+    )
     # R8: the chair and the board deciding at the same moment must both count: the second
     # waits for the first and reads the state it left (else the application is lost
     # between "waiting for the board" and "waiting for the chair").
@@ -418,12 +415,19 @@ def decide_application(
             f"This application does not wait for {who}: {application.state.label.lower()}."
         )
     now = utcnow()
-    setattr(application, f"{side}_decision", decision)
-    setattr(application, f"{side}_reason", reason)
-    setattr(application, f"{side}_decided_at", now)
-    setattr(application, f"{side}_decided_by_id", actor.id)
+    row = ApplicationDecision(application=application, side=Side(side))
+    transition(
+        row,
+        decision,
+        actor=actor,
+        reason=reason,
+        at=now,
+        action=Action(f"co_application.{side}_{decision.value}d"),
+        subject=application,
+        attribute="decision",
+    )
+    db.session.add(row)
     organisation = application.organisation
-    audit.record(actor, Action(f"co_application.{side}_{decision.value}d"), application, reason)
     if decision == Decision.DECLINE:
         # R8: a declined application is kept with its reasons, never deleted.
         application.state = ApplicationState.DECLINED
@@ -444,8 +448,15 @@ def decide_application(
         organisation.approval_ref = f"CO application #{application.id}"
         organisation.approved_at = now
         organisation.services_suspended = False
-        _set_status(organisation, OrganisationStatus.APPROVED, "Recognised as a CO")
-        audit.record(actor, Action.ORGANISATION_RECOGNISED, organisation, organisation.approval_ref)
+        transition(
+            organisation,
+            OrganisationStatus.APPROVED,
+            actor=actor,
+            reason="Recognised as a CO",
+            action=Action.ORGANISATION_RECOGNISED,
+            audit_reason=organisation.approval_ref,
+            attribute="status",
+        )
     if not application.state.open:
         send_mail(
             [p.email for p in contacts_for(organisation)] + [application.applicant.email],
@@ -593,7 +604,7 @@ def _others_remaining(person: Person, organisation: TenantOrganisation) -> int:
 
 def check_can_leave(person: Person, organisation: TenantOrganisation) -> None:
     """R4: refuse (with why) when the person is the organisation's last tenant member."""
-    if organisation.status in KEEPS_A_TENANT_MEMBER and not _others_remaining(person, organisation):
+    if organisation.keeps_a_tenant_member and not _others_remaining(person, organisation):
         raise Conflict(
             f"You are the last tenant member of {organisation.name}, and an organisation that "
             "receives services keeps at least one (R4). Nominate a successor: once they "
@@ -611,8 +622,7 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
         raise Conflict(f"You are not a tenant member of {organisation.name}.")
     # R4: an organisation keeps at least one tenant member.
     check_can_leave(person, organisation)
-    tenancy.ended_at = utcnow()
-    tenancy.end_reason = _text(reason, "", required=False) or "Left"
+    tenancy.end(clean(reason, limit=MAX_TEXT, field="reason") or "Left")
     audit.record(person, Action.TENANT_MEMBER_LEFT, organisation, tenancy.end_reason)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request, url_for
 from flask_login import current_user
 
-from infrawg import policy
-from infrawg.errors import DomainError, NotAllowed
 from infrawg.extensions import db
-from infrawg.policy import Permission, can, public, requires, signed_in
+from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.tenants import bp, service
 from infrawg.tenants.forms import (
     BecomeCOForm,
@@ -20,11 +20,12 @@ from infrawg.tenants.forms import (
 )
 from infrawg.tenants.models import Decision
 from infrawg.web import (
-    error_status,
+    confirm_first,
     incomplete_form,
     paginate,
     redirect_after_post,
     render,
+    submit,
     wants_fragment,
 )
 
@@ -71,38 +72,38 @@ def organisation(slug: str):
 @requires(Permission.ORGANISATION_MANAGE)
 def new_working_group():
     form = WorkingGroupForm()
-    if form.validate_on_submit():
-        try:
-            organisation = service.record_working_group(
-                current_user,
-                form.name.data,
-                form.slug.data,
-                form.description.data,
-                form.mission.data,
-                form.website.data,
-                form.approval_ref.data,
-            )
-        except NotAllowed:
-            raise
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-            return render("tenants/new_wg.html", status=error_status(error), form=form)
-        db.session.commit()
-        return redirect_after_post(
+    if not form.is_submitted():
+        return render("tenants/new_wg.html", form=form)
+    return submit(
+        form,
+        lambda: service.record_working_group(
+            current_user,
+            form.name.data,
+            form.slug.data,
+            form.description.data,
+            form.mission.data,
+            form.website.data,
+            form.approval_ref.data,
+        ),
+        done=lambda organisation: redirect_after_post(
             url_for("tenants.organisation", slug=organisation.slug),
             f"{organisation.name} is recorded and eligible for services.",
-        )
-    return render("tenants/new_wg.html", status=422 if form.is_submitted() else 200, form=form)
+        ),
+        again=lambda status, _: render("tenants/new_wg.html", status=status, form=form),
+    )
 
 
 @bp.route("/organisations/apply", methods=["GET", "POST"])
 @requires(Permission.APPLICATION_CREATE)
 def apply():
     form = COApplicationForm()
-    if form.validate_on_submit():
-        try:
-            application = service.apply_as_co(
+    if not form.is_submitted():
+        return render("tenants/apply.html", form=form)
+    return submit(
+        form,
+        # The slug is read before the commit expires the application.
+        lambda: (
+            service.apply_as_co(
                 current_user,
                 form.name.data,
                 form.slug.data,
@@ -110,145 +111,133 @@ def apply():
                 form.website.data,
                 form.services.data,
                 form.mission_statement.data,
-            )
-        except NotAllowed:
-            raise
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-            return render("tenants/apply.html", status=error_status(error), form=form)
-        slug = application.organisation.slug
-        db.session.commit()
-        return redirect_after_post(
+            ).organisation.slug
+        ),
+        done=lambda slug: redirect_after_post(
             url_for("tenants.organisation", slug=slug),
             "Your application is sent to the chair and the board.",
-        )
-    return render("tenants/apply.html", status=422 if form.is_submitted() else 200, form=form)
+        ),
+        again=lambda status, _: render("tenants/apply.html", status=status, form=form),
+    )
 
 
 @bp.post("/organisations/<slug>/end-charter")
 @requires(Permission.ORGANISATION_MANAGE)
 def end_charter(slug: str):
     organisation = service.get_organisation(slug)
+    name = organisation.name
     form = ReasonForm()
     form.validate_on_submit() or incomplete_form()
-    if not form.confirmed.data:
-        return _organisation_page(organisation, charter_form=form, confirming="charter")
-    try:
-        service.end_charter(current_user, organisation, form.reason.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.reason.errors.append(error.message)
-        organisation = service.get_organisation(slug)
-        return _organisation_page(
-            organisation, error_status(error), charter_form=form, confirming="charter"
-        )
-    db.session.commit()
-    return redirect_after_post(
-        url_for("tenants.organisation", slug=slug),
-        f"The charter of {organisation.name} ended; its services are suspended.",
+    asking = confirm_first(
+        lambda: _organisation_page(organisation, charter_form=form, confirming="charter")
+    )
+    if asking is not None:
+        return asking
+    return submit(
+        form,
+        lambda: service.end_charter(current_user, organisation, form.reason.data),
+        done=lambda _: redirect_after_post(
+            url_for("tenants.organisation", slug=slug),
+            f"The charter of {name} ended; its services are suspended.",
+        ),
+        again=lambda status, _: _organisation_page(
+            service.get_organisation(slug), status, charter_form=form, confirming="charter"
+        ),
+        field="reason",
     )
 
 
+def _organisation(slug: str, **_: Any):
+    """The route's organisation, for ``@requires(..., subject=_organisation)``."""
+    return service.get_organisation(slug)
+
+
 @bp.post("/organisations/<slug>/apply-co")
-@signed_in
+@requires(Permission.TENANT_ACT_FOR, subject=_organisation)
 def apply_co(slug: str):
-    organisation = service.get_organisation(slug)
-    policy.require(current_user, Permission.TENANT_ACT_FOR, organisation)
+    organisation = route_subject()
     form = BecomeCOForm()
-    if not form.validate_on_submit():
-        return _organisation_page(organisation, 422, co_form=form)
-    try:
-        service.apply_to_become_co(
+    return submit(
+        form,
+        lambda: service.apply_to_become_co(
             current_user, organisation, form.services.data, form.mission_statement.data
-        )
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.mission_statement.errors.append(error.message)
-        return _organisation_page(service.get_organisation(slug), error_status(error), co_form=form)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("tenants.organisation", slug=slug),
-        "The application is sent to the chair and the board.",
+        ),
+        done=lambda _: redirect_after_post(
+            url_for("tenants.organisation", slug=slug),
+            "The application is sent to the chair and the board.",
+        ),
+        again=lambda status, error: _organisation_page(
+            organisation if error is None else service.get_organisation(slug), status, co_form=form
+        ),
+        field="mission_statement",
     )
 
 
 @bp.post("/organisations/<slug>/invite")
-@signed_in
+@requires(Permission.TENANT_INVITE, subject=_organisation)
 def invite(slug: str):
-    organisation = service.get_organisation(slug)
-    policy.require(current_user, Permission.TENANT_INVITE, organisation)
+    organisation = route_subject()
     form = InviteForm()
-    if not form.validate_on_submit():
-        return _organisation_page(organisation, 422, invite_form=form)
-    try:
-        service.invite(current_user, organisation, form.email.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.email.errors.append(error.message)
-        return _organisation_page(
-            service.get_organisation(slug), error_status(error), invite_form=form
-        )
-    db.session.commit()
-    return redirect_after_post(
-        url_for("tenants.organisation", slug=slug), f"We sent the invitation to {form.email.data}."
+    return submit(
+        form,
+        lambda: service.invite(current_user, organisation, form.email.data),
+        done=lambda _: redirect_after_post(
+            url_for("tenants.organisation", slug=slug),
+            f"We sent the invitation to {form.email.data}.",
+        ),
+        again=lambda status, error: _organisation_page(
+            organisation if error is None else service.get_organisation(slug),
+            status,
+            invite_form=form,
+        ),
+        field="email",
     )
 
 
 @bp.post("/organisations/<slug>/handover")
-@signed_in
+@requires(Permission.TENANT_ACT_FOR, subject=_organisation)
 def handover(slug: str):
-    organisation = service.get_organisation(slug)
-    policy.require(current_user, Permission.TENANT_ACT_FOR, organisation)
+    organisation = route_subject()
     form = HandoverForm()
-    if not form.validate_on_submit():
-        return _organisation_page(organisation, 422, handover_form=form)
-    try:
-        service.invite(current_user, organisation, form.email.data, handover=True)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.email.errors.append(error.message)
-        return _organisation_page(
-            service.get_organisation(slug), error_status(error), handover_form=form
-        )
-    db.session.commit()
-    return redirect_after_post(
-        url_for("tenants.organisation", slug=slug),
-        f"We asked {form.email.data} to take over. You can leave once they accept.",
+    return submit(
+        form,
+        lambda: service.invite(current_user, organisation, form.email.data, handover=True),
+        done=lambda _: redirect_after_post(
+            url_for("tenants.organisation", slug=slug),
+            f"We asked {form.email.data} to take over. You can leave once they accept.",
+        ),
+        again=lambda status, error: _organisation_page(
+            organisation if error is None else service.get_organisation(slug),
+            status,
+            handover_form=form,
+        ),
+        field="email",
     )
 
 
 @bp.post("/organisations/<slug>/leave")
-@signed_in
+@requires(Permission.TENANT_ACT_FOR, subject=_organisation)
 def leave(slug: str):
-    organisation = service.get_organisation(slug)
-    policy.require(current_user, Permission.TENANT_ACT_FOR, organisation)
+    organisation = route_subject()
+    name = organisation.name
     form = ReasonForm()
     form.validate_on_submit() or incomplete_form()
-    if not form.confirmed.data:
-        return _organisation_page(organisation, leave_form=form, confirming="leave")
-    try:
-        service.leave(current_user, organisation, form.reason.data)
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        form.reason.errors.append(error.message)
-        return _organisation_page(
-            service.get_organisation(slug), error_status(error), leave_form=form, confirming="leave"
-        )
-    db.session.commit()
-    return redirect_after_post(
-        url_for("tenants.organisation", slug=slug),
-        f"You are no longer a tenant member of {organisation.name}.",
+    asking = confirm_first(
+        lambda: _organisation_page(organisation, leave_form=form, confirming="leave")
+    )
+    if asking is not None:
+        return asking
+    return submit(
+        form,
+        lambda: service.leave(current_user, organisation, form.reason.data),
+        done=lambda _: redirect_after_post(
+            url_for("tenants.organisation", slug=slug),
+            f"You are no longer a tenant member of {name}.",
+        ),
+        again=lambda status, _: _organisation_page(
+            service.get_organisation(slug), status, leave_form=form, confirming="leave"
+        ),
+        field="reason",
     )
 
 
@@ -262,40 +251,48 @@ def decide(application_id: int, side: str, decision: str):
     form = ReasonForm()
     form.validate_on_submit() or incomplete_form()
     row = "tenants/_application_row.html"
-    context = {"application": application, "app_form": form, "back": request.referrer or ""}
-    if decision == "decline" and not form.confirmed.data:
+    back = request.referrer or ""
+
+    def row_page(title: str, status: int = 200, **context: Any):
         return render(
             "governance/row_page.html",
             row,
-            title="Decline an application",
+            status=status,
+            title=title,
             row_template=row,
-            confirming=side,
+            app_form=form,
+            back=back,
             **context,
         )
-    try:
-        service.decide_application(
+
+    if decision == "decline":
+        asking = confirm_first(
+            lambda: row_page("Decline an application", confirming=side, application=application)
+        )
+        if asking is not None:
+            return asking
+
+    def done(_: None):
+        if wants_fragment():
+            return render(
+                row, application=service.get_application(application_id), app_form=ReasonForm()
+            )
+        target = url_for("governance.chair_queue" if side == "chair" else "governance.board_queue")
+        return redirect_after_post(target, "The decision is recorded.")
+
+    return submit(
+        form,
+        lambda: service.decide_application(
             current_user, application, side, Decision(decision), form.reason.data
-        )
-    except NotAllowed:
-        raise
-    except DomainError as error:
-        db.session.rollback()
-        context["application"] = service.get_application(application_id)
-        return render(
-            "governance/row_page.html",
-            row,
-            status=error_status(error),
-            title="Application",
-            row_template=row,
-            error=error.message,
-            **context,
-        )
-    db.session.commit()
-    application = service.get_application(application_id)
-    if wants_fragment():
-        return render(row, application=application, app_form=ReasonForm())
-    target = url_for("governance.chair_queue" if side == "chair" else "governance.board_queue")
-    return redirect_after_post(target, "The decision is recorded.")
+        ),
+        done=done,
+        again=lambda status, error: row_page(
+            "Application",
+            status,
+            error=error.message if error else None,
+            application=service.get_application(application_id),
+        ),
+    )
 
 
 @bp.get("/invitations/<token>")

@@ -12,6 +12,7 @@ from infrawg.tenants.models import (
     COApplication,
     OrganisationKind,
     OrganisationStatus,
+    Side,
     TenantMember,
     TenantOrganisation,
 )
@@ -154,8 +155,8 @@ def test_r8_a_co_is_eligible_when_both_the_chair_and_the_board_approve(
     assert html(chair_client.get("/chair")).select_one("#nav-chair-queue .count").text == "1"
     decide(chair_client, applied, "chair", "approve", reason="Small and useful")
     assert applied.state == ApplicationState.APPROVED
-    assert applied.chair_reason == "Small and useful"
-    assert applied.board_reason == "Recognised at the May meeting"
+    assert applied.decision_of(Side.CHAIR).decision_reason == "Small and useful"
+    assert applied.decision_of(Side.BOARD).decision_reason == "Recognised at the May meeting"
     assert organisation("sprints").eligible
     assert outbox_to(member.email)[-1].subject == (
         "[Infra-WG] Sprint Organisers: application approved"
@@ -187,7 +188,7 @@ def test_r8_a_board_decision_by_a_non_board_person_is_refused(app, people, chair
     assert response.status_code == 403
     assert "Only the board" in html(response).select_one(".message").text
     db.session.refresh(applied)
-    assert applied.board_decision is None
+    assert applied.decision_of(Side.BOARD) is None
     assert applied.state == ApplicationState.WAITING_FOR_BOTH
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "refused"))
 
@@ -197,7 +198,7 @@ def test_r8_a_decision_without_a_reason_is_refused(app, people, board, applied):
     assert response.status_code == 422
     assert "reason" in html(response).select_one(".error").text
     db.session.refresh(applied)
-    assert applied.board_decision is None
+    assert applied.decision_of(Side.BOARD) is None
 
 
 def test_r8_a_co_application_without_a_mission_statement_is_refused(client, people, member):
