@@ -22,6 +22,7 @@ from infrawg.actions import Action
 from infrawg.enums import LabelledEnum
 from infrawg.errors import Conflict, Invalid
 from infrawg.extensions import db
+from infrawg.governance.models import Role
 from infrawg.membership.lists import (
     ListUnavailable,
     follow_membership,
@@ -262,8 +263,6 @@ def sync() -> SyncResult:
 
 
 def _report_to_staff(rows: list[tuple[str, bool]]) -> None:
-    from infrawg.governance.models import Role
-
     staff = people_with_roles({Role.STAFF, Role.CHAIR})
     if not staff:
         return

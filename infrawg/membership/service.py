@@ -328,10 +328,3 @@ def upload_roster(actor: Person, stream: IO[bytes]) -> RosterResult:
 
 def roster_size() -> int:
     return db.session.scalar(select(func.count()).select_from(RosterEntry)) or 0
-
-
-def list_drift():
-    """Where the mailing list and the membership disagree (see membership/drift.py)."""
-    from infrawg.membership.drift import report
-
-    return report()

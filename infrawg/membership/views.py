@@ -64,13 +64,11 @@ def join():
     if invited:
         form.email.data = invited
 
-    def join_page(status: int = 200, error: DomainError | None = None):
-        # Every refusal of an application (R2: a duplicate, an address off the roster) is
-        # about what the form says: it is shown there, as bad input.
+    def join_page(status: int = 200):
         return render(
             "membership/join.html",
             "membership/_join_form.html",
-            status=422 if form.is_submitted() else status,
+            status=status,
             form=form,
             invite=invite,
         )
@@ -94,7 +92,10 @@ def join():
             invite=invite,
         ),
         done=joined,
-        again=join_page,
+        # Every refusal of an application (R2: a duplicate, an address off the roster) is
+        # about what the form says: it is shown there, as bad input (422, also for the
+        # Conflict of a duplicate).
+        again=lambda _status, _error: join_page(422),
         field="email",
     )
 
@@ -314,7 +315,7 @@ assert jobs.SYNC_JOB
 
 
 def _drift_page(status: int = 200, form: DriftActionForm | None = None):
-    report = service.list_drift()
+    report = list_drift.report()
     return render(
         "membership/drift.html",
         status=503 if report.error and status == 200 else status,
