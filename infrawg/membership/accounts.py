@@ -6,9 +6,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from infrawg import audit
 from infrawg.actions import Action
@@ -18,6 +18,7 @@ from infrawg.membership.models import AccountSession, LinkedLogin, MembershipSta
 from infrawg.membership.passwords import hash_password, verify_password
 from infrawg.membership.service import normalise_email, person_by_email
 from infrawg.notices.mail import send_mail
+from infrawg.text import clean
 from infrawg.timeutil import utcnow
 from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
@@ -46,7 +47,7 @@ def authenticate(email: str, password: str) -> Person:
     stored = person.password_hash if person is not None else None
     matches = verify_password(stored or _dummy_hash(), password)
     if person is None or not stored or not matches:
-        raise Invalid("That email and password do not match an account.")
+        raise Invalid("That email and password do not match an account.", field="password")
     return person
 
 
@@ -145,7 +146,11 @@ def _end_sessions(person: Person, keep: AccountSession | None) -> int:
     stmt = delete(AccountSession).where(AccountSession.person_id == person.id)
     if keep is not None:
         stmt = stmt.where(AccountSession.id != keep.id)
-    return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+    # A DELETE statement's result is a CursorResult, which counts the rows.
+    result = cast(
+        "CursorResult[Any]", db.session.execute(stmt.execution_options(synchronize_session=False))
+    )
+    return result.rowcount
 
 
 def _password_fingerprint(person: Person) -> str:
@@ -186,7 +191,7 @@ def reset_password(token: str, new_password: str) -> Person:
 
 def change_password(person: Person, current: str, new_password: str) -> None:
     if person.password_hash and not verify_password(person.password_hash, current):
-        raise Invalid("Your current password is not right.")
+        raise Invalid("Your current password is not right.", field="current")
     _set_password(person, new_password, keep=person.signed_in_session)
     audit.record(person, Action.ACCOUNT_PASSWORD_CHANGED, person)
 
@@ -198,9 +203,7 @@ def _set_password(person: Person, new_password: str, keep: AccountSession | None
 
 
 def update_profile(person: Person, name: str) -> None:
-    name = name.strip()
-    if not name:
-        raise Invalid("Your name cannot be empty.")
+    name = clean(name, "Your name cannot be empty.", limit=200, field="name")
     if name != person.name:
         person.name = name
         audit.record(person, Action.ACCOUNT_PROFILE_UPDATED, person)
@@ -221,7 +224,7 @@ def oidc_sign_in(claims: dict[str, Any], issuer: str, current: Person | None) ->
     if linked is not None:
         if current is not None and linked.person_id != current.id:
             raise Conflict("That login is already linked to another account.")
-        return db.session.get(Person, linked.person_id)
+        return db.session.get_one(Person, linked.person_id)
     email_verified = claims.get("email_verified") is True
     raw_email = claims.get("email") or ""
     if current is not None:
@@ -250,6 +253,17 @@ def _link(person: Person, issuer: str, subject: str, email: str) -> Person:
     db.session.flush()
     audit.record(person, Action.ACCOUNT_LOGIN_LINKED, login)
     return person
+
+
+def linked_logins_of(person: Person) -> list[LinkedLogin]:
+    """The OpenID Connect identities that sign ``person`` in, the first linked first."""
+    return list(
+        db.session.scalars(
+            select(LinkedLogin)
+            .where(LinkedLogin.person_id == person.id)
+            .order_by(LinkedLogin.linked_at, LinkedLogin.id)
+        )
+    )
 
 
 def unlink_login(person: Person, login_id: int) -> None:

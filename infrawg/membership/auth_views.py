@@ -22,7 +22,7 @@ from flask_login import current_user, login_user, logout_user
 from requests.exceptions import RequestException
 
 from infrawg.actions import Action
-from infrawg.errors import DomainError, Invalid, NotAllowed
+from infrawg.errors import NotAllowed
 from infrawg.extensions import db, limiter, login_manager
 from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, auth_bp
@@ -31,9 +31,10 @@ from infrawg.membership.forms import (
     ResetRequestForm,
     SignInForm,
 )
-from infrawg.membership.models import Person
+from infrawg.membership.models import AccountSession, Person
+from infrawg.membership.refusals import error_page, form_or_error_page
 from infrawg.policy import public, signed_in
-from infrawg.web import incomplete_form, redirect_after_post, render
+from infrawg.web import confirm_first, redirect_after_post, render, submit
 
 LINK_INTENT = "oidc_link_person"
 
@@ -144,43 +145,52 @@ def _failed_sign_in(response: Response) -> bool:
 )
 def signin():
     form = SignInForm()
-    if form.validate_on_submit():
-        try:
-            person = accounts.authenticate(form.email.data, form.password.data)
-        except Invalid as error:
-            form.password.errors.append(error.message)
-        else:
-            start_session(person, remember=bool(form.remember.data))
-            return redirect(_safe_next(request.args.get("next")), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render(
-        "membership/signin.html",
-        status=status,
-        form=form,
-        oidc_name=current_app.config["OIDC_NAME"]
-        if current_app.config.get("OIDC_CLIENT_ID")
-        else None,
+
+    def signin_page(status: int = 200):
+        return render(
+            "membership/signin.html",
+            status=status,
+            form=form,
+            oidc_name=current_app.config["OIDC_NAME"]
+            if current_app.config.get("OIDC_CLIENT_ID")
+            else None,
+        )
+
+    def welcome(person: Person):
+        start_session(person, remember=bool(form.remember.data))
+        return redirect(_safe_next(request.args.get("next")), code=303)
+
+    if not form.is_submitted():
+        return signin_page()
+    return submit(
+        form,
+        lambda: accounts.authenticate(form.email.data, form.password.data),
+        done=welcome,
+        again=form_or_error_page(signin_page),
+        field="password",
     )
 
 
 @auth_bp.post("/signout")
 @signed_in
 def signout():
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    _sign_out()
-    return redirect_after_post(url_for("membership.home"), "You are signed out.")
+    return submit(ConfirmForm(), _end_this_session, done=_signed_out, again=error_page)
 
 
-def _sign_out() -> None:
-    # The row goes first: a copy of the session or remember-me cookie then signs no one in.
+def _end_this_session() -> None:
+    # The row goes first (committed before _signed_out): a copy of the session or
+    # remember-me cookie then signs no one in.
     record = current_user.signed_in_session
     if record is not None:
         accounts.end_session(current_user, record, Action.ACCOUNT_SIGNED_OUT)
-        db.session.commit()
+
+
+def _signed_out(_: None = None):
     logout_user()
+    return redirect_after_post(url_for("membership.home"), "You are signed out.")
 
 
-def _session_page(record=None, status: int = 200):
+def _session_page(record: AccountSession | None = None, status: int = 200):
     return render(
         "membership/session_end.html",
         status=status,
@@ -195,28 +205,36 @@ def _session_page(record=None, status: int = 200):
 def end_session(session_id: int):
     """End one session of one's own, after a confirmation page."""
     record = accounts.get_session(current_user, session_id)
-    if request.method == "GET":
-        return _session_page(record)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    if record.id == current_user.signed_in_session.id:
-        _sign_out()
-        return redirect_after_post(url_for("membership.home"), "You are signed out.")
-    accounts.end_session(current_user, record, Action.ACCOUNT_SESSION_ENDED)
-    db.session.commit()
-    return redirect_after_post(url_for("membership.account"), "That session is ended.")
+    if (asking := confirm_first(lambda: _session_page(record))) is not None:
+        return asking
+    current = current_user.signed_in_session
+    if current is not None and record.id == current.id:
+        return submit(ConfirmForm(), _end_this_session, done=_signed_out, again=error_page)
+    return submit(
+        ConfirmForm(),
+        lambda: accounts.end_session(current_user, record, Action.ACCOUNT_SESSION_ENDED),
+        done=lambda _: redirect_after_post(url_for("membership.account"), "That session is ended."),
+        again=error_page,
+    )
 
 
 @auth_bp.route("/account/sessions/end-others", methods=["GET", "POST"])
 @signed_in
 def end_other_sessions():
     """End every session but this browser's, after a confirmation page."""
-    if request.method == "GET":
-        return _session_page()
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    ended = accounts.end_other_sessions(current_user)
-    db.session.commit()
-    message = f"{ended} other session(s) ended." if ended else "There was no other session."
-    return redirect_after_post(url_for("membership.account"), message)
+    if (asking := confirm_first(_session_page)) is not None:
+        return asking
+
+    def ended(count: int):
+        message = f"{count} other session(s) ended." if count else "There was no other session."
+        return redirect_after_post(url_for("membership.account"), message)
+
+    return submit(
+        ConfirmForm(),
+        lambda: accounts.end_other_sessions(current_user),
+        done=ended,
+        again=error_page,
+    )
 
 
 @auth_bp.route("/signin/reset", methods=["GET", "POST"])
@@ -225,12 +243,19 @@ def end_other_sessions():
 @limiter.limit(_reset_account_limit, methods=["POST"], key_func=submitted_email_key)
 def request_reset():
     form = ResetRequestForm()
-    if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data)
-        db.session.commit()
-        return render("membership/reset_sent.html", email=form.email.data)
-    status = 422 if form.is_submitted() else 200
-    return render("membership/reset_request.html", status=status, form=form)
+
+    def reset_page(status: int = 200):
+        return render("membership/reset_request.html", status=status, form=form)
+
+    if not form.is_submitted():
+        return reset_page()
+    return submit(
+        form,
+        lambda: accounts.request_password_reset(form.email.data),
+        done=lambda _: render("membership/reset_sent.html", email=form.email.data),
+        again=form_or_error_page(reset_page),
+        field="email",
+    )
 
 
 @auth_bp.route("/signin/reset/<token>", methods=["GET", "POST"])
@@ -239,13 +264,23 @@ def request_reset():
 def reset_password(token: str):
     person = accounts.person_for_reset(token)
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        accounts.reset_password(token, form.password.data)
-        db.session.commit()
+
+    def reset_page(status: int = 200):
+        return render("membership/reset_password.html", status=status, form=form, person=person)
+
+    def password_set(person: Person):
         start_session(person)
         return redirect_after_post(url_for("membership.dashboard"), "Your password is set.")
-    status = 422 if form.is_submitted() else 200
-    return render("membership/reset_password.html", status=status, form=form, person=person)
+
+    if not form.is_submitted():
+        return reset_page()
+    return submit(
+        form,
+        lambda: accounts.reset_password(token, form.password.data),
+        done=password_set,
+        again=form_or_error_page(reset_page),
+        field="password",
+    )
 
 
 @auth_bp.get("/signin/oidc")
@@ -271,22 +306,28 @@ def oidc_callback():
     issuer = client.load_server_metadata().get("issuer", "")
     linking = session.pop(LINK_INTENT, None)
     current = current_user if current_user.is_authenticated and linking == current_user.id else None
-    try:
-        person = accounts.oidc_sign_in(claims, issuer, current)
-    except DomainError:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    if current is not None:
-        return redirect_after_post(url_for("membership.account"), "The login is linked.")
-    start_session(person)
-    return redirect(url_for("membership.dashboard"), code=303)
+
+    def welcome(person: Person):
+        if current is not None:
+            return redirect_after_post(url_for("membership.account"), "The login is linked.")
+        start_session(person)
+        return redirect(url_for("membership.dashboard"), code=303)
+
+    # Not a form: the provider's answer, whose refusals are the error page.
+    return submit(
+        None,
+        lambda: accounts.oidc_sign_in(claims, issuer, current),
+        done=welcome,
+        again=error_page,
+    )
 
 
 @auth_bp.post("/account/logins/<int:login_id>/unlink")
 @signed_in
 def unlink_login(login_id: int):
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    accounts.unlink_login(current_user, login_id)
-    db.session.commit()
-    return redirect_after_post(url_for("membership.account"), "The login is unlinked.")
+    return submit(
+        ConfirmForm(),
+        lambda: accounts.unlink_login(current_user, login_id),
+        done=lambda _: redirect_after_post(url_for("membership.account"), "The login is unlinked."),
+        again=error_page,
+    )

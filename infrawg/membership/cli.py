@@ -6,6 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from infrawg.extensions import db
+from infrawg.membership.drift import sync
+from infrawg.membership.lists import ListUnavailable
 
 list_cli = AppGroup("list", help="The group's mailing list.")
 
@@ -15,9 +17,6 @@ def sync_command() -> None:
     """Poll the list's roster: invite who subscribed on the list directly, ask who
     unsubscribed there whether they meant to leave, mail staff the new drift. Run it from
     cron (every 15 minutes, say) until the site has a scheduler; safe to run often."""
-    from infrawg.membership.drift import sync
-    from infrawg.membership.lists import ListUnavailable
-
     try:
         result = sync()
     except ListUnavailable as error:

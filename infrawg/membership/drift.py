@@ -14,14 +14,15 @@ rows it has not reported before.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sqlalchemy import delete, select
 
 from infrawg import audit, policy
 from infrawg.actions import Action
+from infrawg.enums import LabelledEnum
 from infrawg.errors import Conflict, Invalid
 from infrawg.extensions import db
+from infrawg.governance.models import Role
 from infrawg.membership.lists import (
     ListUnavailable,
     follow_membership,
@@ -37,24 +38,16 @@ from infrawg.membership.models import (
 from infrawg.membership.service import LIST_INVITE, people_with_roles
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
+from infrawg.text import clean
 from infrawg.tokens import make_token
 from infrawg.web import external_url
 
 
-class DriftAction(StrEnum):
-    SUBSCRIBE = "subscribe"
-    UNSUBSCRIBE = "unsubscribe"
-    INVITE = "invite"
-    EXCEPTION = "exception"
-
-    @property
-    def label(self) -> str:
-        return {
-            "subscribe": "Subscribe to the list",
-            "unsubscribe": "Unsubscribe from the list",
-            "invite": "Invite to join",
-            "exception": "Mark as a known exception",
-        }[self.value]
+class DriftAction(LabelledEnum):
+    SUBSCRIBE = "subscribe", "Subscribe to the list"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe from the list"
+    INVITE = "invite", "Invite to join"
+    EXCEPTION = "exception", "Mark as a known exception"
 
 
 # The audit actions of this module (listed for the policy's audit visibility).
@@ -66,8 +59,12 @@ AUDIT_ACTIONS = {
 }
 
 # Which actions fit which row: a non-member on the list, or a member off it.
-ON_LIST_ACTIONS = (DriftAction.UNSUBSCRIBE, DriftAction.INVITE, DriftAction.EXCEPTION)
-OFF_LIST_ACTIONS = (DriftAction.SUBSCRIBE, DriftAction.EXCEPTION)
+ON_LIST_ACTIONS: tuple[DriftAction, ...] = (
+    DriftAction.UNSUBSCRIBE,
+    DriftAction.INVITE,
+    DriftAction.EXCEPTION,
+)
+OFF_LIST_ACTIONS: tuple[DriftAction, ...] = (DriftAction.SUBSCRIBE, DriftAction.EXCEPTION)
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ def resolve(actor: Person, email: str, action: DriftAction, reason: str = "") ->
     """Staff resolve one drift row. The list call itself runs as a job after commit."""
     policy.require(actor, Permission.MEMBERSHIP_DRIFT_REPAIR)
     email = email.strip().lower()
-    reason = reason.strip()
+    reason = clean(reason, field="reason")
     current = report()
     if current.error:
         raise Conflict(f"The list cannot be read now, so nothing was changed: {current.error}")
@@ -140,11 +137,11 @@ def resolve(actor: Person, email: str, action: DriftAction, reason: str = "") ->
     else:
         raise Conflict(f"{email} is no longer in the drift report; nothing was changed.")
     if action not in allowed:
-        raise Invalid(f"{action.label} does not fit {email}.")
+        raise Invalid(f"{action.label} does not fit {email}.", field="reason")
     person = _person(email)
     if action == DriftAction.EXCEPTION:
         if not reason:
-            raise Invalid("Say why this address is a known exception.")
+            raise Invalid("Say why this address is a known exception.", field="reason")
         exception = ListException(
             list_address=_address(), email=email, on_list=on_list, reason=reason, actor_id=actor.id
         )
@@ -266,8 +263,6 @@ def sync() -> SyncResult:
 
 
 def _report_to_staff(rows: list[tuple[str, bool]]) -> None:
-    from infrawg.governance.models import Role
-
     staff = people_with_roles({Role.STAFF, Role.CHAIR})
     if not staff:
         return

@@ -9,6 +9,7 @@ out-of-order retries still converge on what the site says now.
 
 from __future__ import annotations
 
+from infrawg.membership.drift import sync
 from infrawg.membership.lists import SUBSCRIBE, SYNC_JOB, apply_membership, list_backend
 from infrawg.provisioning.jobs import JobContext, job
 
@@ -27,8 +28,6 @@ POLL_JOB = "membership.list_poll"
 @job(POLL_JOB, max_attempts=3)
 def list_poll(ctx: JobContext) -> None:
     """What `flask infrawg list sync` does, as a job for the scheduler the site will have."""
-    from infrawg.membership.drift import sync
-
     result = sync()
     ctx.log(
         f"{result.roster} on the list; invited {len(result.invited)}, asked "

@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 
-class MembershipStatus(StrEnum):
-    AWAITING_CONFIRMATION = "awaiting_confirmation"
-    AWAITING_APPROVAL = "awaiting_approval"
-    MEMBER = "member"
-    DECLINED = "declined"
-    LEFT = "left"
-
-    @property
-    def label(self) -> str:
-        return {
-            "awaiting_confirmation": "Awaiting email confirmation",
-            "awaiting_approval": "Awaiting approval",
-            "member": "Member",
-            "declined": "Declined",
-            "left": "Left the group",
-        }[self.value]
+class MembershipStatus(LabelledEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation", "Awaiting email confirmation"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    MEMBER = "member", "Member"
+    DECLINED = "declined", "Declined"
+    LEFT = "left", "Left the group"
 
 
 class Person(UserMixin, Model):
@@ -51,6 +42,9 @@ class Person(UserMixin, Model):
 
     # The server-side session (an AccountSession) and its token this object was loaded for,
     # set by the user loader or when a session opens; plain attributes, never stored.
+    if TYPE_CHECKING:
+        signed_in_session: AccountSession | None
+        _session_token: str | None
     signed_in_session = None
     _session_token = None
 
@@ -77,6 +71,22 @@ class Person(UserMixin, Model):
     @property
     def is_member(self) -> bool:
         return self.status == MembershipStatus.MEMBER
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return self.status == MembershipStatus.AWAITING_CONFIRMATION
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.status == MembershipStatus.AWAITING_APPROVAL
+
+    @property
+    def was_declined(self) -> bool:
+        return self.status == MembershipStatus.DECLINED
+
+    @property
+    def has_left(self) -> bool:
+        return self.status == MembershipStatus.LEFT
 
     @property
     def audit_label(self) -> str:

@@ -21,6 +21,7 @@ from infrawg.membership.models import MembershipStatus, Person, RosterEntry
 from infrawg.membership.passwords import hash_password
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
+from infrawg.text import clean
 from infrawg.timeutil import utcnow
 from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
@@ -35,7 +36,7 @@ def normalise_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise Invalid(f"That email address is not valid: {exc}") from None
+        raise Invalid(f"That email address is not valid: {exc}", field="email") from None
 
 
 def person_by_email(email: str) -> Person | None:
@@ -58,13 +59,15 @@ def check_can_apply(email: str) -> str:
     email = normalise_email(email)
     if person_by_email(email) is not None:
         raise Conflict(
-            "An account with this email already exists. Sign in, or reset your password."
+            "An account with this email already exists. Sign in, or reset your password.",
+            field="email",
         )
     # R2: under the roster verifier only foundation members may apply.
     if current_app.config["MEMBERSHIP_VERIFIER"] == "roster" and not on_roster(email):
         raise Invalid(
             "This email is not on the foundation's member roster. Apply with the address "
-            "you are registered with as a foundation member, or write to the chair."
+            "you are registered with as a foundation member, or write to the chair.",
+            field="email",
         )
     return email
 
@@ -91,11 +94,12 @@ def apply(
     With ``invite`` (the token of a list invitation) the email is the invited one and is
     already confirmed, so the verifier decides at once.
     """
-    name = name.strip()
-    if not name:
-        raise Invalid("Tell us your name.")
+    name = clean(name, "Tell us your name.", limit=200, field="name")
     if not foundation_member:
-        raise Invalid("Membership is open to foundation members: confirm that you are one.")
+        raise Invalid(
+            "Membership is open to foundation members: confirm that you are one.",
+            field="foundation_member",
+        )
     if invite is not None:
         email = invited_email(invite)
     email = check_can_apply(email)
@@ -210,22 +214,25 @@ def pending_applications():
 
 
 def count_pending_applications() -> int:
-    return db.session.scalar(
-        select(func.count()).where(Person.status == MembershipStatus.AWAITING_APPROVAL)
+    return (
+        db.session.scalar(
+            select(func.count()).where(Person.status == MembershipStatus.AWAITING_APPROVAL)
+        )
+        or 0
     )
 
 
 def decide_application(actor: Person, person: Person, approve: bool, reason: str) -> None:
     """Staff or the chair approve or decline an application waiting for approval."""
     policy.require(actor, Permission.MEMBERSHIP_DECIDE, person)
-    reason = reason.strip()
+    reason = clean(reason, field="reason")
     if person.status != MembershipStatus.AWAITING_APPROVAL:
         raise Conflict(f"This application is not waiting for a decision: {person.status.label}.")
     if approve:
         _admit(person, actor, reason or "Approved")
         return
     if not reason:
-        raise Invalid("Give the applicant a reason for declining.")
+        raise Invalid("Give the applicant a reason for declining.", field="reason")
     _set_status(person, MembershipStatus.DECLINED, reason)
     audit.record(actor, Action.MEMBERSHIP_DECLINED, person, reason)
     send_mail(person.email, "Your application", "declined", person=person, reason=reason)
@@ -320,11 +327,4 @@ def upload_roster(actor: Person, stream: IO[bytes]) -> RosterResult:
 
 
 def roster_size() -> int:
-    return db.session.scalar(select(func.count()).select_from(RosterEntry))
-
-
-def list_drift():
-    """Where the mailing list and the membership disagree (see membership/drift.py)."""
-    from infrawg.membership.drift import report
-
-    return report()
+    return db.session.scalar(select(func.count()).select_from(RosterEntry)) or 0

@@ -6,7 +6,7 @@ from flask import current_app, flash, request, url_for
 from flask_login import current_user
 
 from infrawg.errors import DomainError, Invalid
-from infrawg.extensions import db, limiter
+from infrawg.extensions import limiter
 from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, bp, jobs, service
 from infrawg.membership import drift as list_drift
@@ -20,13 +20,15 @@ from infrawg.membership.forms import (
     ProfileForm,
     RosterForm,
 )
-from infrawg.policy import Permission, can, public, requires, signed_in
+from infrawg.membership.models import Person
+from infrawg.membership.refusals import error_page, form_or_error_page
+from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
-    incomplete_form,
     nav_counter,
     paginate,
     redirect_after_post,
     render,
+    submit,
 )
 
 
@@ -61,32 +63,40 @@ def join():
     invited = service.invited_email(invite) if invite else None
     if invited:
         form.email.data = invited
-    if form.validate_on_submit():
-        try:
-            person = service.apply(
-                form.name.data,
-                form.email.data,
-                form.password.data,
-                form.foundation_member.data,
-                invite=invite,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.email.errors.append(error.message)
-        else:
-            db.session.commit()
-            if invited:
-                start_session(person)
-                flash(f"Your email is confirmed. Your status: {person.status.label}.", "ok")
-                return redirect_after_post(url_for("membership.dashboard"))
-            return render("membership/join_sent.html", person=person)
-    status = 422 if form.is_submitted() else 200
-    return render(
-        "membership/join.html",
-        "membership/_join_form.html",
-        status=status,
-        form=form,
-        invite=invite,
+
+    def join_page(status: int = 200):
+        return render(
+            "membership/join.html",
+            "membership/_join_form.html",
+            status=status,
+            form=form,
+            invite=invite,
+        )
+
+    def joined(person: Person):
+        if invited:
+            start_session(person)
+            flash(f"Your email is confirmed. Your status: {person.status.label}.", "ok")
+            return redirect_after_post(url_for("membership.dashboard"))
+        return render("membership/join_sent.html", person=person)
+
+    if not form.is_submitted():
+        return join_page()
+    return submit(
+        form,
+        lambda: service.apply(
+            form.name.data,
+            form.email.data,
+            form.password.data,
+            form.foundation_member.data,
+            invite=invite,
+        ),
+        done=joined,
+        # Every refusal of an application (R2: a duplicate, an address off the roster) is
+        # about what the form says: it is shown there, as bad input (422, also for the
+        # Conflict of a duplicate).
+        again=lambda _status, _error: join_page(422),
+        field="email",
     )
 
 
@@ -109,13 +119,15 @@ def join_check_email():
 def confirm(token: str):
     person = service.person_for_confirmation(token)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        person = service.confirm_email(token)
-        db.session.commit()
+    if not form.is_submitted():
+        return render("membership/confirm.html", person=person, form=form)
+
+    def confirmed(person: Person):
         start_session(person)
         flash(f"Your email is confirmed. Your status: {person.status.label}.", "ok")
         return redirect_after_post(url_for("membership.dashboard"))
-    return render("membership/confirm.html", person=person, form=form)
+
+    return submit(form, lambda: service.confirm_email(token), done=confirmed, again=error_page)
 
 
 @bp.get("/dashboard")
@@ -133,10 +145,14 @@ def status():
 @bp.post("/account/resend-confirmation")
 @signed_in
 def resend_confirmation():
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    service.resend_confirmation(current_user)
-    db.session.commit()
-    return redirect_after_post(url_for("membership.dashboard"), "We sent the link again.")
+    return submit(
+        ConfirmForm(),
+        lambda: service.resend_confirmation(current_user),
+        done=lambda _: redirect_after_post(
+            url_for("membership.dashboard"), "We sent the link again."
+        ),
+        again=error_page,
+    )
 
 
 def _account_page(status: int = 200, **forms):
@@ -148,22 +164,12 @@ def _account_page(status: int = 200, **forms):
         "membership/account.html",
         status=status,
         person=current_user,
-        linked_logins=_linked_logins(),
+        linked_logins=accounts.linked_logins_of(current_user),
         sessions=accounts.sessions_of(current_user),
         current_session=current_user.signed_in_session,
         oidc_enabled=bool(current_app.config.get("OIDC_CLIENT_ID")),
         **forms,
     )
-
-
-def _linked_logins():
-    from sqlalchemy import select
-
-    from infrawg.membership.models import LinkedLogin
-
-    return db.session.scalars(
-        select(LinkedLogin).where(LinkedLogin.person_id == current_user.id)
-    ).all()
 
 
 @bp.get("/account")
@@ -175,34 +181,27 @@ def account():
 @bp.post("/account/profile")
 @signed_in
 def update_profile():
-    from infrawg.membership.accounts import update_profile as update
-
     form = ProfileForm()
-    if not form.validate_on_submit():
-        return _account_page(422, profile_form=form)
-    update(current_user, form.name.data)
-    db.session.commit()
-    return redirect_after_post(url_for("membership.account"), "Your profile is saved.")
+    return submit(
+        form,
+        lambda: accounts.update_profile(current_user, form.name.data),
+        done=lambda _: redirect_after_post(url_for("membership.account"), "Your profile is saved."),
+        again=form_or_error_page(lambda status: _account_page(status, profile_form=form)),
+    )
 
 
 @bp.post("/account/password")
 @signed_in
 def change_password():
-    from infrawg.membership.accounts import change_password as change
-
     form = ChangePasswordForm()
-    if not form.validate_on_submit():
-        return _account_page(422, password_form=form)
-    try:
-        change(current_user, form.current.data or "", form.password.data)
-    except Invalid as error:
-        db.session.rollback()
-        form.current.errors.append(error.message)
-        return _account_page(422, password_form=form)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("membership.account"),
-        "Your password is changed. Other browsers signed in to your account are signed out.",
+    return submit(
+        form,
+        lambda: accounts.change_password(current_user, form.current.data or "", form.password.data),
+        done=lambda _: redirect_after_post(
+            url_for("membership.account"),
+            "Your password is changed. Other browsers signed in to your account are signed out.",
+        ),
+        again=form_or_error_page(lambda status: _account_page(status, password_form=form)),
     )
 
 
@@ -210,23 +209,27 @@ def change_password():
 @signed_in
 def leave():
     form = LeaveForm()
-    if not form.validate_on_submit():
-        return _account_page(422, leave_form=form)
-    service.leave(current_user, form.reason.data or None)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("membership.dashboard"), "You left the group. You can rejoin at any time."
+    return submit(
+        form,
+        # R4's refusal (the last tenant member of an organisation) is the error page.
+        lambda: service.leave(current_user, form.reason.data or None),
+        done=lambda _: redirect_after_post(
+            url_for("membership.dashboard"), "You left the group. You can rejoin at any time."
+        ),
+        again=form_or_error_page(lambda status: _account_page(status, leave_form=form)),
     )
 
 
 @bp.post("/account/rejoin")
 @signed_in
 def rejoin():
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    service.rejoin(current_user)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("membership.dashboard"), f"Your status: {current_user.status.label}."
+    return submit(
+        ConfirmForm(),
+        lambda: service.rejoin(current_user),
+        done=lambda _: redirect_after_post(
+            url_for("membership.dashboard"), f"Your status: {current_user.status.label}."
+        ),
+        again=error_page,
     )
 
 
@@ -242,34 +245,42 @@ def applications():
     )
 
 
+def _applicant(person_id: int, **_: str) -> Person:
+    return service.get_person(person_id)
+
+
 @bp.post("/membership/applications/<int:person_id>/<any(approve, decline):decision>")
-@requires(Permission.MEMBERSHIP_DECIDE)
+@requires(Permission.MEMBERSHIP_DECIDE, subject=_applicant)
 def decide(person_id: int, decision: str):
     form = DecisionForm()
-    person = service.get_person(person_id)
-    if not form.validate_on_submit():
-        incomplete_form()
-    try:
-        service.decide_application(
-            current_user, person, decision == "approve", form.reason.data or ""
+    person: Person = route_subject()
+
+    def decided(_: None):
+        if getattr(request, "htmx", None):
+            return render("membership/_application_row.html", applicant=person, form=DecisionForm())
+        verb = "approved" if decision == "approve" else "declined"
+        return redirect_after_post(
+            url_for("membership.applications"), f"The application of {person.name} is {verb}."
         )
-    except Invalid as error:
-        db.session.rollback()
-        form.reason.errors.append(error.message)
+
+    def again(status: int):
         return render(
             "membership/applications.html",
             "membership/_application_row.html",
-            status=422,
+            status=status,
             page=paginate(service.pending_applications()),
             applicant=person,
             form=form,
         )
-    db.session.commit()
-    if request.htmx:
-        return render("membership/_application_row.html", applicant=person, form=DecisionForm())
-    verb = "approved" if decision == "approve" else "declined"
-    return redirect_after_post(
-        url_for("membership.applications"), f"The application of {person.name} is {verb}."
+
+    return submit(
+        form,
+        lambda: service.decide_application(
+            current_user, person, decision == "approve", form.reason.data or ""
+        ),
+        done=decided,
+        again=form_or_error_page(again),
+        field="reason",
     )
 
 
@@ -277,26 +288,25 @@ def decide(person_id: int, decision: str):
 @requires(Permission.ROSTER_MANAGE)
 def roster():
     form = RosterForm()
-    result = None
-    status = 200
-    if form.validate_on_submit():
-        try:
-            result = service.upload_roster(current_user, form.roster.data.stream)
-        except Invalid as error:
-            db.session.rollback()
-            form.roster.errors.append(error.message)
-            status = 422
-        else:
-            db.session.commit()
-    elif form.is_submitted():
-        status = 422
-    return render(
-        "membership/roster.html",
-        status=status,
-        form=form,
-        result=result,
-        size=service.roster_size(),
-        verifier=current_app.config["MEMBERSHIP_VERIFIER"],
+
+    def roster_page(status: int = 200, result: service.RosterResult | None = None):
+        return render(
+            "membership/roster.html",
+            status=status,
+            form=form,
+            result=result,
+            size=service.roster_size(),
+            verifier=current_app.config["MEMBERSHIP_VERIFIER"],
+        )
+
+    if not form.is_submitted():
+        return roster_page()
+    return submit(
+        form,
+        lambda: service.upload_roster(current_user, form.roster.data.stream),
+        done=lambda result: roster_page(result=result),
+        again=form_or_error_page(roster_page),
+        field="roster",
     )
 
 
@@ -305,7 +315,7 @@ assert jobs.SYNC_JOB
 
 
 def _drift_page(status: int = 200, form: DriftActionForm | None = None):
-    report = service.list_drift()
+    report = list_drift.report()
     return render(
         "membership/drift.html",
         status=503 if report.error and status == 200 else status,
@@ -327,28 +337,29 @@ def drift():
 @requires(Permission.MEMBERSHIP_DRIFT_REPAIR)
 def resolve_drift():
     form = DriftActionForm()
-    if not form.validate_on_submit():
-        incomplete_form()
     try:
-        action = list_drift.DriftAction(form.action.data)
+        action = list_drift.DriftAction(form.action.data or "")
     except ValueError:
         raise Invalid("There is no such repair action.") from None
-    try:
-        list_drift.resolve(current_user, form.email.data, action, form.reason.data or "")
-    except Invalid as error:
-        db.session.rollback()
-        form.reason.errors.append(error.message)
-        return _drift_page(422, form)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("membership.drift"), f"{action.label}: {form.email.data}. Recorded."
+    return submit(
+        form,
+        lambda: list_drift.resolve(current_user, form.email.data, action, form.reason.data or ""),
+        done=lambda _: redirect_after_post(
+            url_for("membership.drift"), f"{action.label}: {form.email.data}. Recorded."
+        ),
+        again=form_or_error_page(lambda status: _drift_page(status, form)),
+        field="reason",
     )
 
 
 @bp.post("/membership/drift/exceptions/<int:exception_id>/remove")
 @requires(Permission.MEMBERSHIP_DRIFT_REPAIR)
 def remove_drift_exception(exception_id: int):
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    list_drift.remove_exception(current_user, exception_id)
-    db.session.commit()
-    return redirect_after_post(url_for("membership.drift"), "The exception is removed.")
+    return submit(
+        ConfirmForm(),
+        lambda: list_drift.remove_exception(current_user, exception_id),
+        done=lambda _: redirect_after_post(
+            url_for("membership.drift"), "The exception is removed."
+        ),
+        again=error_page,
+    )

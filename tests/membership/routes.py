@@ -90,6 +90,7 @@ ROWS = [
         "POST",
         "/account/sessions/end-others",
         post_profile(ALL_SIGNED_IN, 303),
+        {"confirmed": "1"},
     ),
     Row(
         "auth.unlink_login",

@@ -115,7 +115,12 @@ def test_ending_one_session_asks_first_then_signs_that_browser_out_and_is_audite
     assert confirm.select_one("main form button").text == "Yes, end this session"
     assert len(sessions_of(member)) == 2  # asking changes nothing
 
-    response = laptop.post(f"/account/sessions/{phone_session.id}/end")
+    # A POST without the confirmation page's "confirmed" asks again, and changes nothing.
+    unconfirmed = html(laptop.post(f"/account/sessions/{phone_session.id}/end"))
+    assert unconfirmed.select_one("main form button").text == "Yes, end this session"
+    assert len(sessions_of(member)) == 2
+
+    response = laptop.post(f"/account/sessions/{phone_session.id}/end", data={"confirmed": "1"})
     assert response.status_code == 303
     assert phone.get("/dashboard").status_code == 302
     assert laptop.get("/dashboard").status_code == 200
@@ -137,7 +142,9 @@ def test_ending_all_other_sessions_keeps_only_this_browser(app, member):
         "This browser stays signed in"
         in html(laptop.get("/account/sessions/end-others")).select_one("p.confirm").text
     )
-    assert laptop.post("/account/sessions/end-others").status_code == 303
+    assert laptop.post("/account/sessions/end-others").status_code == 200  # asks first
+    assert len(sessions_of(member)) == 3
+    assert laptop.post("/account/sessions/end-others", data={"confirmed": "1"}).status_code == 303
 
     assert laptop.get("/dashboard").status_code == 200
     assert phone.get("/dashboard").status_code == 302
