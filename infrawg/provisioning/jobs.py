@@ -163,12 +163,17 @@ def stalled(target: Job, now: Any = None) -> bool:
     return target.state == JobState.RUNNING and last is not None and last < now - job_lease()
 
 
-def retry(actor: Any, target: Job) -> Job:
-    """Staff: run a failed, dead or stalled job again now, with a fresh budget of attempts."""
-    if target.state not in (JobState.FAILED, JobState.DEAD) and not stalled(target):
+def check_retryable(target: Job) -> None:
+    """Conflict unless ``target`` is failed, dead or stalled (a retry must not run it twice)."""
+    if not target.state.retryable and not stalled(target):
         raise Conflict(
             f"Job #{target.id} is {target.state.label.lower()}; only a failed job can be retried."
         )
+
+
+def retry(actor: Any, target: Job) -> Job:
+    """Staff: run a failed, dead or stalled job again now, with a fresh budget of attempts."""
+    check_retryable(target)
     spec = JOBS.get(target.kind)
     target.state = JobState.QUEUED
     target.next_run_at = utcnow()

@@ -43,8 +43,6 @@ from infrawg.provisioning.models import (
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.timeutil import utcnow
 
-# States in which a zone exists on its provider, so its records can be edited and applied.
-EDITABLE = (ServiceState.ACTIVE, ServiceState.FAILED)
 # Zones that are asked for or hosted (a declined or decommissioned one frees the name).
 HOLDS_NAME = (
     ServiceState.REQUESTED,
@@ -145,7 +143,8 @@ def _editable(actor: Person, service: Service) -> DnsZone:
     zone = service.zone
     if zone is None:
         raise NotFound("This service has no DNS zone.")
-    if service.state not in EDITABLE:
+    # A zone's records can be edited and applied once it exists on its provider.
+    if not service.state.on_provider:
         raise Conflict(
             f"Records can be edited once the zone is provisioned; it is "
             f"{service.state.label.lower()}."
@@ -216,10 +215,18 @@ def update_record(
     return record
 
 
-def delete_record(actor: Person, service: Service, record_id: int) -> None:
+def deletable_record(actor: Person, service: Service, record_id: int) -> DnsRecord:
+    """The record, when ``actor`` may delete it now; the reason why not otherwise."""
     zone = _editable(actor, service)
     record = get_record(service, record_id)
     _refuse_apex_ns(zone, record.name, record.rdtype)
+    return record
+
+
+def delete_record(actor: Person, service: Service, record_id: int) -> None:
+    record = deletable_record(actor, service, record_id)
+    zone = service.zone
+    assert zone is not None  # deletable_record found the record in it
     records = [r for r in records_of(zone) if r.id != record.id]
     _check_whole_zone(zone, records)
     audit.record(actor, Action.DNS_RECORD_DELETED, service, _rrset(record).to_text()[:4000])
@@ -352,7 +359,6 @@ DELEGATION_JOB = "check_delegation"
 # MAX_PARENT_SERVERS of them (two questions each), so a job is bounded too.
 DELEGATION_TIMEOUT = 3.0
 MAX_PARENT_SERVERS = 4
-PENDING = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED)
 
 
 def _checkable(actor: Person, service: Service) -> DnsZone:
@@ -360,7 +366,7 @@ def _checkable(actor: Person, service: Service) -> DnsZone:
     zone = service.zone
     if zone is None:
         raise NotFound("This service has no DNS zone.")
-    if service.state not in EDITABLE:
+    if not service.state.on_provider:
         raise Conflict("The delegation can be checked once the zone is provisioned.")
     return zone
 
@@ -381,7 +387,7 @@ def request_delegation_check(actor: Person, service: Service) -> Job:
     again while one waits returns that one (the per-service limit)."""
     _checkable(actor, service)
     pending = latest_delegation_job(service)
-    if pending is not None and pending.state in PENDING:
+    if pending is not None and pending.state.pending:
         return pending
     new = enqueue(DELEGATION_JOB, service_id=service.id)
     new.service_id = service.id

@@ -96,7 +96,9 @@ def test_staff_may_retry_a_job_whose_worker_stopped_beating(app, people, staff):
     assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 409
     queued.started_at = utcnow() - jobs.job_lease() - timedelta(seconds=1)
     db.session.commit()
-    assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 303
+    assert (
+        client.post(f"/services/jobs/{queued.id}/retry", data={"confirmed": "1"}).status_code == 303
+    )
     assert run_due_jobs() == 1
     db.session.refresh(queued)
     assert queued.state == JobState.SUCCEEDED and queued.attempts == attempt + 1
