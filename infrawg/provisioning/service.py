@@ -23,6 +23,7 @@ from infrawg.locks import lock_rows
 from infrawg.membership.models import Person
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
+from infrawg.provisioning import zones
 from infrawg.provisioning.base import Provider
 from infrawg.provisioning.jobs import JobContext, enqueue, job
 from infrawg.provisioning.models import (
@@ -247,8 +248,6 @@ def request_service(
         raise NotAllowed(reason)
     if not service_type.active:
         raise Conflict(f"{service_type.name} is no longer offered.")
-    from infrawg.provisioning import zones
-
     if service_type.kind == "dns":
         name, checked = zones.parameters(parameters)
     else:  # pragma: no cover - add_service_type admits supported kinds only
@@ -264,7 +263,7 @@ def request_service(
     db.session.add(service)
     db.session.flush()
     if service_type.kind == "dns":
-        zones.create_zone(service, service_type)
+        zones.create_zone(service, provider_capabilities(service_type.provider))
     audit.record(
         actor, Action.SERVICE_REQUESTED, service, f"{service_type.name} for {organisation.name}"
     )
@@ -480,8 +479,6 @@ def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = N
     second run) finds nothing left to do. `reviewed` is the digest of the plan a person
     approved; when the plan differs now, nothing is applied.
     """
-    from infrawg.provisioning import zones
-
     service = _load_for_job(service_id)
     if service.state not in (
         ServiceState.APPROVED,

@@ -368,7 +368,7 @@ def set_dnssec(service_id: int):
 @requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def plan(service_id: int):
     item = route_subject()
-    reviewed = zones.review_plan(current_user, item)
+    reviewed = zones.review_plan(current_user, item, service.provider_for)
     return render(
         "provisioning/plan.html",
         item=item,
@@ -385,7 +385,7 @@ def apply(service_id: int):
     form = ApplyForm()
     return submit(
         form,
-        lambda: zones.request_apply(current_user, item, form.reviewed.data),
+        lambda: zones.request_apply(current_user, item, form.reviewed.data, service.provider_for),
         done=lambda queued: redirect_after_post(
             url_for(".service_page", service_id=service_id),
             f"The plan is being applied (job #{queued.id}).",

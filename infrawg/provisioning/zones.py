@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dns.exception
@@ -38,10 +38,13 @@ from infrawg.provisioning.models import (
     JobState,
     Service,
     ServiceState,
-    ServiceType,
 )
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.timeutil import utcnow
+
+# A configured provider instance by name (service.provider_for). Passed in, not imported:
+# the catalogue (service) calls into this module, never the other way round.
+ProviderLookup = Callable[[str], Provider[Any]]
 
 # Zones that are asked for or hosted (a declined or decommissioned one frees the name).
 HOLDS_NAME = (
@@ -75,18 +78,16 @@ def nameservers() -> list[str]:
     return [absolute_name(n) for n in str(raw).split(",") if n.strip()]
 
 
-def create_zone(service: Service, service_type: ServiceType) -> DnsZone:
-    """The zone row of a new DNS request. A provider that creates zones gets the site's
-    name servers as apex NS; on one that cannot (RFC 2136), the first job takes in what the
-    server serves."""
-    from infrawg.provisioning.service import provider_capabilities
-
+def create_zone(service: Service, capabilities: frozenset[str]) -> DnsZone:
+    """The zone row of a new DNS request, on a provider with ``capabilities``. A provider
+    that creates zones gets the site's name servers as apex NS; on one that cannot
+    (RFC 2136), the first job takes in what the server serves."""
     zone = DnsZone(
         service_id=service.id, name=service.name, dnssec=bool(service.parameters.get("dnssec"))
     )
     db.session.add(zone)
     db.session.flush()
-    if "zone_create" in provider_capabilities(service_type.provider):
+    if "zone_create" in capabilities:
         ns = parse_rrset("@", "NS", 3600, nameservers(), zone.name)
         db.session.add(_record_row(zone, ns))
     return zone
@@ -250,10 +251,9 @@ def digest(plan: Plan[Any]) -> str:
     return hashlib.sha256((plan.fingerprint + "\n" + plan.render()).encode()).hexdigest()[:32]
 
 
-def review_plan(actor: Person, service: Service) -> Plan[ZoneSpec]:
-    """The record diff between the site and the provider, nothing touched."""
-    from infrawg.provisioning.service import provider_for
-
+def review_plan(actor: Person, service: Service, provider_for: ProviderLookup) -> Plan[ZoneSpec]:
+    """The record diff between the site and the provider, nothing touched. The provider is
+    built (by ``provider_for``, the catalogue's lookup) only for someone who may edit."""
     zone = _editable(actor, service)
     try:
         provider = provider_for(service.service_type.provider)
@@ -262,9 +262,11 @@ def review_plan(actor: Person, service: Service) -> Plan[ZoneSpec]:
         raise Conflict(f"The DNS server could not be read just now: {exc}") from exc
 
 
-def request_apply(actor: Person, service: Service, reviewed: str) -> Job:
+def request_apply(
+    actor: Person, service: Service, reviewed: str, provider_for: ProviderLookup
+) -> Job:
     """Apply the reviewed plan through a job; refused when the plan changed since review."""
-    plan = review_plan(actor, service)
+    plan = review_plan(actor, service, provider_for)
     if digest(plan) != reviewed:
         raise Conflict(
             "The zone or its records changed since you reviewed the plan; review it again."
@@ -399,10 +401,11 @@ def delegation_result(job: Job | None) -> DelegationResult | None:
     if job is None or job.state != JobState.SUCCEEDED or not job.plan:
         return None
     try:
-        fields = json.loads(job.plan)
-        return DelegationResult(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-        )
+        fields: dict[str, Any] = json.loads(job.plan)
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()
+        }
+        return DelegationResult(**values)
     except (ValueError, TypeError):
         return None
 
