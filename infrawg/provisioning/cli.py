@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from infrawg.cli import infrawg_cli
 from infrawg.extensions import db
+from infrawg.provisioning import jobs
 
 log = logging.getLogger(__name__)
 # The longest pause between tries while the database is away.
@@ -30,8 +31,6 @@ def _forget_connection() -> None:
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks at the table.")
 def worker_command(burst: bool, poll: float) -> None:
     """Run jobs: from the job table, or from RQ when INFRAWG_REDIS_URL is set."""
-    from infrawg.provisioning import jobs
-
     url = current_app.config.get("REDIS_URL")
     if url:
         from rq import SimpleWorker
@@ -76,6 +75,4 @@ def worker_command(burst: bool, poll: float) -> None:
 @infrawg_cli.command("requeue-jobs")
 def requeue_command() -> None:
     """Push every due job to RQ again (after Redis lost its queue)."""
-    from infrawg.provisioning import jobs
-
     click.echo(f"{jobs.requeue_due()} due job(s) pushed")

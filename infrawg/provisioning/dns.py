@@ -147,10 +147,7 @@ def ds_records(zone: str, dnskeys: Iterable[str | dns.rdata.Rdata]) -> list[str]
     keys = [_dnskey(k) for k in dnskeys]
     # R11: the tenant gives these to their registrar; SHA-256 only (SHA-1 DS is deprecated).
     sep = [k for k in keys if k.flags & dns.dnssec.Flag.SEP]  # type: ignore[attr-defined]
-    return sorted(
-        dns.dnssec.make_ds(zone, k, "SHA256").to_text()  # type: ignore[arg-type]
-        for k in (sep or keys)
-    )
+    return sorted(dns.dnssec.make_ds(zone, k, "SHA256").to_text() for k in (sep or keys))
 
 
 def _canonical_ds(values: Iterable[str]) -> set[str]:
@@ -259,17 +256,17 @@ def delegation_check(
         if extra := sorted(parent_ns - want_ns):
             fixes.append("Remove these name servers: " + ", ".join(extra) + ".")
     if seen_ds and not ds_ok:
-        for ds in sorted(want_ds - parent_ds):
-            fixes.append(f"At the registrar, add the DS record for {zone_text}: {ds}")
-        for ds in sorted(parent_ds - want_ds):
+        for wanted in sorted(want_ds - parent_ds):
+            fixes.append(f"At the registrar, add the DS record for {zone_text}: {wanted}")
+        for extra_ds in sorted(parent_ds - want_ds):
             why = (
                 "the zone is not signed"
                 if not want_ds
                 else "it matches no key-signing key the zone publishes"
             )
             fixes.append(
-                f"At the registrar, remove the DS record {ds}: {why}, so validating resolvers "
-                "would reject the zone."
+                f"At the registrar, remove the DS record {extra_ds}: {why}, so validating "
+                "resolvers would reject the zone."
             )
     return DelegationResult(
         zone=zone_text,

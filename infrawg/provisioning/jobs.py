@@ -48,10 +48,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -163,12 +164,17 @@ def stalled(target: Job, now: Any = None) -> bool:
     return target.state == JobState.RUNNING and last is not None and last < now - job_lease()
 
 
-def retry(actor: Any, target: Job) -> Job:
-    """Staff: run a failed, dead or stalled job again now, with a fresh budget of attempts."""
-    if target.state not in (JobState.FAILED, JobState.DEAD) and not stalled(target):
+def check_retryable(target: Job) -> None:
+    """Conflict unless ``target`` is failed, dead or stalled (a retry must not run it twice)."""
+    if not target.state.retryable and not stalled(target):
         raise Conflict(
             f"Job #{target.id} is {target.state.label.lower()}; only a failed job can be retried."
         )
+
+
+def retry(actor: Any, target: Job) -> Job:
+    """Staff: run a failed, dead or stalled job again now, with a fresh budget of attempts."""
+    check_retryable(target)
     spec = JOBS.get(target.kind)
     target.state = JobState.QUEUED
     target.next_run_at = utcnow()
@@ -249,6 +255,7 @@ def _claim_next(worker: str | None, held_for: timedelta | None) -> tuple[int, in
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
+        assert attempt is not None  # the row is locked: the update found it
         return job_id, attempt
     # SQLite has no row locks: the UPDATE ... WHERE <still due> is the atomic claim; a worker
     # that lost the race picks again.
@@ -337,7 +344,8 @@ def _record_outcome(job_id: int, attempt: int, **values: Any) -> bool:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    # An UPDATE answers with a CursorResult, which counts the rows it changed.
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def _lost(job_id: int, attempt: int, ctx: JobContext) -> JobState:
@@ -527,8 +535,6 @@ def _drop_pushes(session: Session) -> None:
 
 
 def install_session_hooks() -> None:
-    from sqlalchemy import event
-
     if not event.contains(Session, "after_commit", _deliver_pushes):
         event.listen(Session, "after_commit", _deliver_pushes)
         event.listen(Session, "after_rollback", _drop_pushes)
@@ -569,6 +575,7 @@ def requeue_due() -> int:
     now = utcnow()
     ids = list(db.session.scalars(select(Job.id).where(_due(now, job_lease())).order_by(Job.id)))
     url = current_app.config.get("REDIS_URL")
-    for job_id in ids if url else ():
-        _push(url, current_app.config["RQ_QUEUE"], job_id, None)
+    if url:
+        for job_id in ids:
+            _push(url, current_app.config["RQ_QUEUE"], job_id, None)
     return len(ids)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
@@ -17,30 +17,29 @@ if TYPE_CHECKING:
     from infrawg.tenants.models import TenantOrganisation
 
 
-class ServiceState(StrEnum):
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    DECLINED = "declined"
-    PROVISIONING = "provisioning"
-    ACTIVE = "active"
-    FAILED = "failed"
-    SUSPENDED = "suspended"
-    DECOMMISSIONED = "decommissioned"
+class ServiceState(LabelledEnum):
+    REQUESTED = "requested", "Requested: waiting for the chair"
+    APPROVED = "approved", "Approved: waiting to be provisioned"
+    DECLINED = "declined", "Declined"
+    PROVISIONING = "provisioning", "Being provisioned"
+    ACTIVE = "active", "Active"
+    FAILED = "failed", "Provisioning failed: staff are looking at it"
+    SUSPENDED = "suspended", "Suspended"
+    DECOMMISSIONED = "decommissioned", "Decommissioned"
 
     @property
-    def label(self) -> str:
-        return {
-            "requested": "Requested: waiting for the chair",
-            "approved": "Approved: waiting to be provisioned",
-            "declined": "Declined",
-            "provisioning": "Being provisioned",
-            "active": "Active",
-            "failed": "Provisioning failed: staff are looking at it",
-            "suspended": "Suspended",
-            "decommissioned": "Decommissioned",
-        }[self.value]
+    def awaits_decision(self) -> bool:
+        """R9: the request waits for the chair to approve or decline it."""
+        return self is ServiceState.REQUESTED
+
+    @property
+    def on_provider(self) -> bool:
+        """The resource exists on its provider: records can be edited, plans applied."""
+        return self in ON_PROVIDER
 
 
+# States in which a service's resource exists on its provider.
+ON_PROVIDER = (ServiceState.ACTIVE, ServiceState.FAILED)
 # R9: services in these states hold a place of their type's capacity.
 USES_CAPACITY = (
     ServiceState.APPROVED,
@@ -70,6 +69,10 @@ class ServiceType(Model):
     @property
     def audit_label(self) -> str:
         return f"service type {self.name} ({self.kind} on {self.provider})"
+
+    def at_capacity(self, in_use: int) -> bool:
+        """R9: with ``in_use`` services holding a place, approving another needs an override."""
+        return self.capacity is not None and in_use >= self.capacity
 
 
 class Service(Model):
@@ -161,22 +164,27 @@ class DnsRecord(Model):
         return f"{self.name} {self.rdtype}"
 
 
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # an attempt failed; another is scheduled at next_run_at
-    DEAD = "dead"  # out of attempts, or an error a retry cannot fix; staff may retry
+class JobState(LabelledEnum):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed, will retry"  # an attempt failed; another is at next_run_at
+    DEAD = "dead", "Gave up"  # out of attempts, or an error a retry cannot fix; staff may retry
 
     @property
-    def label(self) -> str:
-        return {
-            "queued": "Queued",
-            "running": "Running",
-            "succeeded": "Succeeded",
-            "failed": "Failed, will retry",
-            "dead": "Gave up",
-        }[self.value]
+    def scheduled(self) -> bool:
+        """An attempt is due at the job's next_run_at."""
+        return self in (JobState.QUEUED, JobState.FAILED)
+
+    @property
+    def pending(self) -> bool:
+        """Not finished yet: waiting, running, or failed with another attempt to come."""
+        return self in (JobState.QUEUED, JobState.RUNNING, JobState.FAILED)
+
+    @property
+    def retryable(self) -> bool:
+        """Staff may run it again now (a stalled running job too: see jobs.stalled)."""
+        return self in (JobState.FAILED, JobState.DEAD)
 
 
 class Job(Model):

@@ -21,6 +21,7 @@ from infrawg.locks import lock_rows
 from infrawg.membership.models import Person
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
+from infrawg.provisioning import zones
 from infrawg.provisioning.base import Provider
 from infrawg.provisioning.jobs import JobContext, enqueue, job
 from infrawg.provisioning.models import (
@@ -36,6 +37,7 @@ from infrawg.provisioning.registry import ConfiguredProvider, ConfiguredProvider
 from infrawg.provisioning.registry import configured_providers as build_configured
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from infrawg.tenants.service import contacts_for
+from infrawg.text import clean
 from infrawg.timeutil import utcnow
 from infrawg.web import external_url
 
@@ -45,15 +47,6 @@ MAX_TEXT = 4000
 SUPPORTED_KINDS = ("dns",)
 # Where infrawg.registry keeps the built providers.
 PROVIDERS_KEY = registry.INTERFACES["providers"].extension
-
-
-def _text(value: str | None, message: str | None = None, limit: int = MAX_TEXT) -> str:
-    value = (value or "").strip()
-    if message and not value:
-        raise Invalid(message)
-    if len(value) > limit:
-        raise Invalid(f"Keep it under {limit} characters.")
-    return value
 
 
 # -- providers from configuration ----------------------------------------------------------------
@@ -136,7 +129,9 @@ def get_service_type(type_id: int) -> ServiceType:
 
 def _capacity(value: int | None) -> int | None:
     if value is not None and value < 0:
-        raise Invalid("Capacity is a number of services, 0 or more (empty: no limit).")
+        raise Invalid(
+            "Capacity is a number of services, 0 or more (empty: no limit).", field="capacity"
+        )
     return value
 
 
@@ -149,7 +144,7 @@ def add_service_type(
 ) -> ServiceType:
     """R9: the chair adds a service type, provided by a configured provider."""
     policy.require(actor, Permission.SERVICE_TYPE_MANAGE)
-    name = _text(name, "Give the service type a name.", 200)
+    name = clean(name, "Give the service type a name.", limit=200, field="name")
     kind = provider_kind(provider)
     if kind not in SUPPORTED_KINDS:
         raise Invalid(f"This site cannot take requests for {kind} services yet.")
@@ -159,7 +154,7 @@ def add_service_type(
         name=name,
         kind=kind,
         provider=provider,
-        description=_text(description),
+        description=clean(description, limit=MAX_TEXT, field="description"),
         capacity=_capacity(capacity),
         created_by_id=actor.id,
     )
@@ -236,24 +231,22 @@ def request_service(
         raise NotAllowed(reason)
     if not service_type.active:
         raise Conflict(f"{service_type.name} is no longer offered.")
-    from infrawg.provisioning import zones
-
     if service_type.kind == "dns":
-        name, clean = zones.parameters(parameters)
+        name, checked = zones.parameters(parameters)
     else:  # pragma: no cover - add_service_type admits supported kinds only
         raise Invalid(f"{service_type.kind} services cannot be requested yet.")
     service = Service(
         organisation_id=organisation.id,
         service_type_id=service_type.id,
         name=name,
-        parameters=clean,
-        purpose=_text(purpose),
+        parameters=checked,
+        purpose=clean(purpose, limit=MAX_TEXT, field="purpose"),
         requested_by_id=actor.id,
     )
     db.session.add(service)
     db.session.flush()
     if service_type.kind == "dns":
-        zones.create_zone(service, service_type)
+        zones.create_zone(service, provider_capabilities(service_type.provider))
     audit.record(
         actor, Action.SERVICE_REQUESTED, service, f"{service_type.name} for {organisation.name}"
     )
@@ -279,14 +272,16 @@ def decide(
     db.session.refresh(service, ["state"])
     if service.state != ServiceState.REQUESTED:
         raise Conflict(f"This request was already decided: {service.state.label.lower()}.")
-    reason = _text(reason)
-    override_reason = _text(override_reason)
+    reason = clean(reason, limit=MAX_TEXT, field="reason")
+    override_reason = clean(override_reason, limit=MAX_TEXT, field="override_reason")
     service_type = db.session.get(ServiceType, service.service_type_id)
     organisation = db.session.get(TenantOrganisation, service.organisation_id)
     assert service_type is not None and organisation is not None
     if not approve:
         if not reason:
-            raise Invalid("Give the reason for declining; the tenant members receive it.")
+            raise Invalid(
+                "Give the reason for declining; the tenant members receive it.", field="reason"
+            )
         _set_state(actor, service, ServiceState.DECLINED, reason, Action.SERVICE_DECLINED)
         service.decided_by_id, service.decided_at, service.decision_reason = (
             actor.id,
@@ -300,7 +295,7 @@ def decide(
         raise Conflict(why_not)
     in_use = capacity_in_use([service_type.id]).get(service_type.id, 0)
     # R9: every service is open to every tenant, subject to capacity; the chair may override.
-    if service_type.capacity is not None and in_use >= service_type.capacity:
+    if service_type.at_capacity(in_use):
         if not override_reason:
             raise Conflict(
                 f"{service_type.name} is at capacity ({in_use} of {service_type.capacity} in "
@@ -467,8 +462,6 @@ def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = N
     second run) finds nothing left to do. `reviewed` is the digest of the plan a person
     approved; when the plan differs now, nothing is applied.
     """
-    from infrawg.provisioning import zones
-
     service = _load_for_job(service_id)
     if service.state not in (
         ServiceState.APPROVED,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from flask import current_app, request, url_for
 from flask_login import current_user
 
 from infrawg.errors import DomainError
-from infrawg.extensions import db
 from infrawg.forms import options
-from infrawg.policy import Permission, can, requires
+from infrawg.policy import Permission, can, require, requires, route_subject
 from infrawg.provisioning import bp, jobs, service, zones
 from infrawg.provisioning import cli as _cli  # noqa: F401  (adds `flask infrawg worker`)
 from infrawg.provisioning.forms import (
@@ -24,14 +25,15 @@ from infrawg.provisioning.forms import (
     RequestForm,
     ServiceTypeForm,
 )
-from infrawg.provisioning.models import JobState, ServiceState
+from infrawg.provisioning.models import Job, JobState, Service, ServiceState
 from infrawg.web import (
-    error_status,
+    confirm_first,
     incomplete_form,
     nav_counter,
     paginate,
     redirect_after_post,
     render,
+    submit,
     wants_fragment,
 )
 
@@ -100,27 +102,55 @@ def _catalogue_page(status: int = 200, form: ServiceTypeForm | None = None):
     )
 
 
+def _refused(status: int, error: DomainError | None) -> NoReturn:
+    """``again`` of a button's form, which has nothing to show again: the error page
+    answers (the form was incomplete, or the error with its own status)."""
+    if error is None:
+        incomplete_form()
+    raise error
+
+
+def _loader(permission: Permission, load: Callable[..., Any]) -> Callable[..., Any]:
+    """A route's subject loader: who may not ``permission`` at all is refused before
+    anything is looked up (403, as for any route); for the others, what they may not
+    see is not found (cross-tenant lookups find nothing)."""
+
+    def loader(**ids: Any) -> Any:
+        require(current_user, permission)
+        return load(**ids)
+
+    return loader
+
+
+def _service(service_id: int, **_: Any) -> Service:
+    return service.get_service(current_user, service_id)
+
+
+def _job(job_id: int, **_: Any) -> Job:
+    return service.get_job(job_id)
+
+
+VISIBLE_SERVICE = _loader(Permission.SERVICE_VIEW, _service)
+
+
 @bp.post("/services/catalogue")
 @requires(Permission.SERVICE_TYPE_MANAGE)
 def add_service_type():
     form = ServiceTypeForm()
     form.provider.choices = options(service.provider_choices())
-    if form.validate_on_submit():
-        try:
-            added = service.add_service_type(
-                current_user,
-                form.name.data,
-                form.provider.data,
-                form.description.data,
-                form.capacity.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(url_for(".catalogue"), f"{added.name} added.")
-    return _catalogue_page(422, form)
+    return submit(
+        form,
+        lambda: service.add_service_type(
+            current_user,
+            form.name.data,
+            form.provider.data,
+            form.description.data,
+            form.capacity.data,
+        ),
+        done=lambda added: redirect_after_post(url_for(".catalogue"), f"{added.name} added."),
+        again=lambda status, error: _catalogue_page(422, form),
+        field="name",
+    )
 
 
 @bp.post("/services/catalogue/<int:type_id>")
@@ -128,10 +158,14 @@ def add_service_type():
 def update_service_type(type_id: int):
     service_type = service.get_service_type(type_id)
     form = CapacityForm(prefix=f"t{type_id}")
-    form.validate_on_submit() or incomplete_form()
-    service.update_service_type(current_user, service_type, form.capacity.data, form.active.data)
-    db.session.commit()
-    return redirect_after_post(url_for(".catalogue"), f"{service_type.name} updated.")
+    return submit(
+        form,
+        lambda: service.update_service_type(
+            current_user, service_type, form.capacity.data, form.active.data
+        ),
+        done=lambda updated: redirect_after_post(url_for(".catalogue"), f"{updated.name} updated."),
+        again=_refused,
+    )
 
 
 @bp.route("/services/request", methods=["GET", "POST"])
@@ -142,27 +176,29 @@ def request_service():
     types = service.catalogue()
     form.organisation.choices = options((o.id, o.name) for o in organisations)
     form.service_type.choices = options((t.id, t.name) for t in types)
-    if form.validate_on_submit():
-        try:
-            organisation = next(o for o in organisations if o.id == form.organisation.data)
-            service_type = service.get_service_type(form.service_type.data)
-            created = service.request_service(
-                current_user,
-                organisation,
-                service_type,
-                {"zone": form.zone.data, "dnssec": form.dnssec.data},
-                form.purpose.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.zone.errors.append(error.message)
-            return _request_page(form, organisations, error_status(error))
-        db.session.commit()
-        return redirect_after_post(
+    if not form.is_submitted():
+        return _request_page(form, organisations, 200)
+
+    def ask_for_it() -> Service:
+        organisation = next(o for o in organisations if o.id == form.organisation.data)
+        return service.request_service(
+            current_user,
+            organisation,
+            service.get_service_type(form.service_type.data),
+            {"zone": form.zone.data, "dnssec": form.dnssec.data},
+            form.purpose.data,
+        )
+
+    return submit(
+        form,
+        ask_for_it,
+        done=lambda created: redirect_after_post(
             url_for(".service_page", service_id=created.id),
             f"Your request for {created.name} waits for the chair.",
-        )
-    return _request_page(form, organisations, 422 if form.is_submitted() else 200)
+        ),
+        again=lambda status, error: _request_page(form, organisations, status),
+        field="zone",
+    )
 
 
 def _request_page(form: RequestForm, organisations, status: int):
@@ -187,8 +223,7 @@ def _service_page(item, status: int = 200, **extra):
         "records": records,
         "ns_records": zones.apex_ns(zone, records) if zone is not None else [],
         "ds_records": zones.ds_to_set(zone) if zone is not None else [],
-        "editable": item.state in zones.EDITABLE
-        and can(current_user, Permission.SERVICE_MANAGE, item),
+        "editable": item.state.on_provider and can(current_user, Permission.SERVICE_MANAGE, item),
         "jobs": service.jobs_of(item) if can(current_user, Permission.JOB_MANAGE) else [],
         "decision_form": DecisionForm(),
         "dnssec_form": DnssecForm(dnssec=zone.dnssec if zone else False),
@@ -196,6 +231,7 @@ def _service_page(item, status: int = 200, **extra):
         "add_form": RecordForm(formdata=None),
         "edit_form": None,
         "editing": None,
+        "confirming": None,
         "capacity_used": service.capacity_in_use([item.service_type_id]).get(
             item.service_type_id, 0
         ),
@@ -210,36 +246,36 @@ def _service_page(item, status: int = 200, **extra):
 
 
 @bp.get("/services/<int:service_id>")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def service_page(service_id: int):
-    return _service_page(service.get_service(current_user, service_id))
+    return _service_page(route_subject())
 
 
 @bp.post("/services/<int:service_id>/decide/<decision>")
-@requires(Permission.SERVICE_DECIDE)
+@requires(Permission.SERVICE_DECIDE, subject=_loader(Permission.SERVICE_DECIDE, _service))
 def decide(service_id: int, decision: str):
-    item = service.get_service(current_user, service_id)
+    item = route_subject()
     if decision not in ("approve", "decline"):
         incomplete_form()
     form = DecisionForm()
-    form.validate_on_submit() or incomplete_form()
-    try:
-        service.decide(
+    return submit(
+        form,
+        lambda: service.decide(
             current_user,
             item,
             approve=decision == "approve",
             reason=form.reason.data,
             override_reason=form.override_reason.data if form.override.data else "",
-        )
-    except DomainError as error:
-        db.session.rollback()
-        form.reason.errors.append(error.message)
-        item = service.get_service(current_user, service_id)
-        return _service_page(item, error_status(error), decision_form=form)
-    db.session.commit()
-    return redirect_after_post(
-        url_for(".service_page", service_id=service_id),
-        f"{item.name}: {item.state.label}.",
+        ),
+        done=lambda decided: redirect_after_post(
+            url_for(".service_page", service_id=service_id),
+            f"{decided.name}: {decided.state.label}.",
+        ),
+        # After the rollback the service is read again, as it is now.
+        again=lambda status, error: _service_page(
+            service.get_service(current_user, service_id), status, decision_form=form
+        ),
+        field="reason",
     )
 
 
@@ -247,79 +283,92 @@ def decide(service_id: int, decision: str):
 
 
 @bp.post("/services/<int:service_id>/records")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def add_record(service_id: int):
-    item = service.get_service(current_user, service_id)
+    item = route_subject()
     form = RecordForm()
-    form.validate_on_submit() or incomplete_form()
-    try:
-        zones.add_record(
+    return submit(
+        form,
+        lambda: zones.add_record(
             current_user, item, form.name.data, form.rdtype.data, form.ttl.data, form.values.data
-        )
-    except DomainError as error:
-        db.session.rollback()
-        form.values.errors.append(error.message)
-        item = service.get_service(current_user, service_id)
-        return _service_page(item, error_status(error), add_form=form)
-    db.session.commit()
-    return redirect_after_post(url_for(".service_page", service_id=service_id))
+        ),
+        done=lambda added: redirect_after_post(url_for(".service_page", service_id=service_id)),
+        again=lambda status, error: _service_page(
+            service.get_service(current_user, service_id), status, add_form=form
+        ),
+        field="values",
+    )
 
 
 @bp.get("/services/<int:service_id>/records/<int:record_id>/edit")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def edit_record(service_id: int, record_id: int):
-    item = service.get_service(current_user, service_id)
+    item = route_subject()
     record = zones.get_record(item, record_id)
     form = RecordEditForm(formdata=None, ttl=str(record.ttl), values="\n".join(record.values))
     return _service_page(item, editing=record.id, edit_form=form)
 
 
 @bp.post("/services/<int:service_id>/records/<int:record_id>")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def update_record(service_id: int, record_id: int):
-    item = service.get_service(current_user, service_id)
+    item = route_subject()
     form = RecordEditForm()
-    form.validate_on_submit() or incomplete_form()
-    try:
-        zones.update_record(current_user, item, record_id, form.ttl.data, form.values.data)
-    except DomainError as error:
-        db.session.rollback()
-        form.values.errors.append(error.message)
-        item = service.get_service(current_user, service_id)
-        return _service_page(item, error_status(error), editing=record_id, edit_form=form)
-    db.session.commit()
-    return redirect_after_post(url_for(".service_page", service_id=service_id))
+    return submit(
+        form,
+        lambda: zones.update_record(current_user, item, record_id, form.ttl.data, form.values.data),
+        done=lambda updated: redirect_after_post(url_for(".service_page", service_id=service_id)),
+        again=lambda status, error: _service_page(
+            service.get_service(current_user, service_id),
+            status,
+            editing=record_id,
+            edit_form=form,
+        ),
+        field="values",
+    )
+
+
+def _ask_before_deleting(item: Service, record_id: int):
+    # Asked only about a record that may be deleted now; otherwise the refusal answers.
+    zones.deletable_record(current_user, item, record_id)
+    return _service_page(item, confirming=record_id)
 
 
 @bp.post("/services/<int:service_id>/records/<int:record_id>/delete")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def delete_record(service_id: int, record_id: int):
-    item = service.get_service(current_user, service_id)
-    ActionForm().validate_on_submit() or incomplete_form()
-    zones.delete_record(current_user, item, record_id)
-    db.session.commit()
-    return redirect_after_post(url_for(".service_page", service_id=service_id))
+    item = route_subject()
+    if (asking := confirm_first(lambda: _ask_before_deleting(item, record_id))) is not None:
+        return asking
+    return submit(
+        ActionForm(),
+        lambda: zones.delete_record(current_user, item, record_id),
+        done=lambda _: redirect_after_post(url_for(".service_page", service_id=service_id)),
+        again=_refused,
+    )
 
 
 @bp.post("/services/<int:service_id>/dnssec")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def set_dnssec(service_id: int):
-    item = service.get_service(current_user, service_id)
+    item = route_subject()
     form = DnssecForm()
-    form.validate_on_submit() or incomplete_form()
-    zones.set_dnssec(current_user, item, bool(form.dnssec.data))
-    db.session.commit()
-    return redirect_after_post(
-        url_for(".plan", service_id=service_id),
-        "DNSSEC " + ("on" if form.dnssec.data else "off") + ": review the plan and apply it.",
+    return submit(
+        form,
+        lambda: zones.set_dnssec(current_user, item, bool(form.dnssec.data)),
+        done=lambda zone: redirect_after_post(
+            url_for(".plan", service_id=service_id),
+            "DNSSEC " + ("on" if zone.dnssec else "off") + ": review the plan and apply it.",
+        ),
+        again=_refused,
     )
 
 
 @bp.get("/services/<int:service_id>/plan")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def plan(service_id: int):
-    item = service.get_service(current_user, service_id)
-    reviewed = zones.review_plan(current_user, item)
+    item = route_subject()
+    reviewed = zones.review_plan(current_user, item, service.provider_for)
     return render(
         "provisioning/plan.html",
         item=item,
@@ -329,32 +378,41 @@ def plan(service_id: int):
 
 
 @bp.post("/services/<int:service_id>/apply")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def apply(service_id: int):
-    item = service.get_service(current_user, service_id)
+    # The plan page is the confirmation: the form carries the digest of the plan reviewed.
+    item = route_subject()
     form = ApplyForm()
-    form.validate_on_submit() or incomplete_form()
-    queued = zones.request_apply(current_user, item, form.reviewed.data)
-    db.session.commit()
+    return submit(
+        form,
+        lambda: zones.request_apply(current_user, item, form.reviewed.data, service.provider_for),
+        done=lambda queued: redirect_after_post(
+            url_for(".service_page", service_id=service_id),
+            f"The plan is being applied (job #{queued.id}).",
+        ),
+        again=_refused,
+    )
+
+
+def _delegation_queued(item: Service, queued: Job):
+    if wants_fragment():
+        return render("provisioning/_delegation.html", job=queued, result=None, item=item)
     return redirect_after_post(
-        url_for(".service_page", service_id=service_id),
-        f"The plan is being applied (job #{queued.id}).",
+        url_for(".service_page", service_id=item.id),
+        f"The delegation is being checked (job #{queued.id}); the answer appears below.",
     )
 
 
 @bp.post("/services/<int:service_id>/delegation")
-@requires(Permission.SERVICE_VIEW)
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def delegation(service_id: int):
-    item = service.get_service(current_user, service_id)
-    ActionForm().validate_on_submit() or incomplete_form()
+    item = route_subject()
     # R11: the parent's servers may take seconds to answer; a job asks them.
-    queued = zones.request_delegation_check(current_user, item)
-    db.session.commit()
-    if wants_fragment():
-        return render("provisioning/_delegation.html", job=queued, result=None, item=item)
-    return redirect_after_post(
-        url_for(".service_page", service_id=service_id),
-        f"The delegation is being checked (job #{queued.id}); the answer appears below.",
+    return submit(
+        ActionForm(),
+        lambda: zones.request_delegation_check(current_user, item),
+        done=lambda queued: _delegation_queued(item, queued),
+        again=_refused,
     )
 
 
@@ -375,17 +433,28 @@ def job_queue():
 
 
 @bp.get("/services/jobs/<int:job_id>")
-@requires(Permission.JOB_MANAGE)
+@requires(Permission.JOB_MANAGE, subject=_loader(Permission.JOB_MANAGE, _job))
 def job_page(job_id: int):
-    return render("provisioning/job.html", job=service.get_job(job_id), form=ActionForm())
+    return render("provisioning/job.html", job=route_subject(), form=ActionForm())
+
+
+def _ask_before_retrying(target: Job):
+    # Asked only about a job that may be retried now; otherwise the refusal answers.
+    jobs.check_retryable(target)
+    return render("provisioning/job.html", job=target, form=ActionForm(), confirming=True)
 
 
 @bp.post("/services/jobs/<int:job_id>/retry")
-@requires(Permission.JOB_MANAGE)
+@requires(Permission.JOB_MANAGE, subject=_loader(Permission.JOB_MANAGE, _job))
 def retry_job(job_id: int):
-    ActionForm().validate_on_submit() or incomplete_form()
-    retried = jobs.retry(current_user, service.get_job(job_id))
-    db.session.commit()
-    return redirect_after_post(
-        url_for(".job_page", job_id=job_id), f"Job #{retried.id} queued again."
+    target = route_subject()
+    if (asking := confirm_first(lambda: _ask_before_retrying(target))) is not None:
+        return asking
+    return submit(
+        ActionForm(),
+        lambda: jobs.retry(current_user, target),
+        done=lambda retried: redirect_after_post(
+            url_for(".job_page", job_id=job_id), f"Job #{retried.id} queued again."
+        ),
+        again=_refused,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dns.exception
@@ -38,13 +38,14 @@ from infrawg.provisioning.models import (
     JobState,
     Service,
     ServiceState,
-    ServiceType,
 )
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.timeutil import utcnow
 
-# States in which a zone exists on its provider, so its records can be edited and applied.
-EDITABLE = (ServiceState.ACTIVE, ServiceState.FAILED)
+# A configured provider instance by name (service.provider_for). Passed in, not imported:
+# the catalogue (service) calls into this module, never the other way round.
+ProviderLookup = Callable[[str], Provider[Any]]
+
 # Zones that are asked for or hosted (a declined or decommissioned one frees the name).
 HOLDS_NAME = (
     ServiceState.REQUESTED,
@@ -77,18 +78,16 @@ def nameservers() -> list[str]:
     return [absolute_name(n) for n in str(raw).split(",") if n.strip()]
 
 
-def create_zone(service: Service, service_type: ServiceType) -> DnsZone:
-    """The zone row of a new DNS request. A provider that creates zones gets the site's
-    name servers as apex NS; on one that cannot (RFC 2136), the first job takes in what the
-    server serves."""
-    from infrawg.provisioning.service import provider_capabilities
-
+def create_zone(service: Service, capabilities: frozenset[str]) -> DnsZone:
+    """The zone row of a new DNS request, on a provider with ``capabilities``. A provider
+    that creates zones gets the site's name servers as apex NS; on one that cannot
+    (RFC 2136), the first job takes in what the server serves."""
     zone = DnsZone(
         service_id=service.id, name=service.name, dnssec=bool(service.parameters.get("dnssec"))
     )
     db.session.add(zone)
     db.session.flush()
-    if "zone_create" in provider_capabilities(service_type.provider):
+    if "zone_create" in capabilities:
         ns = parse_rrset("@", "NS", 3600, nameservers(), zone.name)
         db.session.add(_record_row(zone, ns))
     return zone
@@ -145,7 +144,8 @@ def _editable(actor: Person, service: Service) -> DnsZone:
     zone = service.zone
     if zone is None:
         raise NotFound("This service has no DNS zone.")
-    if service.state not in EDITABLE:
+    # A zone's records can be edited and applied once it exists on its provider.
+    if not service.state.on_provider:
         raise Conflict(
             f"Records can be edited once the zone is provisioned; it is "
             f"{service.state.label.lower()}."
@@ -216,10 +216,18 @@ def update_record(
     return record
 
 
-def delete_record(actor: Person, service: Service, record_id: int) -> None:
+def deletable_record(actor: Person, service: Service, record_id: int) -> DnsRecord:
+    """The record, when ``actor`` may delete it now; the reason why not otherwise."""
     zone = _editable(actor, service)
     record = get_record(service, record_id)
     _refuse_apex_ns(zone, record.name, record.rdtype)
+    return record
+
+
+def delete_record(actor: Person, service: Service, record_id: int) -> None:
+    record = deletable_record(actor, service, record_id)
+    zone = service.zone
+    assert zone is not None  # deletable_record found the record in it
     records = [r for r in records_of(zone) if r.id != record.id]
     _check_whole_zone(zone, records)
     audit.record(actor, Action.DNS_RECORD_DELETED, service, _rrset(record).to_text()[:4000])
@@ -243,10 +251,9 @@ def digest(plan: Plan[Any]) -> str:
     return hashlib.sha256((plan.fingerprint + "\n" + plan.render()).encode()).hexdigest()[:32]
 
 
-def review_plan(actor: Person, service: Service) -> Plan[ZoneSpec]:
-    """The record diff between the site and the provider, nothing touched."""
-    from infrawg.provisioning.service import provider_for
-
+def review_plan(actor: Person, service: Service, provider_for: ProviderLookup) -> Plan[ZoneSpec]:
+    """The record diff between the site and the provider, nothing touched. The provider is
+    built (by ``provider_for``, the catalogue's lookup) only for someone who may edit."""
     zone = _editable(actor, service)
     try:
         provider = provider_for(service.service_type.provider)
@@ -255,9 +262,11 @@ def review_plan(actor: Person, service: Service) -> Plan[ZoneSpec]:
         raise Conflict(f"The DNS server could not be read just now: {exc}") from exc
 
 
-def request_apply(actor: Person, service: Service, reviewed: str) -> Job:
+def request_apply(
+    actor: Person, service: Service, reviewed: str, provider_for: ProviderLookup
+) -> Job:
     """Apply the reviewed plan through a job; refused when the plan changed since review."""
-    plan = review_plan(actor, service)
+    plan = review_plan(actor, service, provider_for)
     if digest(plan) != reviewed:
         raise Conflict(
             "The zone or its records changed since you reviewed the plan; review it again."
@@ -352,7 +361,6 @@ DELEGATION_JOB = "check_delegation"
 # MAX_PARENT_SERVERS of them (two questions each), so a job is bounded too.
 DELEGATION_TIMEOUT = 3.0
 MAX_PARENT_SERVERS = 4
-PENDING = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED)
 
 
 def _checkable(actor: Person, service: Service) -> DnsZone:
@@ -360,7 +368,7 @@ def _checkable(actor: Person, service: Service) -> DnsZone:
     zone = service.zone
     if zone is None:
         raise NotFound("This service has no DNS zone.")
-    if service.state not in EDITABLE:
+    if not service.state.on_provider:
         raise Conflict("The delegation can be checked once the zone is provisioned.")
     return zone
 
@@ -381,7 +389,7 @@ def request_delegation_check(actor: Person, service: Service) -> Job:
     again while one waits returns that one (the per-service limit)."""
     _checkable(actor, service)
     pending = latest_delegation_job(service)
-    if pending is not None and pending.state in PENDING:
+    if pending is not None and pending.state.pending:
         return pending
     new = enqueue(DELEGATION_JOB, service_id=service.id)
     new.service_id = service.id
@@ -393,10 +401,11 @@ def delegation_result(job: Job | None) -> DelegationResult | None:
     if job is None or job.state != JobState.SUCCEEDED or not job.plan:
         return None
     try:
-        fields = json.loads(job.plan)
-        return DelegationResult(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-        )
+        fields: dict[str, Any] = json.loads(job.plan)
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()
+        }
+        return DelegationResult(**values)
     except (ValueError, TypeError):
         return None
 

@@ -24,7 +24,7 @@ from infrawg.provisioning import jobs, zones
 from infrawg.provisioning.base import Provider, apply_plan
 from infrawg.provisioning.jobs import JobContext, enqueue, job, run_due_jobs
 from infrawg.provisioning.models import Job, JobLogLine, JobState, ServiceState
-from infrawg.provisioning.service import _load_for_job
+from infrawg.provisioning.service import _load_for_job, provider_for
 from infrawg.timeutil import utcnow
 from tests.conftest import base_config
 from tests.provisioning import worker_process  # noqa: F401  (registers its jobs here too)
@@ -97,7 +97,9 @@ def test_staff_may_retry_a_job_whose_worker_stopped_beating(app, people, staff):
     assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 409
     queued.started_at = utcnow() - jobs.job_lease() - timedelta(seconds=1)
     db.session.commit()
-    assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 303
+    assert (
+        client.post(f"/services/jobs/{queued.id}/retry", data={"confirmed": "1"}).status_code == 303
+    )
     assert run_due_jobs() == 1
     db.session.refresh(queued)
     assert queued.state == JobState.SUCCEEDED and queued.attempts == attempt + 1
@@ -116,8 +118,8 @@ def test_a_reviewed_apply_killed_after_applying_reports_already_applied_when_rer
     zones.add_record(chair, service, "www", "A", 300, "192.0.2.10")
     db.session.commit()
     service = _load_for_job(service_row.id)
-    reviewed = zones.digest(zones.review_plan(chair, service))
-    apply_job = zones.request_apply(chair, service, reviewed)
+    reviewed = zones.digest(zones.review_plan(chair, service, provider_for))
+    apply_job = zones.request_apply(chair, service, reviewed, provider_for)
     db.session.commit()
 
     def apply_then_die(self, plan, dry_run=False, force=False):

@@ -113,7 +113,13 @@ def test_staff_see_the_queue_and_a_jobs_log_and_retry_a_dead_job(app, people, st
     outsider = people.sign_in(app.test_client(), member)
     assert outsider.post(f"/services/jobs/{queued.id}/retry").status_code == 403
 
-    assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 303
+    # Retrying asks first; the question's button posts again, confirmed.
+    asked = client.post(f"/services/jobs/{queued.id}/retry")
+    assert asked.status_code == 200
+    assert html(asked).select_one("#retry input[name=confirmed]")["value"] == "1"
+    assert queued.state == JobState.DEAD
+    retried = client.post(f"/services/jobs/{queued.id}/retry", data={"confirmed": "1"})
+    assert retried.status_code == 303
     assert queued.state == JobState.QUEUED and queued.max_attempts == 4
     queued.args = {"word": "yes"}  # what a fix would look like
     db.session.commit()

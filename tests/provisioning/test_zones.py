@@ -122,7 +122,15 @@ def test_r11_records_are_added_edited_and_deleted_as_inline_rows(tenant, zone):
     assert response.status_code == 303
     assert (www.ttl, www.values) == (600, ["192.0.2.12"])
 
-    assert tenant.post(f"/services/{zone.id}/records/{www.id}/delete").status_code == 303
+    # Deleting asks first, in the row; nothing is deleted until the answer is posted.
+    delete_url = f"/services/{zone.id}/records/{www.id}/delete"
+    asked = tenant.post(delete_url, htmx=True)
+    assert asked.status_code == 200
+    question = html(asked).select_one(f"#record-{www.id} form")
+    assert "Delete www.docs.example.org. A?" in question.select_one(".confirm").text
+    assert question.select_one("input[name=confirmed]")["value"] == "1"
+    assert record(zone, "www.docs.example.org.", "A") is not None
+    assert tenant.post(delete_url, data={"confirmed": "1"}).status_code == 303
     assert record(zone, "www.docs.example.org.", "A") is None
     actions = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.action.like("dns.%")).order_by(AuditEvent.id)

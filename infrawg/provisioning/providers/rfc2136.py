@@ -121,7 +121,7 @@ class Rfc2136Provider(Provider[ZoneSpec]):
             zone_name,
             spec_from_zone(zone),
             served=True,
-            serial=soa[0].serial if soa else None,  # type: ignore[attr-defined]
+            serial=soa[0].serial if soa else None,
             dnskeys=dnskeys,
             ds=tuple(ds_records(zone_name, dnskeys)) if dnskeys else (),
         )

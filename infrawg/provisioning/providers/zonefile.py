@@ -25,6 +25,7 @@ import dns.rdtypes.ANY.SOA
 import dns.zone
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
 from infrawg.errors import Invalid
 from infrawg.provisioning.base import (
@@ -123,7 +124,7 @@ class ZonefileProvider(Provider[ZoneSpec]):
         keys = zone.get_rdataset(origin, dns.rdatatype.DNSKEY)
         dnskeys = tuple(sorted(rd.to_text() for rd in keys)) if keys else ()
         expirations = [
-            rd.expiration  # type: ignore[attr-defined]
+            rd.expiration
             for node in zone.nodes.values()
             for rds in node.rdatasets
             if rds.rdtype == dns.rdatatype.RRSIG
@@ -132,7 +133,7 @@ class ZonefileProvider(Provider[ZoneSpec]):
         return Observed.of(
             zone_name,
             spec_from_zone(zone),
-            serial=soa[0].serial if soa else 0,  # type: ignore[attr-defined]
+            serial=soa[0].serial if soa else 0,
             dnskeys=dnskeys,
             ds=tuple(ds_records(zone_name, dnskeys)) if dnskeys else (),
             signatures_expire=min(expirations) if expirations else None,
@@ -259,11 +260,11 @@ class ZonefileProvider(Provider[ZoneSpec]):
                     txn.add(name, rrset.ttl, rdata)
         return zone
 
-    def signing_keys(self, zone: str) -> list[tuple[ec.EllipticCurvePrivateKey, dns.rdata.Rdata]]:
+    def signing_keys(self, zone: str) -> list[tuple[dns.dnssec.PrivateKey, DNSKEY]]:
         """(private key, DNSKEY) for the zone's KSK then ZSK, made once and then reused."""
         directory = self.config.key_directory / absolute_name(zone).rstrip(".")
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        keys = []
+        keys: list[tuple[dns.dnssec.PrivateKey, DNSKEY]] = []
         for role, flags in (("ksk", KSK_FLAGS), ("zsk", ZSK_FLAGS)):
             path = directory / f"{role}.pem"
             if path.exists():
