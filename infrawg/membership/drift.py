@@ -22,6 +22,8 @@ from infrawg import audit, policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid
 from infrawg.extensions import db
+from infrawg.governance.models import Role
+from infrawg.governance.roles import people_with_roles
 from infrawg.membership.lists import (
     ListUnavailable,
     follow_membership,
@@ -34,7 +36,6 @@ from infrawg.membership.models import (
     MembershipStatus,
     Person,
 )
-from infrawg.membership.service import LIST_INVITE, people_with_roles
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.tokens import make_token
@@ -57,7 +58,11 @@ class DriftAction(StrEnum):
         }[self.value]
 
 
+# The signed link inviting a list subscriber to join (read by membership.service.apply).
+LIST_INVITE = "list-invite"
+
 # The audit actions of this module (listed for the policy's audit visibility).
+
 AUDIT_ACTIONS = {
     DriftAction.SUBSCRIBE: Action.MEMBERSHIP_LIST_SUBSCRIBED,
     DriftAction.UNSUBSCRIBE: Action.MEMBERSHIP_LIST_UNSUBSCRIBED,
@@ -266,8 +271,6 @@ def sync() -> SyncResult:
 
 
 def _report_to_staff(rows: list[tuple[str, bool]]) -> None:
-    from infrawg.governance.models import Role
-
     staff = people_with_roles({Role.STAFF, Role.CHAIR})
     if not staff:
         return

@@ -8,7 +8,7 @@ from flask_login import current_user
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db, limiter
 from infrawg.forms import ConfirmForm
-from infrawg.membership import accounts, bp, jobs, service
+from infrawg.membership import accounts, bp, jobs, people, service
 from infrawg.membership import drift as list_drift
 from infrawg.membership.auth_views import start_session
 from infrawg.membership.forms import (
@@ -23,15 +23,13 @@ from infrawg.membership.forms import (
 from infrawg.policy import Permission, can, public, requires, signed_in
 from infrawg.web import (
     incomplete_form,
-    nav_counter,
     paginate,
     redirect_after_post,
     render,
 )
 
 
-@nav_counter
-def _waiting_applications(person) -> dict[str, int]:
+def nav_counts(person) -> dict[str, int]:
     if can(person, Permission.MEMBERSHIP_DECIDE):
         return {"applications": service.count_pending_applications()}
     return {}
@@ -246,7 +244,7 @@ def applications():
 @requires(Permission.MEMBERSHIP_DECIDE)
 def decide(person_id: int, decision: str):
     form = DecisionForm()
-    person = service.get_person(person_id)
+    person = people.get_person(person_id)
     if not form.validate_on_submit():
         incomplete_form()
     try:
