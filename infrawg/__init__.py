@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-# One sub-package per area, each with a blueprint in __init__ and its routes in views.
+# One sub-package per area, each registering itself with init_app(app), in this order.
 AREAS = ("membership", "governance", "tenants", "provisioning", "archives", "surveys")
 
 
@@ -18,8 +18,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from infrawg import cli, notices, registry, serving, startup, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
-    from infrawg.membership import auth_bp
-    from infrawg.membership.auth_views import load_user, register_oidc
     from infrawg.notices import mail as notices_mail
 
     app = Flask(
@@ -43,27 +41,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
-    login_manager.user_loader(load_user)
     mail.init_app(app)
     csrf.init_app(app)
     init_limiter(app)
     htmx.init_app(app)
-    register_oidc(app)
     # Mail, the mailing list and the providers, built once; a bad setting stops start-up here.
     registry.init_app(app)
     notices_mail.init_app(app)
 
+    # The `flask infrawg` group first: each area adds its commands to it.
+    cli.init_app(app)
     for area in AREAS:
-        # Importing an area's views adds its routes to its blueprint.
-        import_module(f"infrawg.{area}.views")
-        app.register_blueprint(import_module(f"infrawg.{area}").bp)
-    app.register_blueprint(auth_bp)
-    import_module("infrawg.notices.views")
-    app.register_blueprint(notices.mail_bp)
-    if app.config["MAIL_BACKEND"] == "outbox":
-        app.register_blueprint(notices.bp)
+        # Each area registers itself: blueprint, nav counts, jobs, commands, and the
+        # handlers of the other areas' signals it reacts to.
+        import_module(f"infrawg.{area}").init_app(app)
+    notices.init_app(app)
 
     web.init_app(app)
     serving.init_app(app)
-    cli.init_app(app)
     return app

@@ -124,6 +124,9 @@ class Action(StrEnum):
     SERVICE_FAILED = "service.failed"
     SERVICE_PROVISIONING = "service.provisioning"
     SERVICE_ACTIVE = "service.active"
+    # R7: a lapsed charter suspends the organisation's services; recognition resumes them.
+    SERVICE_SUSPENDED = "service.suspended"
+    SERVICE_RESUMED = "service.resumed"
     JOB_RETRIED = "job.retried"
     DNS_RECORD_ADDED = "dns.record_added"
     DNS_RECORD_CHANGED = "dns.record_changed"

@@ -1,4 +1,4 @@
-"""`flask infrawg ...` commands."""
+"""`flask infrawg ...` commands: the group is the app's; each area adds its own commands."""
 
 from __future__ import annotations
 
@@ -6,33 +6,28 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-infrawg_cli = AppGroup("infrawg", help="Infra-WG site commands.")
+from infrawg.demo import load_demo
+from infrawg.upgrade import upgrade_command
+
+_GROUP = "infrawg_cli"
 
 
-@infrawg_cli.command("demo")
+@click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only load when the database has no people.")
 def demo_command(if_empty: bool) -> None:
     """Load demo data: a chair, two staff, members, applicants; prints the passwords once."""
-    from infrawg.demo import load_demo
-
     load_demo(if_empty=if_empty)
 
 
+def add_command(app: Flask, command: click.Command) -> None:
+    """Add ``command`` under `flask infrawg` for ``app`` (an area calls it in its init_app)."""
+    app.extensions[_GROUP].add_command(command)
+
+
 def init_app(app: Flask) -> None:
-    from infrawg.governance.cli import bootstrap_command
-
-    infrawg_cli.add_command(bootstrap_command)
-    from infrawg.surveys.cli import surveys_cli
-
-    infrawg_cli.add_command(surveys_cli)
-    from infrawg.archives.cli import archive_cli
-
-    infrawg_cli.add_command(archive_cli)
-    from infrawg.membership.cli import list_cli
-
-    infrawg_cli.add_command(list_cli)
-
-    from infrawg.upgrade import upgrade_command
-
-    infrawg_cli.add_command(upgrade_command)
-    app.cli.add_command(infrawg_cli)
+    """The `flask infrawg` group of this app, before the areas add to it."""
+    group = AppGroup("infrawg", help="Infra-WG site commands.")
+    group.add_command(demo_command)
+    group.add_command(upgrade_command)
+    app.extensions[_GROUP] = group
+    app.cli.add_command(group)

@@ -338,16 +338,15 @@ def template_context() -> dict[str, Any]:
 
 
 NavCounter = Callable[[Any], dict[str, int]]
-NAV_COUNTERS: list[NavCounter] = []
+_NAV_COUNTERS = "infrawg_nav_counters"
 
 
-def nav_counter(func: NavCounter) -> NavCounter:
-    """Register a function giving counts of what waits for a person (shown in the nav).
-
-    Each area registers its own from its views module; keys name the nav link.
-    """
-    NAV_COUNTERS.append(func)
-    return func
+def add_nav_counter(app: Flask, func: NavCounter) -> None:
+    """Register, for ``app``, a function giving counts of what waits for a person (shown in
+    the nav); keys name the nav link. Each area adds its own in its ``init_app``."""
+    counters = app.extensions.setdefault(_NAV_COUNTERS, [])
+    if func not in counters:
+        counters.append(func)
 
 
 def nav_counts(person) -> dict[str, int]:
@@ -356,7 +355,7 @@ def nav_counts(person) -> dict[str, int]:
         return {}
     if "nav_counts" not in g:
         counts: dict[str, int] = {}
-        for counter in NAV_COUNTERS:
+        for counter in current_app.extensions.get(_NAV_COUNTERS, ()):
             counts.update(counter(person))
         g.nav_counts = counts
     return g.nav_counts

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from flask import Flask
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit, policy
+from infrawg import audit, policy, signals
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
+from infrawg.governance.roles import people_with_roles
 from infrawg.locks import lock_name
 from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
-from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
+from infrawg.membership.people import normalise_email, person_by_email
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.text import clean
@@ -28,26 +30,7 @@ CHAIRS_DECISION = "chair's decision"
 BOARD_RESOLUTION = "board resolution"
 
 
-# Reading -------------------------------------------------------------------------------
-
-
-def current_grants(role: Role) -> list[RoleGrant]:
-    """Current grants of ``role`` to people for whom it counts, oldest first."""
-    stmt = (
-        select(RoleGrant)
-        .join(Person, Person.id == RoleGrant.person_id)
-        .where(RoleGrant.role == role, RoleGrant.ended_at.is_(None))
-        .options(selectinload(RoleGrant.person))
-        .order_by(RoleGrant.granted_at, RoleGrant.id)
-    )
-    if role in policy.MEMBER_ONLY_ROLES:
-        stmt = stmt.where(Person.status == MembershipStatus.MEMBER)
-    return list(db.session.scalars(stmt))
-
-
-def current_chair() -> RoleGrant | None:
-    grants = current_grants(Role.CHAIR)
-    return grants[0] if grants else None
+# Reading (who holds a role now: governance/roles.py) ----------------------------------
 
 
 def role_history(person: Person) -> list[RoleGrant]:
@@ -371,6 +354,7 @@ def _end(grant: RoleGrant, actor: Person | None, reason: str) -> None:
 
 def end_group_roles(person: Person, reason: str) -> None:
     """Staff and chair count only for members: end them when the person leaves."""
+    # Connected to signals.member_left (membership.leave sends it).
     for role in sorted(policy.MEMBER_ONLY_ROLES):
         grant = _current_grant(person, role)
         if grant is not None:
@@ -506,3 +490,11 @@ def _bootstrap_person(email: str) -> Person:
         follow_membership(email)
         audit.record(None, Action.MEMBERSHIP_ADMITTED, person, "bootstrap of a new installation")
     return person
+
+
+def _end_roles_of_leaver(sender: object, person: Person, reason: str, **_: object) -> None:
+    end_group_roles(person, reason)
+
+
+def init_signals(app: Flask) -> None:
+    signals.connect(app, signals.member_left, _end_roles_of_leaver)

@@ -9,11 +9,12 @@ from flask_login import current_user
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
+import infrawg.tenants.service as tenants
 from infrawg import audit, policy
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.forms import ConfirmForm
-from infrawg.governance import bp, service
+from infrawg.governance import bp, roles, service
 from infrawg.governance.forms import (
     AppointChairForm,
     DecisionForm,
@@ -22,14 +23,12 @@ from infrawg.governance.forms import (
     StepDownForm,
 )
 from infrawg.governance.models import Role
-from infrawg.membership.service import get_person, person_by_email
+from infrawg.membership.people import get_person, person_by_email
 from infrawg.policy import Permission, can, public, requires, signed_in
-from infrawg.tenants import service as tenants
 from infrawg.tenants.forms import ReasonForm
 from infrawg.web import (
     confirm_first,
     incomplete_form,
-    nav_counter,
     paginate,
     redirect_after_post,
     render,
@@ -38,8 +37,7 @@ from infrawg.web import (
 )
 
 
-@nav_counter
-def _waiting_for_chair_and_board(person) -> dict[str, int]:
+def nav_counts(person) -> dict[str, int]:
     counts: dict[str, int] = {}
     if can(person, Permission.STAFF_DECIDE):
         counts["chair_queue"] = service.count_open_staff_requests() + (
@@ -97,9 +95,9 @@ def audit_csv():
 def charter():
     return render(
         "governance/charter.html",
-        chair=service.current_chair(),
-        board=service.current_grants(Role.BOARD),
-        staff=service.current_grants(Role.STAFF),
+        chair=roles.current_chair(),
+        board=roles.current_grants(Role.BOARD),
+        staff=roles.current_grants(Role.STAFF),
     )
 
 
@@ -209,7 +207,7 @@ def _chair_queue_page(status: int = 200, **forms):
         page=paginate(service.open_staff_requests()),
         applications=list(db.session.scalars(tenants.applications_waiting_for("chair"))),
         others=tenants.applications_waiting_for_others("chair"),
-        staff=service.current_grants(Role.STAFF),
+        staff=roles.current_grants(Role.STAFF),
         to_review=service.staff_grants_to_review(current_user),
         form=DecisionForm(),
         app_form=ReasonForm(),
@@ -360,7 +358,7 @@ def _board_queue_page(status: int = 200, **forms):
         status=status,
         applications=list(db.session.scalars(tenants.applications_waiting_for("board"))),
         others=tenants.applications_waiting_for_others("board"),
-        chair=service.current_chair(),
+        chair=roles.current_chair(),
         app_form=ReasonForm(),
         **forms,
     )
@@ -378,7 +376,7 @@ def appoint_chair():
     form = AppointChairForm()
     if not form.validate_on_submit():
         return _board_queue_page(422, chair_form=form)
-    if service.current_chair() is not None:
+    if roles.current_chair() is not None:
         # R6: appointing ends the current chair's appointment: ask first.
         asking = confirm_first(lambda: _board_queue_page(200, chair_form=form, confirming=True))
         if asking is not None:

@@ -1,6 +1,25 @@
 """Membership: joining through the list's link, accounts, the member dashboard."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
 
 bp = Blueprint("membership", __name__)
 auth_bp = Blueprint("auth", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Routes, sign-in, the nav count of applications, the list's jobs and commands."""
+    # Imported here, not at the top: importing the package (for its models) loads no views.
+    from infrawg import cli, web
+    from infrawg.extensions import login_manager
+    from infrawg.membership import auth_views, views
+    from infrawg.membership import jobs as _jobs  # noqa: F401  (the list's jobs, by name)
+    from infrawg.membership.cli import list_cli
+
+    login_manager.user_loader(auth_views.load_user)
+    auth_views.register_oidc(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(auth_bp)
+    web.add_nav_counter(app, views.nav_counts)
+    cli.add_command(app, list_cli)

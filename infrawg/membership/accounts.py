@@ -16,7 +16,7 @@ from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.membership.models import AccountSession, LinkedLogin, MembershipStatus, Person
 from infrawg.membership.passwords import hash_password, verify_password
-from infrawg.membership.service import normalise_email, person_by_email
+from infrawg.membership.people import normalise_email, person_by_email
 from infrawg.notices.mail import send_mail
 from infrawg.text import clean
 from infrawg.timeutil import utcnow

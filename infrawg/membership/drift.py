@@ -23,6 +23,7 @@ from infrawg.enums import LabelledEnum
 from infrawg.errors import Conflict, Invalid
 from infrawg.extensions import db
 from infrawg.governance.models import Role
+from infrawg.governance.roles import people_with_roles
 from infrawg.membership.lists import (
     ListUnavailable,
     follow_membership,
@@ -35,7 +36,6 @@ from infrawg.membership.models import (
     MembershipStatus,
     Person,
 )
-from infrawg.membership.service import LIST_INVITE, people_with_roles
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.text import clean
@@ -50,7 +50,11 @@ class DriftAction(LabelledEnum):
     EXCEPTION = "exception", "Mark as a known exception"
 
 
+# The signed link inviting a list subscriber to join (read by membership.service.apply).
+LIST_INVITE = "list-invite"
+
 # The audit actions of this module (listed for the policy's audit visibility).
+
 AUDIT_ACTIONS = {
     DriftAction.SUBSCRIBE: Action.MEMBERSHIP_LIST_SUBSCRIBED,
     DriftAction.UNSUBSCRIBE: Action.MEMBERSHIP_LIST_UNSUBSCRIBED,

@@ -7,18 +7,20 @@ import io
 from dataclasses import dataclass
 from typing import IO
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from infrawg import audit, policy
+from infrawg import audit, policy, signals
 from infrawg.actions import Action
-from infrawg.errors import Conflict, Invalid, NotFound
+from infrawg.errors import Conflict, Invalid
 from infrawg.extensions import db
-from infrawg.governance.models import Role, RoleGrant
+from infrawg.governance.models import Role
+from infrawg.governance.roles import people_with_roles
+from infrawg.membership.drift import LIST_INVITE
 from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person, RosterEntry
 from infrawg.membership.passwords import hash_password
+from infrawg.membership.people import normalise_email, person_by_email
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.text import clean
@@ -27,27 +29,6 @@ from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
 
 CONFIRM = "confirm-email"
-# The signed link inviting a list subscriber to join (sent by membership/drift.py).
-LIST_INVITE = "list-invite"
-
-
-def normalise_email(raw: str) -> str:
-    """The address in canonical form; Invalid with the validator's reason otherwise."""
-    try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise Invalid(f"That email address is not valid: {exc}", field="email") from None
-
-
-def person_by_email(email: str) -> Person | None:
-    return db.session.scalar(select(Person).where(Person.email == email.lower()))
-
-
-def get_person(person_id: int) -> Person:
-    person = db.session.get(Person, person_id)
-    if person is None:
-        raise NotFound("There is no such person.")
-    return person
 
 
 def on_roster(email: str) -> bool:
@@ -190,21 +171,6 @@ def _admit(person: Person, actor: Person | None, reason: str) -> None:
     )
 
 
-def people_with_roles(roles: set[Role]) -> list[Person]:
-    return list(
-        db.session.scalars(
-            select(Person)
-            .join(RoleGrant, RoleGrant.person_id == Person.id)
-            .where(
-                RoleGrant.role.in_(roles),
-                RoleGrant.ended_at.is_(None),
-                Person.status == MembershipStatus.MEMBER,
-            )
-            .distinct()
-        )
-    )
-
-
 def pending_applications():
     return (
         select(Person)
@@ -249,13 +215,10 @@ def leave(person: Person, reason: str | None = None) -> None:
     ).all()
     if person.status != MembershipStatus.MEMBER:
         raise Conflict("Only a member can leave the group.")
-    from infrawg.governance.service import end_group_roles
-    from infrawg.tenants.service import check_can_leave_group, end_tenancies
-
-    # R4: the last tenant member of an organisation cannot leave the group either.
-    check_can_leave_group(person)
-    end_tenancies(person, "Left the group")
-    end_group_roles(person, "Left the group")
+    # Other areas may refuse (tenants, R4: the last tenant member of an organisation cannot
+    # leave the group either), then end what counted only for a member (tenancies, roles).
+    signals.send(signals.member_leaving, person=person)
+    signals.send(signals.member_left, person=person, reason="Left the group")
     _set_status(person, MembershipStatus.LEFT, reason)
     follow_membership(person.email)
     audit.record(person, Action.MEMBERSHIP_LEFT, person, reason)

@@ -8,7 +8,7 @@ from flask_login import current_user
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import limiter
 from infrawg.forms import ConfirmForm
-from infrawg.membership import accounts, bp, jobs, service
+from infrawg.membership import accounts, bp, jobs, people, service
 from infrawg.membership import drift as list_drift
 from infrawg.membership.auth_views import start_session
 from infrawg.membership.forms import (
@@ -24,7 +24,6 @@ from infrawg.membership.models import Person
 from infrawg.membership.refusals import error_page, form_or_error_page
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
-    nav_counter,
     paginate,
     redirect_after_post,
     render,
@@ -32,8 +31,7 @@ from infrawg.web import (
 )
 
 
-@nav_counter
-def _waiting_applications(person) -> dict[str, int]:
+def nav_counts(person) -> dict[str, int]:
     if can(person, Permission.MEMBERSHIP_DECIDE):
         return {"applications": service.count_pending_applications()}
     return {}
@@ -246,7 +244,7 @@ def applications():
 
 
 def _applicant(person_id: int, **_: str) -> Person:
-    return service.get_person(person_id)
+    return people.get_person(person_id)
 
 
 @bp.post("/membership/applications/<int:person_id>/<any(approve, decline):decision>")

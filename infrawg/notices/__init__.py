@@ -1,8 +1,20 @@
 """Notices: mail to people, its delivery, and (in development) the outbox that shows it."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
 
 # The development outbox, registered only when INFRAWG_MAIL_BACKEND=outbox.
 bp = Blueprint("notices", __name__)
 # Staff's view of mail that has not reached the relay yet; always there.
 mail_bp = Blueprint("mail", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Staff's mail queue, and the outbox when mail stays on the site."""
+    # Imported here, not at the top: importing the package (for its mail) loads no views.
+    from infrawg.notices import views  # noqa: F401  (the blueprints' routes)
+
+    app.register_blueprint(mail_bp)
+    if app.config["MAIL_BACKEND"] == "outbox":
+        app.register_blueprint(bp)

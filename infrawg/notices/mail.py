@@ -29,12 +29,12 @@ from flask_mail import Connection, Message
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+import infrawg.provisioning.jobs as jobs
 from infrawg import audit
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
-from infrawg.provisioning import jobs
 from infrawg.provisioning.models import Job, JobState
 from infrawg.registry import find_service
 from infrawg.timeutil import utcnow

@@ -7,9 +7,9 @@ import time
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from infrawg.cli import infrawg_cli
 from infrawg.extensions import db
 from infrawg.provisioning import jobs
 
@@ -26,7 +26,8 @@ def _forget_connection() -> None:
         log.debug("discarding a broken session", exc_info=True)
 
 
-@infrawg_cli.command("worker")
+@click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Run what is due now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks at the table.")
 def worker_command(burst: bool, poll: float) -> None:
@@ -72,7 +73,8 @@ def worker_command(burst: bool, poll: float) -> None:
             time.sleep(poll)
 
 
-@infrawg_cli.command("requeue-jobs")
+@click.command("requeue-jobs")
+@with_appcontext
 def requeue_command() -> None:
     """Push every due job to RQ again (after Redis lost its queue)."""
     click.echo(f"{jobs.requeue_due()} due job(s) pushed")

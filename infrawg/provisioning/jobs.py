@@ -13,8 +13,8 @@ The whole API for any area (provisioning, surveys, notices):
 
 Rules for job functions:
 - Arguments are JSON values: ids, not objects, and never a secret.
-- Register from a module your area's `views` imports, so every process that builds the app
-  (web, `flask infrawg worker`, an RQ worker) knows the name.
+- Declare them in a module your area's `init_app(app)` imports, so every process that builds
+  the app (web, `flask infrawg worker`, an RQ worker) knows the name.
 - Be idempotent: a job may run again after a crash between its work and its commit. Look at
   the world before acting (providers do: a second run plans nothing).
 - The runner commits after the function returns and rolls everything back when it raises.
@@ -535,12 +535,10 @@ def _drop_pushes(session: Session) -> None:
 
 
 def install_session_hooks() -> None:
+    """Push committed jobs to RQ after commit; called by provisioning's init_app, once."""
     if not event.contains(Session, "after_commit", _deliver_pushes):
         event.listen(Session, "after_commit", _deliver_pushes)
         event.listen(Session, "after_rollback", _drop_pushes)
-
-
-install_session_hooks()
 
 
 def run_from_rq(job_id: int) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit, policy, registry
+from infrawg import audit, policy, registry, signals
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
@@ -330,11 +330,20 @@ def _set_state(
 ) -> None:
     if service.state == state:
         return
+    old = service.state
     service.state = state
     service.state_reason = reason
     service.state_changed_at = utcnow()
     audit.record(actor, action, service, reason)
     _notify(service)
+    signals.send(
+        signals.service_state_changed,
+        service=service,
+        old=old,
+        new=state,
+        actor=actor,
+        reason=reason,
+    )
 
 
 def _notify(service: Service, organisation: TenantOrganisation | None = None) -> None:
@@ -485,3 +494,82 @@ def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = N
         raise Invalid(f"No provisioning for {service.service_type.kind} services.")
     if service.state != ServiceState.ACTIVE:
         _set_state(None, service, ServiceState.ACTIVE, None, Action.SERVICE_ACTIVE)
+
+
+# -- R7: a lapsed charter suspends an organisation's services; recognition resumes them ----------
+
+SUSPEND_JOB = "suspend_services"
+RESUME_JOB = "resume_services"
+# What a lapsed charter stops: services that run (or are on their way to).
+SUSPENDABLE = (ServiceState.APPROVED, ServiceState.PROVISIONING, ServiceState.ACTIVE)
+
+
+def _services_of(organisation_id: int, states: tuple[ServiceState, ...]) -> list[Service]:
+    ids = list(
+        db.session.scalars(
+            select(Service.id)
+            .where(Service.organisation_id == organisation_id, Service.state.in_(states))
+            .order_by(Service.id)
+        )
+    )
+    # A suspension and a resumption running at once take their turns, service by service.
+    lock_rows(Service, ids)
+    return list(
+        db.session.scalars(
+            select(Service)
+            .where(Service.id.in_(ids), Service.state.in_(states))
+            .options(selectinload(Service.service_type))
+            .order_by(Service.id)
+        )
+    )
+
+
+def suspend_when_charter_ends(sender: Any, organisation: TenantOrganisation, **_: Any) -> None:
+    """charter_ended: R7, the WG's services wait on the CO decision (a job suspends them)."""
+    enqueue(SUSPEND_JOB, organisation_id=organisation.id)
+
+
+def resume_when_recognised(sender: Any, organisation: TenantOrganisation, **_: Any) -> None:
+    """organisation_recognised: R8, eligible again; a job resumes what R7 suspended."""
+    enqueue(RESUME_JOB, organisation_id=organisation.id)
+
+
+@job(SUSPEND_JOB, max_attempts=5)
+def suspend_services(ctx: JobContext, organisation_id: int) -> None:
+    """R7: move the organisation's running services to SUSPENDED and tell its tenant members.
+
+    Idempotent, and it looks first: an organisation recognised again before this ran keeps
+    its services.
+    """
+    organisation = db.session.get(TenantOrganisation, organisation_id)
+    if organisation is None or not organisation.services_suspended:
+        ctx.log("nothing to do: the organisation's services are not suspended")
+        return
+    reason = f"R7: the charter of {organisation.name} ended; services wait on the CO decision"
+    for service in _services_of(organisation_id, SUSPENDABLE):
+        ctx.log(f"suspending {service.name} (was {service.state.value})")
+        _set_state(None, service, ServiceState.SUSPENDED, reason, Action.SERVICE_SUSPENDED)
+        # Provisioning and edits refuse a suspended service (zones.EDITABLE); the provider
+        # keeps what it holds until the organisation's CO decision.
+        provider_name = service.service_type.provider
+        ctx.log(f"provider {provider_name}: no further changes while suspended")
+
+
+@job(RESUME_JOB, max_attempts=5)
+def resume_services(ctx: JobContext, organisation_id: int) -> None:
+    """R8: the organisation is eligible again: its suspended services are provisioned again
+    (the provisioning job re-reads the provider and applies whatever drifted)."""
+    organisation = db.session.get(TenantOrganisation, organisation_id)
+    if organisation is None or organisation.services_suspended:
+        ctx.log("nothing to do: the organisation's services are still suspended")
+        return
+    reason = f"R8: {organisation.name} is eligible again"
+    for service in _services_of(organisation_id, (ServiceState.SUSPENDED,)):
+        ctx.log(f"resuming {service.name}")
+        _set_state(None, service, ServiceState.APPROVED, reason, Action.SERVICE_RESUMED)
+        enqueue("provision_service", service_id=service.id)
+
+
+def init_signals(app: Flask) -> None:
+    signals.connect(app, signals.charter_ended, suspend_when_charter_ends)
+    signals.connect(app, signals.organisation_recognised, resume_when_recognised)

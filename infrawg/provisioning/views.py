@@ -13,7 +13,6 @@ from infrawg.errors import DomainError
 from infrawg.forms import options
 from infrawg.policy import Permission, can, require, requires, route_subject
 from infrawg.provisioning import bp, jobs, service, zones
-from infrawg.provisioning import cli as _cli  # noqa: F401  (adds `flask infrawg worker`)
 from infrawg.provisioning.forms import (
     ActionForm,
     ApplyForm,
@@ -29,7 +28,6 @@ from infrawg.provisioning.models import Job, JobState, Service, ServiceState
 from infrawg.web import (
     confirm_first,
     incomplete_form,
-    nav_counter,
     paginate,
     redirect_after_post,
     render,
@@ -52,8 +50,7 @@ def _embedded_worker() -> None:
             app.extensions["infrawg_job_worker"] = jobs.start_embedded_worker(app)
 
 
-@nav_counter
-def _waiting(person) -> dict[str, int]:
+def nav_counts(person) -> dict[str, int]:
     counts = {}
     if can(person, Permission.SERVICE_DECIDE):
         counts["service_requests"] = service.count_waiting_decisions()

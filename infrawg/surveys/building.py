@@ -16,6 +16,7 @@ from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
+from infrawg.governance.roles import people_with_roles
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
 from infrawg.surveys.mailing import dispatch_mail
@@ -107,8 +108,6 @@ def managers_of(survey: Survey) -> list[Person]:
 
 
 def staff_people() -> list[Person]:
-    from infrawg.membership.service import people_with_roles
-
     return sorted(people_with_roles({Role.STAFF}), key=lambda p: p.name)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+import infrawg.tenants.service as tenants
 from infrawg import policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, NotAllowed
@@ -33,7 +34,6 @@ from infrawg.surveys.answers import (
 )
 from infrawg.surveys.building import questions_of
 from infrawg.surveys.models import Answer, Question, Response, Section, Survey, SurveyDraft
-from infrawg.tenants import service as tenants
 from infrawg.tenants.models import OrganisationStatus, TenantOrganisation
 from infrawg.timeutil import utcnow
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit, policy
+from infrawg import audit, policy, signals
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
+from infrawg.governance.roles import board_members, people_with_roles
 from infrawg.locks import lock_rows
 from infrawg.membership.models import MembershipStatus, Person
-from infrawg.membership.service import normalise_email, people_with_roles, person_by_email
+from infrawg.membership.people import normalise_email, person_by_email
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.tenants.models import (
@@ -262,6 +264,8 @@ def end_charter(actor: Person, organisation: TenantOrganisation, reason: str) ->
         attribute="status",
     )
     organisation.services_suspended = True
+    # R7: the service layer suspends its services (provisioning connects to this).
+    signals.send(signals.charter_ended, organisation=organisation, actor=actor, reason=reason)
     send_mail(
         [p.email for p in contacts_for(organisation)],
         f"{organisation.name}: services suspended",
@@ -365,7 +369,7 @@ def _open_application(
     db.session.add(application)
     db.session.flush()
     audit.record(actor, Action.CO_APPLICATION_SUBMITTED, application, organisation.name)
-    deciders = people_with_roles({Role.CHAIR}) + _board()
+    deciders = people_with_roles({Role.CHAIR}) + board_members()
     send_mail(
         [p.email for p in deciders],
         f"{organisation.name} applies for services",
@@ -376,12 +380,6 @@ def _open_application(
         link=external_url("tenants.organisation", slug=organisation.slug),
     )
     return application
-
-
-def _board() -> list[Person]:
-    from infrawg.governance.service import current_grants
-
-    return [grant.person for grant in current_grants(Role.BOARD)]
 
 
 def require_decider(actor: Person, side: str) -> None:
@@ -456,6 +454,13 @@ def decide_application(
             action=Action.ORGANISATION_RECOGNISED,
             audit_reason=organisation.approval_ref,
             attribute="status",
+        )
+        # R7: the service layer resumes its services (provisioning connects to this).
+        signals.send(
+            signals.organisation_recognised,
+            organisation=organisation,
+            actor=actor,
+            reason=organisation.approval_ref,
         )
     if not application.state.open:
         send_mail(
@@ -629,6 +634,8 @@ def leave(person: Person, organisation: TenantOrganisation, reason: str | None =
 def check_can_leave_group(person: Person) -> None:
     """R4: leaving the group ends every tenancy, so each must be allowed to end.
 
+    Connected to ``signals.member_leaving``: its Conflict refuses the leaving.
+
     Locks each of the person's organisations (in id order) before checking it.
     """
     tenancies = tenancies_of(person)
@@ -638,7 +645,22 @@ def check_can_leave_group(person: Person) -> None:
 
 
 def end_tenancies(person: Person, reason: str) -> None:
+    """Connected to ``signals.member_left``: a tenant member must be a member (R4, R5)."""
     for tenancy in tenancies_of(person):
         tenancy.ended_at = utcnow()
         tenancy.end_reason = reason
         audit.record(person, Action.TENANT_MEMBER_LEFT, tenancy.organisation, reason)
+
+
+def _refuse_leaving_group(sender: object, person: Person, **_: object) -> None:
+    # R4: the last tenant member of an organisation cannot leave the group either.
+    check_can_leave_group(person)
+
+
+def _end_tenancies_of_leaver(sender: object, person: Person, reason: str, **_: object) -> None:
+    end_tenancies(person, reason)
+
+
+def init_signals(app: Flask) -> None:
+    signals.connect(app, signals.member_leaving, _refuse_leaving_group)
+    signals.connect(app, signals.member_left, _end_tenancies_of_leaver)

@@ -232,7 +232,7 @@ def delegate(survey_id: int):
     form.person_id.choices = options((p.id, p.name) for p in building.staff_people())
     if not form.validate_on_submit():
         return _survey_page(survey, 422, delegate_form=form)
-    from infrawg.membership.service import get_person
+    from infrawg.membership.people import get_person
 
     building.delegate(current_user, survey, get_person(form.person_id.data))
     db.session.commit()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_login import current_user
 
+import infrawg.tenants.service as tenants
 from infrawg.extensions import db
 from infrawg.policy import Permission, requires
 from infrawg.surveys import answers, bp, building, responses
 from infrawg.surveys.views.answers import sheet_page
-from infrawg.tenants import service as tenants
 from infrawg.web import redirect_after_post
 
 
