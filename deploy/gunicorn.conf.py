@@ -38,9 +38,8 @@ loglevel = "info"
 access_log_format = (
     '%(h)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s "%(a)s"'
 )
-APP_LOG_FORMAT = (
-    "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s rid=%(request_id)s: %(message)s"
-)
+# The app's own log lines (with their request id) are set up by create_app:
+# infrawg.serving.configure_logging, at INFRAWG_LOG_LEVEL.
 
 
 def on_starting(server):
@@ -63,19 +62,10 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """The app's own log lines, on stderr beside gunicorn's, with their request's id."""
+    """The access log above is the request line here: the app's own one would double it."""
     import logging
-    import sys
 
-    from infrawg.serving import RequestIdFilter
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(logging.Formatter(APP_LOG_FORMAT))
-    logger = logging.getLogger("infrawg")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    logging.getLogger("infrawg.request").setLevel(logging.WARNING)
 
 
 def child_exit(server, worker):

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
     "JOB_LEASE": 60,  # seconds a running job is held without a heartbeat before another takes it
     "METRICS_TOKEN": None,  # bearer token of /metrics; unset: the endpoint is off (404)
+    "LOG_LEVEL": "INFO",  # of the app's log (one line per request at INFO): DEBUG ... ERROR
 }
 
 

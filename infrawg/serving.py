@@ -32,6 +32,10 @@ from infrawg.extensions import db
 from infrawg.policy import public
 
 log = logging.getLogger(__name__)
+request_log = logging.getLogger("infrawg.request")
+
+# The app's log lines, each with its request's id ("-" outside a request).
+LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s rid=%(request_id)s: %(message)s"
 
 bp = Blueprint("serving", __name__)
 
@@ -71,14 +75,46 @@ def _finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = rid
     metrics: RequestMetrics | None = current_app.extensions.get("infrawg_metrics")
     started = g.get("request_started")
+    seconds = time.perf_counter() - started if started is not None else 0.0
     if metrics is not None and started is not None:
         metrics.observe(
-            request.endpoint or "unmatched",
-            request.method,
-            response.status_code,
-            time.perf_counter() - started,
+            request.endpoint or "unmatched", request.method, response.status_code, seconds
         )
+    # One line per request; the path without its query string (tokens, search terms).
+    request_log.info(
+        "%s %s %s %.1fms", request.method, request.path, response.status_code, seconds * 1000
+    )
     return response
+
+
+# -- logging -------------------------------------------------------------------------------------
+
+
+class _InfrawgHandler(logging.StreamHandler):
+    """The one handler configure_logging adds (so a second app in the process adds none)."""
+
+
+def configure_logging(app: Flask) -> None:
+    """The ``infrawg`` loggers at INFRAWG_LOG_LEVEL, on stderr with the request id.
+
+    Once per process, however many apps it builds; in place of Flask's default handler on
+    ``app.logger`` (also the ``infrawg`` logger). Not under pytest (``TESTING``): pytest
+    captures and levels the records itself.
+    """
+    from flask.logging import default_handler, wsgi_errors_stream
+
+    if app.testing:
+        return
+    logger = logging.getLogger("infrawg")
+    logger.setLevel(str(app.config.get("LOG_LEVEL") or "INFO").upper())
+    if any(isinstance(h, _InfrawgHandler) for h in logger.handlers):
+        return
+    logger.removeHandler(default_handler)
+    # The request's wsgi.errors (gunicorn's error log), else sys.stderr, as Flask's own.
+    handler = _InfrawgHandler(wsgi_errors_stream)  # type: ignore[arg-type]
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logger.addHandler(handler)
 
 
 # -- metrics -------------------------------------------------------------------------------------
@@ -279,6 +315,7 @@ def metrics() -> Response:
 
 
 def init_app(app: Flask) -> None:
+    configure_logging(app)
     # First, so the request id and the clock start before any guard can refuse the request.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
     app.after_request(_finish_request)

@@ -7,6 +7,7 @@ migrations, so the suite also proves that `flask db upgrade` creates everything.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from flask import Flask, g
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from infrawg import create_app
@@ -75,16 +77,56 @@ def database_url(tmp_path_factory) -> Iterator[str]:
         yield url
 
 
+class DefaultConfig(dict):
+    """The configuration of the shared app: a test whose ``app_config`` is anything else
+    (a module's override, a parametrisation) gets an app of its own."""
+
+
 @pytest.fixture
 def app_config() -> dict:
     """Per-test overrides of the app's configuration (override this fixture in a module)."""
-    return {}
+    return DefaultConfig()
+
+
+@dataclass
+class SharedApp:
+    """The one app of the run, with what each test must find as it was."""
+
+    app: Flask
+    config: dict
+    extensions: dict
+    limiter_state: tuple
+
+
+@pytest.fixture(scope="session")
+def shared_app(database_url) -> Iterator[SharedApp]:
+    # Building an app costs about as much as a fast test; most tests share this one.
+    app = create_app(base_config(database_url))
+    app.test_client_class = FormClient
+    # Flask-Limiter keeps its storage on the one Limiter object, set by the latest
+    # init_app: an app built for another test would otherwise leave its storage behind.
+    limiter_state = (limiter._storage, limiter._limiter)
+    yield SharedApp(app, dict(app.config), dict(app.extensions), limiter_state)
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
-def app(database_url, app_config) -> Iterator[Flask]:
-    app = create_app(base_config(database_url) | app_config)
-    app.test_client_class = FormClient
+def app(request, app_config) -> Iterator[Flask]:
+    """The app, on a transaction rolled back after the test.
+
+    Shared by the tests of the run unless the test overrides ``app_config`` or is marked
+    ``own_app`` (it adds routes or handlers, which Flask refuses on an app that has served
+    requests). Whatever a test changes in ``app.config`` or ``app.extensions`` is put back.
+    """
+    own = type(app_config) is not DefaultConfig or request.node.get_closest_marker("own_app")
+    if own:
+        app = create_app(base_config(request.getfixturevalue("database_url")) | app_config)
+        app.test_client_class = FormClient
+    else:
+        shared: SharedApp = request.getfixturevalue("shared_app")
+        app = shared.app
+        limiter._storage, limiter._limiter = shared.limiter_state
     with app.app_context():
         engine = db.engine
         configure_engine(engine)
@@ -104,7 +146,13 @@ def app(database_url, app_config) -> Iterator[Flask]:
             db.session = real_session
             outer.rollback()
             connection.close()
-            engine.dispose()
+            if own:
+                engine.dispose()
+            else:
+                app.config.clear()
+                app.config.update(shared.config)
+                app.extensions.clear()
+                app.extensions.update(shared.extensions)
 
 
 class FormClient(FlaskClient):
@@ -119,10 +167,17 @@ class FormClient(FlaskClient):
         return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
-        page = super().get("/")
-        match = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
-        assert match, "the home page carries the CSRF token in hx-headers"
-        return match.group(1)
+        """The token a page would carry for this client's session, without asking for one.
+
+        Flask-WTF keeps a random value in the session and puts it, signed, in each form;
+        the client does the same (tests/test_site.py checks the pages carry one).
+        """
+        config = self.application.config
+        field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        with self.session_transaction() as session:
+            raw = session.setdefault(field, hashlib.sha1(os.urandom(64)).hexdigest())  # noqa: S324
+        secret = config.get("WTF_CSRF_SECRET_KEY") or self.application.secret_key
+        return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
 
     def post(self, *args, csrf: bool = True, htmx: bool = False, **kwargs):
         if csrf:

@@ -34,6 +34,7 @@ def test_htmx_is_vendored_and_the_csrf_token_travels_in_hx_headers(client):
     assert client.get("/static/htmx.min.js").status_code == 200
 
 
+@pytest.mark.own_app
 def test_a_route_that_declares_no_access_shows_nothing(app, people, chair):
     @app.get("/forgot-its-check")
     def forgot_its_check():

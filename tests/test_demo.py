@@ -1,0 +1,89 @@
+"""`flask infrawg demo` (what `make run` loads): on a fresh database, the demo accounts sign in
+and the main pages answer."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from infrawg.extensions import db
+from tests.conftest import FormClient, migrated_app
+from tests.servers.live import fresh_database
+
+# Pages each demo account comes for; every one answers 200 to that account.
+PAGES = {
+    "chair@example.org": [
+        "/",
+        "/dashboard",
+        "/account",
+        "/chair",
+        "/membership/applications",
+        "/membership/roster",
+        "/services",
+        "/services/jobs",
+        "/surveys",
+        "/goals",
+        "/projects",
+        "/audit",
+        "/people",
+        "/archives/",
+        "/charter",
+        "/dev/outbox",
+    ],
+    "staff1@example.org": ["/dashboard", "/services", "/services/jobs", "/membership/applications"],
+    "tenant1@example.org": ["/dashboard", "/services", "/services/request", "/surveys"],
+    "member1@example.org": ["/dashboard", "/archives/", "/goals", "/projects"],
+    "applicant@example.org": ["/dashboard", "/account/status"],
+}
+
+
+@pytest.fixture
+def demo_app(tmp_path) -> Iterator[Flask]:
+    """An app on a database of its own, migrated and empty, as `make run` starts."""
+    with fresh_database(os.environ.get("INFRAWG_TEST_DATABASE_URL"), tmp_path) as url:
+        app = migrated_app(url, ARCHIVE_DIR=str(tmp_path / "archive"))
+        app.test_client_class = FormClient
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def demo_password(output: str) -> str:
+    match = re.search(r"the password \(shown only now\):\n\s+(\S+)\n", output)
+    assert match, output
+    return match.group(1)
+
+
+def test_demo_loads_on_a_fresh_database_and_its_accounts_see_the_main_pages(demo_app):
+    runner = demo_app.test_cli_runner()
+    loaded = runner.invoke(args=["infrawg", "demo", "--if-empty"])
+    assert loaded.exit_code == 0, loaded.output
+    password = demo_password(loaded.output)
+
+    refused = []
+    with demo_app.app_context():
+        for email, pages in PAGES.items():
+            client = demo_app.test_client()
+            signed_in = client.post("/signin", data={"email": email, "password": password})
+            assert signed_in.status_code == 303, (email, signed_in.status_code)
+            for page in pages:
+                status = client.get(page).status_code
+                if status != 200:
+                    refused.append(f"{page} as {email}: {status}")
+            db.session.remove()
+    assert not refused, "\n".join(refused)
+
+
+def test_demo_if_empty_loads_nothing_the_second_time(demo_app):
+    runner = demo_app.test_cli_runner()
+    assert runner.invoke(args=["infrawg", "demo", "--if-empty"]).exit_code == 0
+    again = runner.invoke(args=["infrawg", "demo", "--if-empty"])
+    assert again.exit_code == 0, again.output
+    assert "nothing loaded" in again.output
