@@ -111,7 +111,7 @@ def configure_logging(app: Flask) -> None:
         return
     logger.removeHandler(default_handler)
     # The request's wsgi.errors (gunicorn's error log), else sys.stderr, as Flask's own.
-    handler = _InfrawgHandler(wsgi_errors_stream)  # type: ignore[arg-type]
+    handler = _InfrawgHandler(wsgi_errors_stream)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     logger.addHandler(handler)

@@ -56,4 +56,6 @@ def connect(app: Flask, signal: Signal, handler: Handler) -> None:
 
 def send(signal: Signal, **data: Any) -> None:
     """Send ``signal`` for the current app; a handler's DomainError reaches the caller."""
-    signal.send(current_app._get_current_object(), **data)
+    # The app itself, not the proxy: blinker matches senders by identity (the proxy's
+    # method is not in Flask's type information).
+    signal.send(current_app._get_current_object(), **data)  # type: ignore[attr-defined]
