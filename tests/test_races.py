@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership.models import MembershipStatus
+from infrawg.membership.models import MembershipStatus, Person
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from tests.concurrency import Visitor, at_once, live_site, make_person
 from tests.conftest import make_organisation
@@ -120,3 +120,50 @@ def test_r9_two_approvals_at_once_cannot_both_take_the_last_place(tmp_path):
                     )
                 )
                 assert approved == 1, f"round {round_no}"
+
+
+def test_r3_one_open_staff_request_and_one_grant_however_the_clicks_race(tmp_path):
+    with live_site(tmp_path) as site:
+        with site.app.app_context():
+            chair = make_person("Chair", "chair@example.org")
+            db.session.add(RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="t"))
+            askers = [make_person(f"Asker {n}", f"asker{n}@example.org") for n in range(ROUNDS)]
+            db.session.commit()
+            emails = [p.email for p in askers]
+        chair_visitors = [Visitor(site.url).sign_in("chair@example.org") for _ in range(2)]
+        for email in emails:
+            # The same member asks twice at once (two tabs): one request is open.
+            tabs = [Visitor(site.url).sign_in(email) for _ in range(2)]
+            for tab in tabs:
+                tab.get("/account/roles")
+            motivation = {"motivation": "I run the mail servers."}
+            asked = at_once(
+                [lambda t=t, m=motivation: t.post("/account/roles/staff-request", m) for t in tabs]
+            )
+            assert sorted(r.status_code for r in asked) == [303, 409], [
+                r.status_code for r in asked
+            ]
+            # The chair grants the same member staff from two tabs at once: one grant.
+            for visitor in chair_visitors:
+                visitor.get("/chair")
+            grant = {"email": email, "reason": "Runs the mail servers."}
+            granted = at_once(
+                [lambda v=v, g=grant: v.post("/chair/staff", g) for v in chair_visitors]
+            )
+            assert sorted(r.status_code for r in granted) == [303, 409], [
+                r.status_code for r in granted
+            ]
+        with site.app.app_context():
+            db.session.remove()
+            for email in emails:
+                grants = db.session.scalar(
+                    select(func.count())
+                    .select_from(RoleGrant)
+                    .join(Person, Person.id == RoleGrant.person_id)
+                    .where(
+                        Person.email == email,
+                        RoleGrant.role == Role.STAFF,
+                        RoleGrant.ended_at.is_(None),
+                    )
+                )
+                assert grants == 1

@@ -15,7 +15,7 @@ from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant, StaffRequest, StaffRequestState
 from infrawg.governance.roles import people_with_roles
-from infrawg.locks import lock_name
+from infrawg.locks import lock_name, lock_rows
 from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.membership.people import normalise_email, person_by_email
@@ -139,6 +139,8 @@ def ask_for_staff(person: Person, motivation: str) -> StaffRequest:
     )
     if Role.STAFF in policy.roles_of(person):
         raise Conflict("You are already staff.")
+    # One open request per person, even when two arrive at once: lock, then look.
+    lock_rows(Person, [person.id])
     open_request = db.session.scalar(
         select(StaffRequest.id).where(
             StaffRequest.person_id == person.id, StaffRequest.state == StaffRequestState.OPEN
@@ -189,6 +191,8 @@ def _refuse_own_staff_status(actor: Person, person: Person) -> None:
 
 def _grant_staff(actor: Person, person: Person, reason: str) -> RoleGrant:
     _refuse_own_staff_status(actor, person)
+    # One current staff grant per person, even when the chair's two clicks race.
+    lock_rows(Person, [person.id])
     if not person.is_member:
         raise Conflict(
             f"{person.name} is not a member of the Infra-WG ({person.status.label.lower()}): "
