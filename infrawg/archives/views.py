@@ -15,6 +15,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from infrawg.archives import access, bp, ingest, search, service
+from infrawg.archives.files import attachment_path
 from infrawg.archives.forms import (
     INHERIT,
     ActionForm,
@@ -25,7 +26,6 @@ from infrawg.archives.forms import (
 from infrawg.archives.lmtp import list_for
 from infrawg.archives.models import Visibility
 from infrawg.archives.parse import split_quotes
-from infrawg.archives.store import attachment_path
 from infrawg.errors import DomainError, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, requires
@@ -311,7 +311,7 @@ def mailman_archive():
     raw = upload.read() if upload is not None else request.get_data()
     if name is None or not raw:
         return jsonify(error="mlist (the list's address) and message are required"), 400
-    result = ingest.deliver(db.session, name, raw, "mailman")
+    result = ingest.deliver(db.session(), name, raw, "mailman")
     if result.quarantined:
         return jsonify(error="quarantined", reason=next(iter(result.reasons), "")), 202
     return jsonify(url=url_for("archives.list_threads", list_name=name, _external=True))
