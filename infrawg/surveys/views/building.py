@@ -7,15 +7,15 @@ from flask_login import current_user
 
 from infrawg import policy
 from infrawg.errors import DomainError, Invalid
-from infrawg.extensions import db
 from infrawg.forms import ConfirmForm, options
 from infrawg.membership.service import get_person
 from infrawg.policy import Permission, requires
 from infrawg.surveys import answers, bp, building, responses
 from infrawg.surveys.forms import DelegateForm, QuestionForm, SurveyForm
 from infrawg.surveys.models import Audience, QuestionKind, Section, Survey
+from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import incomplete_form, paginate, redirect_after_post, render, submit
+from infrawg.web import paginate, redirect_after_post, render, submit
 
 
 @bp.get("/surveys")
@@ -124,12 +124,14 @@ def update_survey(survey_id: int):
 @bp.post("/surveys/<int:survey_id>/copy")
 @requires(Permission.SURVEY_CREATE)
 def copy_survey(survey_id: int):
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    copy = building.copy_survey(current_user, building.get_survey(survey_id, current_user))
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.survey", survey_id=copy.id),
-        f"Copied into a draft for {copy.year}: check the dates and questions.",
+    return submit(
+        ConfirmForm(),
+        lambda: building.copy_survey(current_user, building.get_survey(survey_id, current_user)),
+        done=lambda copy: redirect_after_post(
+            url_for("surveys.survey", survey_id=copy.id),
+            f"Copied into a draft for {copy.year}: check the dates and questions.",
+        ),
+        again=refused,
     )
 
 
@@ -195,25 +197,28 @@ def edit_question(survey_id: int, question_id: int):
 @requires(Permission.SURVEY_READ)
 def remove_question(survey_id: int, question_id: int):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    building.remove_question(current_user, building.get_question(survey, question_id))
-    db.session.commit()
-    return _questions_changed(survey, "Question removed.")
+    return submit(
+        ConfirmForm(),
+        lambda: building.remove_question(current_user, building.get_question(survey, question_id)),
+        done=lambda _: _questions_changed(survey, "Question removed."),
+        again=refused,
+    )
 
 
 @bp.post("/surveys/<int:survey_id>/questions/<int:question_id>/move/<direction>")
 @requires(Permission.SURVEY_READ)
 def move_question(survey_id: int, question_id: int, direction: str):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
     steps = {"up": -1, "down": 1}
-    if direction not in steps:
-        raise Invalid("Move a question up or down.")
-    building.move_question(
-        current_user, building.get_question(survey, question_id), steps[direction]
-    )
-    db.session.commit()
-    return _questions_changed(survey)
+
+    def move() -> None:
+        if direction not in steps:
+            raise Invalid("Move a question up or down.")
+        building.move_question(
+            current_user, building.get_question(survey, question_id), steps[direction]
+        )
+
+    return submit(ConfirmForm(), move, done=lambda _: _questions_changed(survey), again=refused)
 
 
 def _questions_changed(survey, message: str | None = None):
@@ -251,13 +256,15 @@ def delegate(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def open_survey(survey_id: int):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    sent = building.open_survey(current_user, survey)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.survey", survey_id=survey_id),
-        f"The survey is open. Invitations: {sent} sent now"
-        + ("." if sent else " (or queued for the mail job)."),
+    return submit(
+        ConfirmForm(),
+        lambda: building.open_survey(current_user, survey),
+        done=lambda sent: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey_id),
+            f"The survey is open. Invitations: {sent} sent now"
+            + ("." if sent else " (or queued for the mail job)."),
+        ),
+        again=refused,
     )
 
 
@@ -265,11 +272,13 @@ def open_survey(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def close_survey(survey_id: int):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    building.close_survey(current_user, survey)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.results_page", survey_id=survey_id), "The survey is closed."
+    return submit(
+        ConfirmForm(),
+        lambda: building.close_survey(current_user, survey),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.results_page", survey_id=survey_id), "The survey is closed."
+        ),
+        again=refused,
     )
 
 

@@ -14,8 +14,9 @@ from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, milestones
 from infrawg.surveys.forms import MAX_ID, CommentForm, GoalForm, GoalUpdateForm, PublishForm
 from infrawg.surveys.models import GoalStatus, SurveyState
+from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url, incomplete_form, redirect_after_post, render, submit
+from infrawg.web import external_url, redirect_after_post, render, submit
 
 
 @bp.app_template_global("published_goals")
@@ -57,7 +58,7 @@ def goals_feed(year: int):
         year,
         entries,
         updated,
-        site_name=current_app.jinja_env.globals["site_name"],
+        site_name=str(current_app.jinja_env.globals["site_name"]),
         host=urlsplit(current_app.config["BASE_URL"]).hostname or "localhost",
         self_url=external_url("surveys.goals_feed", year=year),
         page_url=external_url("surveys.goals_year", year=year),
@@ -223,10 +224,12 @@ def goal_update(goal_id: int):
 @requires(Permission.GOAL_PUBLISH)
 def publish_goals(year: int):
     form = PublishForm()
-    form.validate_on_submit() or incomplete_form()
-    goals.publish_year(current_user, year, form.note.data or "")
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.goals_year", year=year),
-        f"The goals for {year} are public and announced to the membership.",
+    return submit(
+        form,
+        lambda: goals.publish_year(current_user, year, form.note.data or ""),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.goals_year", year=year),
+            f"The goals for {year} are public and announced to the membership.",
+        ),
+        again=refused,
     )

@@ -8,16 +8,15 @@ from flask import Response, current_app, request, url_for
 from flask_login import current_user
 
 from infrawg.errors import DomainError
-from infrawg.extensions import db
 from infrawg.forms import ConfirmForm, options
 from infrawg.policy import Permission, public, requires
 from infrawg.surveys import bp, feeds, mailing, milestones
 from infrawg.surveys.forms import MilestoneForm, ProjectForm
 from infrawg.surveys.models import MilestoneStatus, ProjectKind
+from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
 from infrawg.web import (
     external_url,
-    incomplete_form,
     paginate,
     redirect_after_post,
     render,
@@ -147,22 +146,28 @@ def edit_milestone(slug: str, milestone_id: int):
 @requires(Permission.MILESTONE_READ)
 def calendar_link(slug: str):
     project = milestones.get_project(slug)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    secret = milestones.issue_calendar_link(current_user, project)
-    db.session.commit()
-    link = external_url("surveys.project_calendar", slug=slug, token=secret)
-    return _project_page(milestones.get_project(slug), new_link=link)
+    return submit(
+        ConfirmForm(),
+        lambda: milestones.issue_calendar_link(current_user, project),
+        done=lambda secret: _project_page(
+            milestones.get_project(slug),
+            new_link=external_url("surveys.project_calendar", slug=slug, token=secret),
+        ),
+        again=refused,
+    )
 
 
 @bp.post("/projects/<slug>/calendar-link/revoke")
 @requires(Permission.MILESTONE_READ)
 def revoke_calendar_link(slug: str):
     project = milestones.get_project(slug)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    milestones.revoke_calendar_link(current_user, project)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.project", slug=slug), "Your calendar link no longer works."
+    return submit(
+        ConfirmForm(),
+        lambda: milestones.revoke_calendar_link(current_user, project),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.project", slug=slug), "Your calendar link no longer works."
+        ),
+        again=refused,
     )
 
 
