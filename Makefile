@@ -55,9 +55,10 @@ system-packages: ## the Debian packages the real-server tests use (as root; only
 	  else echo "Missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
 	fi
 
-lint: $(STAMP) ## ruff check and ruff format --check
+lint: $(STAMP) ## ruff check, ruff format --check and the type checker
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Not part of lint (nor of test) yet: the areas are being made clean one by one.
 typecheck: $(STAMP) ## mypy over the package (settings in pyproject.toml)

@@ -38,7 +38,9 @@ def import_command(list_name: str, path: str, batch_size: int) -> None:
             bar.update(position - done)
             done = position
 
-        summary = import_mbox(db.session, list_name, path, batch_size=batch_size, progress=progress)
+        summary = import_mbox(
+            db.session(), list_name, path, batch_size=batch_size, progress=progress
+        )
     elapsed = time.monotonic() - started
     rate = summary.read / elapsed if elapsed else 0.0
     click.echo(f"{summary.line()} in {elapsed:.1f} s ({rate:,.0f} messages/s)")

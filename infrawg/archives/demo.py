@@ -25,14 +25,14 @@ def load_demo(people: dict[str, Any]) -> None:
     if not CORPUS.is_file():
         click.echo(f"Archives demo: {CORPUS} not found; no archive loaded.")
         return
-    mailing_list = get_or_create_list(db.session, DEMO_LIST)
+    mailing_list = get_or_create_list(db.session(), DEMO_LIST)
     assert mailing_list.visibility == Visibility.MEMBERS  # R16: members only
     batch = [
         Incoming(m.raw, f"demo#{m.index + 1}")
         for m in itertools.islice(iter_mbox(CORPUS), DEMO_MESSAGES)
     ]
     result = store_messages(
-        db.session, mailing_list, batch, archive_dir=archive_dir(), publish=False
+        db.session(), mailing_list, batch, archive_dir=archive_dir(), publish=False
     )
-    publish_list(db.session, mailing_list)
+    publish_list(db.session(), mailing_list)
     click.echo(f"Archives demo: list {DEMO_LIST!r} (members only) with {result.imported} messages.")

@@ -26,7 +26,7 @@ class SearchForm(FlaskForm):
 class VisibilityForm(FlaskForm):
     """A list's or thread's level (R16), with the reason that goes to the audit trail."""
 
-    level = SelectField("Who may read it", choices=options((v.value, v.label) for v in Visibility))
+    level = SelectField("Who may read it", choices=Visibility.choices())
     reason = TextAreaField(
         "Reason (required to make it public, or to take that back)",
         validators=[Optional(), Length(max=2000)],
@@ -36,7 +36,7 @@ class VisibilityForm(FlaskForm):
 class ThreadVisibilityForm(VisibilityForm):
     level = SelectField(
         "Who may read this thread",
-        choices=options([(INHERIT, "As its list"), *[(v.value, v.label) for v in Visibility]]),
+        choices=[*options([(INHERIT, "As its list")]), *Visibility.choices()],
     )
 
 

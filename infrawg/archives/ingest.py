@@ -159,8 +159,10 @@ def _sqlite_pragmas(session: Session, pragmas: tuple[str, ...]) -> None:
         return
     connection = engine.raw_connection()
     try:
+        driver = connection.driver_connection
+        assert driver is not None  # a pooled connection that is checked out
         for pragma in pragmas:
-            connection.driver_connection.execute(pragma)
+            driver.execute(pragma)
     finally:
         connection.close()
 

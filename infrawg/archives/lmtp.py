@@ -48,11 +48,12 @@ class ArchiveHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or b""
+        raw: bytes = envelope.original_content or b""
         loop = asyncio.get_running_loop()
         statuses = []
         for address in envelope.rcpt_tos:
             name = list_for(address, self.list_name)
+            assert name is not None  # handle_RCPT accepted list addresses only
             status = await loop.run_in_executor(None, self._store, name, raw)
             statuses.append(status)
         # LMTP: one reply line per accepted recipient.
@@ -63,7 +64,7 @@ class ArchiveHandler:
 
         with self.app.app_context():
             try:
-                result = deliver(db.session, list_name, raw, "lmtp")
+                result = deliver(db.session(), list_name, raw, "lmtp")
             except Exception:  # the list server retries a 451 later; nothing is lost
                 db.session.rollback()
                 self.app.logger.exception("LMTP delivery to %s failed", list_name)

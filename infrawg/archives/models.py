@@ -12,7 +12,6 @@ The search index is not in these models: SQLite keeps an FTS5 table
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -25,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
@@ -33,20 +33,12 @@ from infrawg.timeutil import utcnow
 ID_LENGTH = 512
 
 
-class Visibility(StrEnum):
+class Visibility(LabelledEnum):
     """Who may read a list or a thread. R16: members unless an explicit act says otherwise."""
 
-    MEMBERS = "members"
-    STAFF = "staff"
-    PUBLIC = "public"
-
-    @property
-    def label(self) -> str:
-        return {
-            "members": "Members only",
-            "staff": "Staff only (sensitive)",
-            "public": "Public",
-        }[self.value]
+    MEMBERS = "members", "Members only"
+    STAFF = "staff", "Staff only (sensitive)"
+    PUBLIC = "public", "Public"
 
     @property
     def strictness(self) -> int:

@@ -2,9 +2,10 @@
 
 The index is made by the archives migration, per dialect: on SQLite an external-content
 FTS5 table ``archive_message_fts`` (subject, body_text, from_name, from_email) that the
-store function fills, on PostgreSQL a generated ``search_vector`` column (subject,
-sender and the first 200,000 characters of the body, English configuration) with a GIN
-index. Alembic's autogenerate is told to leave them alone (:func:`include_name`).
+store function fills through :func:`index_new_messages`, on PostgreSQL a generated
+``search_vector`` column (subject, sender and the first 200,000 characters of the body,
+English configuration) with a GIN index. Alembic's autogenerate is told to leave them
+alone (:func:`include_name`).
 Every search starts from :func:`infrawg.archives.access.visible_messages` (R16), so a
 result a person may not read cannot be found, counted or highlighted.
 
@@ -38,9 +39,11 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     true,
 )
 from sqlalchemy.orm import Session, aliased, load_only
+from sqlalchemy.sql.expression import ColumnClause
 
 from infrawg.archives.access import visible_messages
 from infrawg.archives.models import MailingList, Message
@@ -119,12 +122,12 @@ def _is_postgresql(session: Session) -> bool:
 
 
 def _pg_tsquery(words: list[str]) -> Any:
-    config = literal_column(f"'{PG_CONFIG}'::regconfig")
+    config: ColumnClause[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
     return func.to_tsquery(config, bindparam("tsq", _tsquery(words)))
 
 
-_PG_VECTOR = literal_column("archive_message.search_vector")
-_FTS = literal_column(FTS_TABLE)
+_PG_VECTOR: ColumnClause[Any] = literal_column("archive_message.search_vector")
+_FTS: ColumnClause[Any] = literal_column(FTS_TABLE)
 
 
 def _matching(session: Session, person: Any, query: SearchQuery, *columns: Any) -> Select:
@@ -160,7 +163,7 @@ def _matching(session: Session, person: Any, query: SearchQuery, *columns: Any) 
 
 def _pg_rank(words: list[str]) -> Any:
     # Subject hits first (weights D, C, B, A), long bodies not favoured (flag 1).
-    weights = literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]")
+    weights: ColumnClause[Any] = literal_column("'{0.05, 0.1, 0.4, 1.0}'::float4[]")
     return func.ts_rank(weights, _PG_VECTOR, _pg_tsquery(words), 1)
 
 
@@ -180,7 +183,7 @@ def _highlighted(session: Session, query: SearchQuery) -> tuple[Any, Any]:
     if not words:
         return Message.subject, func.substr(Message.body_text, 1, 240)
     if _is_postgresql(session):
-        config = literal_column(f"'{PG_CONFIG}'::regconfig")
+        config: ColumnClause[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
         tsq = _pg_tsquery(words)
         options = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
         snippet_options = (
@@ -299,7 +302,7 @@ def page_of_matches(
         bound = cap if found > cap else None  # at most cap: rank them all, the same result
         return ranked_ids(session, person, query, limit, offset, bound), found
     rows = session.execute(_pg_newest(session, person, query, cap + 1)).all()
-    newest = rows[:cap]  # newest first, as ranked_ids breaks ties
+    newest = list(rows[:cap])  # newest first, as ranked_ids breaks ties
     newest.sort(key=lambda row: (row.rank, row.date, row.id), reverse=True)
     return [row.id for row in newest[offset : offset + limit]], len(rows)
 
@@ -353,3 +356,28 @@ def highlight(value: str | None) -> Markup:
     if inside:
         out.append("</mark>")
     return Markup("".join(out))  # noqa: S704 - every piece escaped above
+
+
+def index_new_messages(session: Session, pks: list[int], rows: list[dict[str, Any]]) -> None:
+    """Tell the index about messages the store function just inserted (``rows``, in the
+    order of their ids ``pks``), in the same transaction. PostgreSQL's ``search_vector``
+    is a generated column and needs nothing; SQLite's FTS5 table reads its content from
+    archive_message (external content) but must be told of each new row."""
+    if session.get_bind().dialect.name != "sqlite" or not pks:
+        return
+    session.execute(
+        text(
+            "INSERT INTO archive_message_fts (rowid, subject, body_text, from_name, "
+            "from_email) VALUES (:id, :subject, :body_text, :from_name, :from_email)"
+        ),
+        [
+            {
+                "id": pk,
+                "subject": row["subject"],
+                "body_text": row["body_text"],
+                "from_name": row["from_name"],
+                "from_email": row["from_email"],
+            }
+            for pk, row in zip(pks, rows, strict=True)
+        ],
+    )

@@ -90,7 +90,7 @@ def paginate_rows(statement: Any, page: int, per_page: int = 25) -> RowsPage:
     page = max(1, min(page, 10_000))
     total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page)).all()
-    return RowsPage(items, page, per_page, total or 0)
+    return RowsPage(list(items), page, per_page, total or 0)
 
 
 # A search counts its hits up to here and says "more than 1,000" beyond; with more, the
@@ -107,8 +107,8 @@ def search_messages(
     ``cap`` matches, the newest ``cap`` are ranked and counted ("more than cap")."""
     page = max(1, min(page, 10_000))
     offset = (page - 1) * per_page
-    ids, found = search.page_of_matches(db.session, person, query, per_page, offset, cap)
-    items = search.result_rows(db.session, person, query, ids)
+    ids, found = search.page_of_matches(db.session(), person, query, per_page, offset, cap)
+    items = search.result_rows(db.session(), person, query, ids)
     more = found > cap
     return RowsPage(items, page, per_page, min(found, cap), more)
 
@@ -218,7 +218,7 @@ def thread_view(
     thread = db.session.get(Thread, thread_id)
     assert thread is not None
     attachments = _attachments_of([m.id for m in messages])
-    ordered = _nest(messages) if nested else [(m, 0) for m in messages]
+    ordered = _nest(list(messages)) if nested else [(m, 0) for m in messages]
     nodes = [ThreadNode(m, depth, attachments.get(m.id, [])) for m, depth in ordered]
     previous, following = _neighbour_threads(person, mailing_list, messages[0])
     return ThreadView(thread, mailing_list, nodes, previous, following)
@@ -463,7 +463,7 @@ def reimport_quarantined(actor: Any, item: Quarantine) -> bool:
     assert mailing_list is not None
     raw = zlib.decompress(item.raw)
     result = store_messages(
-        db.session,
+        db.session(),
         mailing_list,
         [Incoming(raw, f"re-import of quarantine #{item.id}")],
         archive_dir=archive_dir(),

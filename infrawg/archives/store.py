@@ -5,8 +5,9 @@ transaction: parses each one, quarantines what cannot be parsed, skips duplicate
 Message-ID per list; a message without one has a content-hash id), threads the new
 messages together with the stored threads they touch (the incremental recipe of
 threading.py, one batch at a time), writes the messages, their references, attachments
-(content-addressed files) and, on SQLite, the FTS5 index rows. Nothing else writes those
-tables, so an imported message and a delivered one are indistinguishable.
+(content-addressed files, files.py) and tells the search index (search.py owns it).
+Nothing else writes those tables, so an imported message and a delivered one are
+indistinguishable.
 
 R16: messages are written with ``published`` false unless the caller publishes them at
 once (live delivery to a list whose level is already set); an import publishes the whole
@@ -16,20 +17,23 @@ run in one UPDATE at its end (:func:`publish_list`).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from infrawg.archives import search
+from infrawg.archives.files import (
+    Background,
+    compress_all,
+    write_attachments,
+)
 from infrawg.archives.models import (
     ID_LENGTH,
     Attachment,
@@ -40,11 +44,11 @@ from infrawg.archives.models import (
     Thread,
     Visibility,
 )
-from infrawg.archives.parse import Attachment as ParsedAttachment
 from infrawg.archives.parse import ParsedMessage, Unparseable, parse_message
 from infrawg.archives.threading import (
     DEFAULT_SUBJECT_WINDOW,
     ThreadInput,
+    Threads,
     related_ids,
     thread_messages,
 )
@@ -55,6 +59,10 @@ _CHUNK = 500
 # From this many new messages on, compression and attachment files go to a worker
 # thread (zlib and file writes release the GIL) while threading and inserts run here.
 _BACKGROUND_FROM = 32
+# The tables written with Core executemany (typed as tables, which __table__ is).
+_MESSAGES = cast(Table, Message.__table__)
+_REFERENCES = cast(Table, MessageReference.__table__)
+_ATTACHMENTS = cast(Table, Attachment.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,50 +116,6 @@ def get_or_create_list(session: Session, name: str) -> MailingList:
         session.add(found)
         session.flush()
     return found
-
-
-def attachment_path(archive_dir: Path, sha256: str) -> Path:
-    """Where the bytes with this SHA-256 live (two levels of fan-out)."""
-    return archive_dir / sha256[:2] / sha256[2:4] / sha256
-
-
-def _private_dirs(directory: Path) -> None:
-    """mkdir -p with every directory it creates 0700 (Path.mkdir's ``mode`` is applied
-    to the last one only, and then through the umask)."""
-    missing = []
-    while not directory.is_dir():
-        missing.append(directory)
-        directory = directory.parent
-    for each in reversed(missing):
-        each.mkdir(mode=0o700, exist_ok=True)
-        each.chmod(0o700)
-
-
-def _write_attachment(archive_dir: Path, sha256: str, payload: bytes) -> None:
-    path = attachment_path(archive_dir, sha256)
-    if path.exists():
-        return  # content-addressed: the same bytes are already there
-    if not path.parent.is_dir():
-        _private_dirs(path.parent)
-    # Written to a temporary name and renamed, so a reader never sees half a file;
-    # mkstemp makes it 0600 (R16: the archive is nobody else's on the host either).
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _compress_all(raws: list[bytes]) -> list[bytes]:
-    return [zlib.compress(raw, 1) for raw in raws]
-
-
-def _write_attachments(archive_dir: Path, parts: list[ParsedAttachment]) -> None:
-    for part in parts:
-        _write_attachment(archive_dir, part.sha256, part.payload)
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -225,7 +189,7 @@ def store_messages(
         session.flush()
         return result
 
-    with _Background(len(fresh) >= _BACKGROUND_FROM) as background:
+    with Background(len(fresh) >= _BACKGROUND_FROM) as background:
         return _store_fresh(session, mailing_list, fresh, result, archive_dir, publish, background)
 
 
@@ -236,15 +200,35 @@ def _store_fresh(
     result: StoreResult,
     archive_dir: Path,
     publish: bool,
-    background: _Background,
+    background: Background,
 ) -> StoreResult:
     # The bytes work first, so that it overlaps the threading and the queries below.
     # One task each: the worker takes the GIL back between two messages, not a future.
-    raws = background.run(_compress_all, [new.incoming.raw for new in fresh])
+    raws = background.run(compress_all, [new.incoming.raw for new in fresh])
     parts = [part for new in fresh for part in new.parsed.attachments]
-    writes = background.run(_write_attachments, archive_dir, parts)
+    writes = background.run(write_attachments, archive_dir, parts)
 
     stored, stored_refs = _load_related_threads(session, mailing_list, fresh)
+    threads = thread_messages(_thread_inputs(stored, stored_refs, fresh))
+    thread_pk = _thread_rows(session, mailing_list, threads.thread, stored, fresh)
+    _move_stored(session, stored, threads, thread_pk)
+    _drop_emptied_threads(session, {row.thread_id for row in stored}, set(thread_pk.values()))
+
+    rows = _message_rows(mailing_list, fresh, raws.result(), threads, thread_pk, publish)
+    pks = _insert_messages(session, mailing_list, fresh, rows)
+    result.imported = len(pks)
+    result.message_pks = pks
+    _insert_references_and_attachments(session, mailing_list, fresh, pks)
+    search.index_new_messages(session, pks, rows)
+    writes.result()  # every file is on disk before the caller commits
+    session.flush()
+    return result
+
+
+def _thread_inputs(
+    stored: list[Any], stored_refs: dict[int, tuple[str, ...]], fresh: list[_New]
+) -> list[ThreadInput]:
+    """What threading reads: the stored messages of the threads touched, then the new ones."""
     inputs = [
         ThreadInput(
             row.message_id,
@@ -257,12 +241,14 @@ def _store_fresh(
         for row in stored
     ]
     inputs.extend(new.thread_input() for new in fresh)
-    threads = thread_messages(inputs)
+    return inputs
 
-    thread_pk = _thread_rows(session, mailing_list, threads.thread, stored, fresh)
 
-    # Stored messages whose thread or parent changed (a new message joined two trees,
-    # or arrived as the missing ancestor of earlier replies).
+def _move_stored(
+    session: Session, stored: list[Any], threads: Threads, thread_pk: dict[str, int]
+) -> None:
+    """Stored messages whose thread or parent changed (a new message joined two trees,
+    or arrived as the missing ancestor of earlier replies)."""
     moved = [
         {"pk": row.id, "thread": thread_pk[threads.thread[row.message_id]],
          "parent": threads.parent[row.message_id]}
@@ -272,16 +258,25 @@ def _store_fresh(
     ]  # fmt: skip
     if moved:
         session.execute(
-            update(Message.__table__)
-            .where(Message.__table__.c.id == bindparam("pk"))
+            update(_MESSAGES)
+            .where(_MESSAGES.c.id == bindparam("pk"))
             .values(thread_id=bindparam("thread"), parent_message_id=bindparam("parent")),
             moved,
         )
-    _drop_emptied_threads(session, {row.thread_id for row in stored}, set(thread_pk.values()))
 
+
+def _message_rows(
+    mailing_list: MailingList,
+    fresh: list[_New],
+    raws: list[bytes],
+    threads: Threads,
+    thread_pk: dict[str, int],
+    publish: bool,
+) -> list[dict[str, Any]]:
+    """The archive_message rows of the new messages, in their order."""
     received = utcnow()
     rows = []
-    for new, raw in zip(fresh, raws.result(), strict=True):
+    for new, raw in zip(fresh, raws, strict=True):
         message = new.parsed
         notes = list(message.warnings)
         if new.incoming.note:
@@ -316,9 +311,16 @@ def _store_fresh(
                 "received_at": received,
             }
         )
+    return rows
+
+
+def _insert_messages(
+    session: Session, mailing_list: MailingList, fresh: list[_New], rows: list[dict[str, Any]]
+) -> list[int]:
+    """Insert ``rows``; the new ids in the order of ``fresh``."""
     # One executemany of Core inserts, then the new ids by (list, Message-ID): RETURNING
     # in parameter order would make SQLite insert row by row.
-    session.execute(insert(Message.__table__), rows)
+    session.execute(insert(_MESSAGES), rows)
     pk_of: dict[str, int] = {}
     keys = [new.key for new in fresh]
     for chunk in _chunks(keys):
@@ -328,10 +330,12 @@ def _store_fresh(
             )
         ):
             pk_of[key] = pk
-    pks = [pk_of[key] for key in keys]
-    result.imported = len(pks)
-    result.message_pks = pks
+    return [pk_of[key] for key in keys]
 
+
+def _insert_references_and_attachments(
+    session: Session, mailing_list: MailingList, fresh: list[_New], pks: list[int]
+) -> None:
     references: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
     for pk, new in zip(pks, fresh, strict=True):
@@ -356,53 +360,9 @@ def _store_fresh(
                 }
             )
     if references:
-        session.execute(insert(MessageReference.__table__), references)
+        session.execute(insert(_REFERENCES), references)
     if attachments:
-        session.execute(insert(Attachment.__table__), attachments)
-    if session.get_bind().dialect.name == "sqlite":
-        # The FTS5 index reads its content from archive_message (external content) but
-        # is told about each new row here, in the same transaction.
-        session.execute(
-            text(
-                "INSERT INTO archive_message_fts (rowid, subject, body_text, from_name, "
-                "from_email) VALUES (:id, :subject, :body_text, :from_name, :from_email)"
-            ),
-            [
-                {
-                    "id": pk,
-                    "subject": row["subject"],
-                    "body_text": row["body_text"],
-                    "from_name": row["from_name"],
-                    "from_email": row["from_email"],
-                }
-                for pk, row in zip(pks, rows, strict=True)
-            ],
-        )
-    writes.result()  # every file is on disk before the caller commits
-    session.flush()
-    return result
-
-
-class _Background:
-    """Runs functions on one worker thread, or at once when not worth a thread. Leaving
-    the block waits for the work handed over, so nothing outlives the store call."""
-
-    def __init__(self, threaded: bool) -> None:
-        self._pool = ThreadPoolExecutor(1, "archive-store") if threaded else None
-
-    def __enter__(self) -> _Background:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def run(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        if self._pool is not None:
-            return self._pool.submit(function, *args)
-        done: Future[Any] = Future()
-        done.set_result(function(*args))
-        return done
+        session.execute(insert(_ATTACHMENTS), attachments)
 
 
 def publish_list(session: Session, mailing_list: MailingList) -> int:
@@ -411,11 +371,15 @@ def publish_list(session: Session, mailing_list: MailingList) -> int:
     Called at the end of an import, once the list's visibility is what it will be:
     before this the messages are in no page, search result or export.
     """
-    outcome = session.execute(
-        update(Message)
-        .where(Message.list_id == mailing_list.id, Message.published.is_(False))
-        .values(published=True)
-        .execution_options(synchronize_session=False)
+    # An UPDATE's result is a cursor result, which counts the rows it changed.
+    outcome = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Message)
+            .where(Message.list_id == mailing_list.id, Message.published.is_(False))
+            .values(published=True)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return outcome.rowcount or 0
 
@@ -597,21 +561,20 @@ def _thread_rows(
             earliest[new.key] = (datetime.min.replace(tzinfo=UTC), new.parsed.subject)
 
     for root in roots:
-        thread = existing.get(root)
+        found = existing.get(root)
         sources = merged_into.get(root, [])
-        if thread is None and sources:
+        if found is None and sources:
             # A new ancestor arrived above a stored thread: the row (and its id in
             # links) stays, under its new root.
-            thread = sources[0]
-            thread.root_key = root
-            existing[root] = thread
-        elif thread is None:
-            thread = Thread(list_id=mailing_list.id, root_key=root, subject="")
-            session.add(thread)
-            existing[root] = thread
+            found = sources[0]
+            found.root_key = root
+        elif found is None:
+            found = Thread(list_id=mailing_list.id, root_key=root, subject="")
+            session.add(found)
+        existing[root] = found
         if sources:
-            thread.visibility = _strictest(mailing_list, [thread, *sources])
-        thread.subject = earliest[root][1]
+            found.visibility = _strictest(mailing_list, [found, *sources])
+        found.subject = earliest[root][1]
     session.flush()
     return {root: existing[root].id for root in roots}
 

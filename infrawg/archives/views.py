@@ -7,6 +7,7 @@ marked ``public_capable``, whose queries filter per object, or ``token_protected
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import nh3
 from flask import Response, abort, jsonify, request, send_file, url_for
@@ -14,6 +15,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from infrawg.archives import access, bp, ingest, search, service
+from infrawg.archives.files import attachment_path
 from infrawg.archives.forms import (
     INHERIT,
     ActionForm,
@@ -24,11 +26,10 @@ from infrawg.archives.forms import (
 from infrawg.archives.lmtp import list_for
 from infrawg.archives.models import Visibility
 from infrawg.archives.parse import split_quotes
-from infrawg.archives.store import attachment_path
-from infrawg.errors import Invalid, NotFound
+from infrawg.errors import DomainError, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, requires
-from infrawg.web import page_number, paginate, redirect_after_post, render
+from infrawg.web import page_number, paginate, redirect_after_post, render, submit
 
 # R16: the one check in front of every archive route.
 bp.before_request(access.guard)
@@ -199,20 +200,31 @@ def attachment(attachment_id: int, filename: str):
     return response
 
 
+def _refuse(message: str):
+    """``again`` for the archive's buttons: they have no page of their own to show again,
+    so a refused one is answered by the error handler's page (as a raised error is)."""
+
+    def again(_status: int, error: DomainError | None) -> NoReturn:
+        raise error if error is not None else Invalid(message)
+
+    return again
+
+
 @bp.post("/archives/<list_name>/visibility")
 @requires(Permission.ARCHIVE_RESTRICT)
 def list_visibility(list_name: str):
     mailing_list = service.get_list(current_user, list_name)
     form = VisibilityForm()
-    if not form.validate_on_submit():
-        raise Invalid("Choose a level.")
-    service.set_list_visibility(
-        current_user, mailing_list, Visibility(form.level.data), form.reason.data or ""
-    )
-    db.session.commit()
-    return redirect_after_post(
-        url_for("archives.list_threads", list_name=list_name),
-        f"The list is now: {Visibility(form.level.data).label.lower()}.",
+    return submit(
+        form,
+        lambda: service.set_list_visibility(
+            current_user, mailing_list, Visibility(form.level.data), form.reason.data or ""
+        ),
+        done=lambda _: redirect_after_post(
+            url_for("archives.list_threads", list_name=list_name),
+            f"The list is now: {Visibility(form.level.data).label.lower()}.",
+        ),
+        again=_refuse("Choose a level."),
     )
 
 
@@ -222,15 +234,24 @@ def thread_visibility(list_name: str, thread_id: int):
     mailing_list = service.get_list(current_user, list_name)
     thread = service.get_thread(current_user, mailing_list, thread_id)
     form = ThreadVisibilityForm()
-    if not form.validate_on_submit():
-        raise Invalid("Choose a level.")
-    level = None if form.level.data == INHERIT else Visibility(form.level.data)
-    service.set_thread_visibility(current_user, thread, level, form.reason.data or "")
-    db.session.commit()
-    target = url_for("archives.thread", list_name=list_name, thread_id=thread_id)
-    if not can(current_user, Permission.ARCHIVE_READ_SENSITIVE) and level == Visibility.STAFF:
-        target = url_for("archives.list_threads", list_name=list_name)
-    return redirect_after_post(target, "The thread's level is changed.")
+
+    def level() -> Visibility | None:
+        return None if form.level.data == INHERIT else Visibility(form.level.data)
+
+    def done(_result: object):
+        target = url_for("archives.thread", list_name=list_name, thread_id=thread_id)
+        if not can(current_user, Permission.ARCHIVE_READ_SENSITIVE) and level() == Visibility.STAFF:
+            target = url_for("archives.list_threads", list_name=list_name)
+        return redirect_after_post(target, "The thread's level is changed.")
+
+    return submit(
+        form,
+        lambda: service.set_thread_visibility(
+            current_user, thread, level(), form.reason.data or ""
+        ),
+        done=done,
+        again=_refuse("Choose a level."),
+    )
 
 
 @bp.get("/archives/quarantine")
@@ -258,18 +279,23 @@ def quarantined(quarantine_id: int):
 @requires(Permission.ARCHIVE_QUARANTINE)
 def quarantine_reimport(quarantine_id: int):
     item = service.get_quarantined(current_user, quarantine_id)
-    if not ActionForm().validate_on_submit():
-        raise Invalid("The form expired; reload the page.")
-    stored = service.reimport_quarantined(current_user, item)
-    db.session.commit()
-    if stored:
+
+    def done(stored: bool):
+        if stored:
+            return redirect_after_post(
+                url_for("archives.quarantine"), "The message is in the archive now."
+            )
         return redirect_after_post(
-            url_for("archives.quarantine"), "The message is in the archive now."
+            url_for("archives.quarantined", quarantine_id=quarantine_id),
+            "It still cannot be parsed; it stays in quarantine.",
+            "error",
         )
-    return redirect_after_post(
-        url_for("archives.quarantined", quarantine_id=quarantine_id),
-        "It still cannot be parsed; it stays in quarantine.",
-        "error",
+
+    return submit(
+        ActionForm(),
+        lambda: service.reimport_quarantined(current_user, item),
+        done=done,
+        again=_refuse("The form expired; reload the page."),
     )
 
 
@@ -285,7 +311,7 @@ def mailman_archive():
     raw = upload.read() if upload is not None else request.get_data()
     if name is None or not raw:
         return jsonify(error="mlist (the list's address) and message are required"), 400
-    result = ingest.deliver(db.session, name, raw, "mailman")
+    result = ingest.deliver(db.session(), name, raw, "mailman")
     if result.quarantined:
         return jsonify(error="quarantined", reason=next(iter(result.reasons), "")), 202
     return jsonify(url=url_for("archives.list_threads", list_name=name, _external=True))

@@ -190,7 +190,7 @@ def answers_of(response: Response) -> Answers:
         .where(Answer.response_id == response.id)
         .order_by(Answer.question_id, Answer.value, Answer.option)
     ).all()
-    questions = {q.id: q for q in questions_of(db.session.get(Survey, response.survey_id))}
+    questions = {q.id: q for q in questions_of(db.session.get_one(Survey, response.survey_id))}
     answers: Answers = {}
     for question_id, option, value, text in rows:
         kind = questions[question_id].kind
@@ -228,6 +228,7 @@ def draft_of(survey: Survey, person: Person | None = None, organisation=None) ->
     if organisation is not None:
         stmt = stmt.where(SurveyDraft.organisation_id == organisation.id)
     else:
+        assert person is not None, "a member's draft, or an organisation's"
         stmt = stmt.where(SurveyDraft.person_id == person.id)
     return db.session.scalar(stmt)
 
@@ -355,7 +356,7 @@ def count_waiting_for(person: Person) -> int:
     if not person.is_member:
         return 0
     answered = select(SurveyParticipant.survey_id).where(SurveyParticipant.person_id == person.id)
-    return db.session.scalar(
+    waiting = db.session.scalar(
         select(func.count())
         .select_from(Survey)
         .where(
@@ -366,3 +367,4 @@ def count_waiting_for(person: Person) -> int:
             Survey.id.not_in(answered),
         )
     )
+    return waiting or 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 
 from infrawg import audit, policy
 from infrawg.actions import Action
@@ -269,7 +269,7 @@ def update_question(
     options_text: str,
     required: bool,
 ) -> None:
-    survey = db.session.get(Survey, question.survey_id)
+    survey = db.session.get_one(Survey, question.survey_id)
     require_manage(actor, survey)
     _require_draft(survey)
     if not prompt.strip():
@@ -282,7 +282,7 @@ def update_question(
 
 
 def remove_question(actor: Person, question: Question) -> None:
-    survey = db.session.get(Survey, question.survey_id)
+    survey = db.session.get_one(Survey, question.survey_id)
     require_manage(actor, survey)
     _require_draft(survey)
     audit.record(actor, Action.SURVEY_QUESTION_REMOVED, question, question.prompt)
@@ -291,13 +291,13 @@ def remove_question(actor: Person, question: Question) -> None:
 
 def move_question(actor: Person, question: Question, direction: int) -> None:
     """Swap a question with its neighbour above (-1) or below (+1) in its section."""
-    survey = db.session.get(Survey, question.survey_id)
+    survey = db.session.get_one(Survey, question.survey_id)
     require_manage(actor, survey)
     _require_draft(survey)
     if direction not in (-1, 1):
         raise Invalid("Move a question up or down.")
     order = Question.position.desc() if direction < 0 else Question.position
-    compare = Question.position < question.position
+    compare: ColumnElement[bool] = Question.position < question.position
     if direction > 0:
         compare = Question.position > question.position
     neighbour = db.session.scalar(

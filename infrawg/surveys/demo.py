@@ -240,7 +240,7 @@ def load_demo(people: dict[str, Person]) -> None:
     )
     db.session.add(project)
     db.session.flush()
-    for title, offset, status in [
+    for title, offset, milestone_status in [
         ("Choose the relay software", -30, MilestoneStatus.DONE),
         ("Staging relay running", -5, MilestoneStatus.IN_PROGRESS),
         ("Switch MX records", 20, MilestoneStatus.PLANNED),
@@ -252,7 +252,7 @@ def load_demo(people: dict[str, Person]) -> None:
                 title=title,
                 due_on=today + timedelta(days=offset),
                 owner_id=owner.id,
-                status=status,
+                status=milestone_status,
             )
         )
     if organisations:

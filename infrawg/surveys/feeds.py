@@ -53,8 +53,10 @@ def goals_atom(
         entry.id(f"tag:{host},{year}:goal-{goal.id}")
         entry.title(_xml_text(goal.title))
         entry.link(href=goal_url(goal), rel="alternate", type="text/html")
-        entry.published(_utc(goal.published_at))
-        changed = [goal.updated_at, goal.published_at, *(u.created_at for u in goal.updates)]
+        # The feed lists published goals only: each has its time of publication.
+        published = goal.published_at or goal.updated_at
+        entry.published(_utc(published))
+        changed = [goal.updated_at, published, *(u.created_at for u in goal.updates)]
         entry.updated(_utc(max(changed)))
         entry.category(term=goal.status.value, label=goal.status.label)
         entry.summary(_xml_text(goal_summary(goal)), type="text")

@@ -14,10 +14,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from infrawg.forms import options
 from infrawg.surveys.models import (
     Audience,
     GoalStatus,
@@ -26,11 +24,6 @@ from infrawg.surveys.models import (
     QuestionKind,
     Section,
 )
-
-
-def _choices(enum_cls) -> list[SelectChoice]:
-    return options((member.value, member.label) for member in enum_cls)
-
 
 # Ids are 32-bit INTEGER columns: a larger number names nothing, and must not reach the
 # database (which overflows); coerce's ValueError makes it a form error.
@@ -50,7 +43,7 @@ class SurveyForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     year = IntegerField("Year of the survey", validators=[DataRequired(), NumberRange(2000, 2100)])
     intro = TextAreaField("Introduction shown to respondents", validators=[Length(max=5000)])
-    audience = SelectField("Audience", choices=_choices(Audience))
+    audience = SelectField("Audience", choices=Audience.choices())
     anonymous = BooleanField("Anonymous: responses keep no link to who answered")
     opens_on = DateField("Opens on", validators=[DataRequired()])
     closes_on = DateField("Closes on", validators=[DataRequired()])
@@ -61,8 +54,8 @@ class SurveyForm(FlaskForm):
 
 
 class QuestionForm(FlaskForm):
-    section = SelectField("Section", choices=_choices(Section))
-    kind = SelectField("Type of question", choices=_choices(QuestionKind))
+    section = SelectField("Section", choices=Section.choices())
+    kind = SelectField("Type of question", choices=QuestionKind.choices())
     prompt = StringField("Question", validators=[DataRequired(), Length(max=500)])
     options_text = TextAreaField(
         "Options, one per line (choice and rank questions)", validators=[Length(max=5000)]
@@ -97,7 +90,7 @@ class PublishForm(FlaskForm):
 
 
 class GoalUpdateForm(FlaskForm):
-    status = SelectField("Status", choices=_choices(GoalStatus))
+    status = SelectField("Status", choices=GoalStatus.choices())
     note = TextAreaField("What happened", validators=[Length(max=5000)])
 
 
@@ -108,7 +101,7 @@ class ProjectForm(FlaskForm):
         validators=[DataRequired(), Length(max=80)],
     )
     description = TextAreaField("Description", validators=[Length(max=5000)])
-    kind = SelectField("Kind", choices=_choices(ProjectKind))
+    kind = SelectField("Kind", choices=ProjectKind.choices())
     organisation_id = SelectField(
         "Working group helped (for planning help)",
         coerce=_optional_int,
@@ -121,5 +114,5 @@ class MilestoneForm(FlaskForm):
     title = StringField("Milestone", validators=[DataRequired(), Length(max=200)])
     due_on = DateField("Due on", validators=[DataRequired()])
     owner_id = SelectField("Owner", coerce=_optional_int, choices=[], validate_choice=False)
-    status = SelectField("Status", choices=_choices(MilestoneStatus))
+    status = SelectField("Status", choices=MilestoneStatus.choices())
     notes = TextAreaField("Notes", validators=[Length(max=5000)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -241,12 +241,13 @@ def add_update(actor: Person, goal: Goal, status: GoalStatus, note: str) -> Goal
     return update
 
 
-def feed_entries(year: int) -> tuple[list[Goal], object]:
+def feed_entries(year: int) -> tuple[list[Goal], datetime]:
     """The year's published goals and the time the feed last changed."""
     goals = goals_of_year(year)
     if not goals:
         raise NotFound(f"No goals have been published for {year}.")
-    updated = max([g.updated_at for g in goals] + [g.published_at for g in goals])
+    # Published goals only, so every one has its time of publication.
+    updated = max([g.updated_at for g in goals] + [g.published_at for g in goals if g.published_at])
     latest_update = db.session.scalar(
         select(func.max(GoalUpdate.created_at)).where(GoalUpdate.goal_id.in_([g.id for g in goals]))
     )

@@ -6,14 +6,21 @@ idempotent function, so running either twice sends nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 SEND = "surveys.send"
 
-try:
-    from infrawg.provisioning.jobs import job
-except ImportError:  # the runner is not installed: the CLI command sends
-    job = None
+
+def _job_decorator() -> Callable[..., Any] | None:
+    try:
+        from infrawg.provisioning.jobs import job
+    except ImportError:  # the runner is not installed: the CLI command sends
+        return None
+    return job
+
+
+job = _job_decorator()
 
 
 def send(ctx: Any) -> None:

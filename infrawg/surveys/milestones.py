@@ -7,8 +7,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
@@ -154,15 +155,20 @@ def active_calendar_token(person: Person, project: Project) -> CalendarToken | N
 
 
 def _revoke(person: Person, project: Project) -> int:
-    return db.session.execute(
-        update(CalendarToken)
-        .where(
-            CalendarToken.project_id == project.id,
-            CalendarToken.person_id == person.id,
-            CalendarToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-    ).rowcount
+    # An UPDATE's result is a cursor result, which counts the rows it changed.
+    revoked = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(CalendarToken)
+            .where(
+                CalendarToken.project_id == project.id,
+                CalendarToken.person_id == person.id,
+                CalendarToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        ),
+    )
+    return revoked.rowcount
 
 
 def issue_calendar_link(actor: Person, project: Project) -> str:

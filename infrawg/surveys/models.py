@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from infrawg.enums import LabelledEnum
 from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
@@ -24,18 +25,10 @@ if TYPE_CHECKING:
     from infrawg.tenants.models import TenantOrganisation
 
 
-class Audience(StrEnum):
-    MEMBERS = "members"
-    TENANTS = "tenants"
-    BOTH = "both"
-
-    @property
-    def label(self) -> str:
-        return {
-            "members": "Members",
-            "tenants": "Tenant organisations",
-            "both": "Members and tenant organisations",
-        }[self.value]
+class Audience(LabelledEnum):
+    MEMBERS = "members", "Members"
+    TENANTS = "tenants", "Tenant organisations"
+    BOTH = "both", "Members and tenant organisations"
 
     @property
     def sections(self) -> tuple[Section, ...]:
@@ -44,47 +37,29 @@ class Audience(StrEnum):
         return (Section(self.value),)
 
 
-class Section(StrEnum):
+class Section(LabelledEnum):
     """Who a question (and a response) is for: members, or one organisation's liaisons."""
 
-    MEMBERS = "members"
-    TENANTS = "tenants"
-
-    @property
-    def label(self) -> str:
-        return {"members": "Members", "tenants": "Tenant organisations"}[self.value]
+    MEMBERS = "members", "Members"
+    TENANTS = "tenants", "Tenant organisations"
 
 
-class QuestionKind(StrEnum):
-    SINGLE = "single"
-    MULTIPLE = "multiple"
-    RATING = "rating"
-    TEXT = "text"
-    RANK = "rank"
-
-    @property
-    def label(self) -> str:
-        return {
-            "single": "Single choice",
-            "multiple": "Multiple choice",
-            "rating": "Rating 1-5",
-            "text": "Free text",
-            "rank": "Rank these options",
-        }[self.value]
+class QuestionKind(LabelledEnum):
+    SINGLE = "single", "Single choice"
+    MULTIPLE = "multiple", "Multiple choice"
+    RATING = "rating", "Rating 1-5"
+    TEXT = "text", "Free text"
+    RANK = "rank", "Rank these options"
 
     @property
     def has_options(self) -> bool:
         return self in (QuestionKind.SINGLE, QuestionKind.MULTIPLE, QuestionKind.RANK)
 
 
-class SurveyState(StrEnum):
-    DRAFT = "draft"
-    OPEN = "open"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return {"draft": "Draft", "open": "Open", "closed": "Closed"}[self.value]
+class SurveyState(LabelledEnum):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
 
 
 class Survey(Model):
@@ -295,20 +270,11 @@ class ReminderOptOut(Model):
 # Goals -----------------------------------------------------------------------------------
 
 
-class GoalStatus(StrEnum):
-    PLANNED = "planned"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    DROPPED = "dropped"
-
-    @property
-    def label(self) -> str:
-        return {
-            "planned": "Planned",
-            "in_progress": "In progress",
-            "done": "Done",
-            "dropped": "Dropped",
-        }[self.value]
+class GoalStatus(LabelledEnum):
+    PLANNED = "planned", "Planned"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    DROPPED = "dropped", "Dropped"
 
 
 class GoalPublication(Model):
@@ -421,31 +387,16 @@ class GoalUpdate(Model):
 # Milestones ------------------------------------------------------------------------------
 
 
-class ProjectKind(StrEnum):
-    OWN = "own"
-    HELP = "help"
-
-    @property
-    def label(self) -> str:
-        return {"own": "The group's own project", "help": "Planning help for a working group"}[
-            self.value
-        ]
+class ProjectKind(LabelledEnum):
+    OWN = "own", "The group's own project"
+    HELP = "help", "Planning help for a working group"
 
 
-class MilestoneStatus(StrEnum):
-    PLANNED = "planned"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    SLIPPED = "slipped"
-
-    @property
-    def label(self) -> str:
-        return {
-            "planned": "Planned",
-            "in_progress": "In progress",
-            "done": "Done",
-            "slipped": "Slipped",
-        }[self.value]
+class MilestoneStatus(LabelledEnum):
+    PLANNED = "planned", "Planned"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    SLIPPED = "slipped", "Slipped"
 
 
 class Project(Model):
@@ -492,6 +443,10 @@ class Milestone(Model):
     @property
     def audit_label(self) -> str:
         return f"milestone #{self.id} of project #{self.project_id}"
+
+    def overdue_on(self, today: date) -> bool:
+        """Past its date and not done (a slipped one is overdue too)."""
+        return self.due_on < today and self.status != MilestoneStatus.DONE
 
 
 class CalendarToken(Model):

@@ -210,7 +210,7 @@ def _question_result(
         result.texts = texts.get(question.id, [])
         return result
     if kind == QuestionKind.RATING:
-        by_value = {value: n for (_, value), n in counts.items()}
+        by_value = {value: n for (_, value), n in counts.items() if value is not None}
         result.rows = [
             Row(str(v), by_value.get(v, 0), _pct(by_value.get(v, 0), respondents))
             for v in range(1, 6)
@@ -221,7 +221,11 @@ def _question_result(
     elif kind == QuestionKind.RANK:
         options = question.options
         for index, label in enumerate(options):
-            ranked = {value: n for (option, value), n in counts.items() if option == index}
+            ranked = {
+                value: n
+                for (option, value), n in counts.items()
+                if option == index and value is not None
+            }
             firsts = ranked.get(1, 0)
             total = sum(ranked.values())
             mean = sum(v * n for v, n in ranked.items()) / total if total else None
@@ -258,8 +262,13 @@ def audience_sizes(survey: Survey) -> dict[Section, int]:
     """The denominators of the response rate: members now, organisations receiving services."""
     sizes = {Section.MEMBERS: 0, Section.TENANTS: 0}
     if Section.MEMBERS in survey.audience.sections:
-        sizes[Section.MEMBERS] = db.session.scalar(
-            select(func.count()).select_from(Person).where(Person.status == MembershipStatus.MEMBER)
+        sizes[Section.MEMBERS] = (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Person)
+                .where(Person.status == MembershipStatus.MEMBER)
+            )
+            or 0
         )
     if Section.TENANTS in survey.audience.sections:
         sizes[Section.TENANTS] = len(audience_organisations())
@@ -316,9 +325,10 @@ def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
     yield csv_line(header)
     if not sections:
         return
-    org_names = dict(
-        db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name)).all()
-    )
+    org_names: dict[int | None, str] = {
+        pk: name
+        for pk, name in db.session.execute(select(TenantOrganisation.id, TenantOrganisation.name))
+    }
     last: tuple[int, int] | None = None
     number = 0
     while True:
@@ -360,7 +370,8 @@ def csv_rows(survey: Survey, batch: int = 2000) -> Iterator[str]:
             elif kind == QuestionKind.RATING:
                 item = str(value)
             else:
-                item = options[question_id][option] if option < len(options[question_id]) else ""
+                choices = options[question_id]
+                item = choices[option] if option is not None and option < len(choices) else ""
             cells[response_id][column[question_id]].append(item)
         for response_id, _, section, submitted_at, organisation_id, email in page:
             number += 1

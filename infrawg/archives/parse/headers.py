@@ -79,7 +79,9 @@ def split_head(
         raise Unparseable("no header fields: the message starts with its body")
     blank = _BLANK_LINE.search(raw, pos)
     block_end, body_start = (blank.start() + 1, blank.end()) if blank else (len(raw), len(raw))
-    fields_end = _FIELD_BLOCK.match(raw, pos, block_end).end()
+    # The pattern matches the empty string too: it always matches.
+    fields = _FIELD_BLOCK.match(raw, pos, block_end)
+    fields_end = fields.end() if fields else pos
     if fields_end == pos:
         if part:
             return {}, pos

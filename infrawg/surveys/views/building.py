@@ -5,15 +5,17 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_login import current_user
 
+from infrawg import policy
 from infrawg.errors import DomainError, Invalid
-from infrawg.extensions import db
 from infrawg.forms import ConfirmForm, options
+from infrawg.membership.people import get_person
 from infrawg.policy import Permission, requires
 from infrawg.surveys import answers, bp, building, responses
 from infrawg.surveys.forms import DelegateForm, QuestionForm, SurveyForm
-from infrawg.surveys.models import Audience, QuestionKind, Section
+from infrawg.surveys.models import Audience, QuestionKind, Section, Survey
+from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import incomplete_form, paginate, redirect_after_post, render
+from infrawg.web import paginate, redirect_after_post, render, submit
 
 
 @bp.get("/surveys")
@@ -45,25 +47,31 @@ def _survey_input(form: SurveyForm) -> building.SurveyInput:
 @requires(Permission.SURVEY_CREATE)
 def new_survey():
     form = SurveyForm()
+
+    def again(status: int = 200, _error: DomainError | None = None):
+        return render("surveys/new.html", "surveys/_survey_form.html", status=status, form=form)
+
     if request.method == "GET":
         year = utcnow().year
         form.year.data = year
         form.title.data = f"Annual survey {year}"
         form.anonymous.data = True
         form.reminder_days.data = 3
-    elif form.validate_on_submit():
-        try:
-            survey = building.create_survey(current_user, _survey_input(form))
-        except DomainError as error:
-            db.session.rollback()
-            form.closes_on.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(
-                url_for("surveys.survey", survey_id=survey.id), "The survey is saved as a draft."
-            )
-    status = 422 if form.is_submitted() else 200
-    return render("surveys/new.html", "surveys/_survey_form.html", status=status, form=form)
+        return again()
+    return submit(
+        form,
+        lambda: building.create_survey(current_user, _survey_input(form)),
+        done=lambda survey: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey.id), "The survey is saved as a draft."
+        ),
+        again=again,
+        field="closes_on",
+    )
+
+
+def _managed_survey(survey_id: int, **_url_values: object) -> Survey:
+    """The subject of the pages that change a survey: found as its managers find it."""
+    return building.get_survey(survey_id, current_user)
 
 
 def _survey_page(survey, status: int = 200, **forms):
@@ -96,91 +104,92 @@ def survey(survey_id: int):
 
 
 @bp.post("/surveys/<int:survey_id>/settings")
-@requires(Permission.SURVEY_READ)
+@requires(Permission.SURVEY_MANAGE, subject=_managed_survey)
 def update_survey(survey_id: int):
-    survey = building.get_survey(survey_id, current_user)
-    building.require_manage(current_user, survey)
+    survey = policy.route_subject()
     form = SurveyForm()
-    if not form.validate_on_submit():
-        return _survey_page(survey, 422, settings_form=form)
-    try:
-        building.update_survey(current_user, survey, _survey_input(form))
-    except Invalid as error:
-        db.session.rollback()
-        form.title.errors.append(error.message)
-        return _survey_page(building.get_survey(survey_id), 422, settings_form=form)
-    db.session.commit()
-    return redirect_after_post(url_for("surveys.survey", survey_id=survey_id), "Saved.")
+    return submit(
+        form,
+        lambda: building.update_survey(current_user, survey, _survey_input(form)),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey_id), "Saved."
+        ),
+        again=lambda status, _error: _survey_page(
+            building.get_survey(survey_id), status, settings_form=form
+        ),
+        field="title",
+    )
 
 
 @bp.post("/surveys/<int:survey_id>/copy")
 @requires(Permission.SURVEY_CREATE)
 def copy_survey(survey_id: int):
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    copy = building.copy_survey(current_user, building.get_survey(survey_id, current_user))
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.survey", survey_id=copy.id),
-        f"Copied into a draft for {copy.year}: check the dates and questions.",
+    return submit(
+        ConfirmForm(),
+        lambda: building.copy_survey(current_user, building.get_survey(survey_id, current_user)),
+        done=lambda copy: redirect_after_post(
+            url_for("surveys.survey", survey_id=copy.id),
+            f"Copied into a draft for {copy.year}: check the dates and questions.",
+        ),
+        again=refused,
     )
 
 
 @bp.post("/surveys/<int:survey_id>/questions")
-@requires(Permission.SURVEY_READ)
+@requires(Permission.SURVEY_MANAGE, subject=_managed_survey)
 def add_question(survey_id: int):
-    survey = building.get_survey(survey_id, current_user)
-    building.require_manage(current_user, survey)
+    survey = policy.route_subject()
     form = QuestionForm()
-    if not form.validate_on_submit():
-        return _survey_page(survey, 422, question_form=form)
-    try:
-        building.add_question(
+    return submit(
+        form,
+        lambda: building.add_question(
             current_user,
             survey,
             Section(form.section.data),
             QuestionKind(form.kind.data),
-            form.prompt.data,
+            form.prompt.data or "",
             form.options_text.data or "",
             bool(form.required.data),
-        )
-    except Invalid as error:
-        db.session.rollback()
-        form.options_text.errors.append(error.message)
-        return _survey_page(building.get_survey(survey_id), 422, question_form=form)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question added."
+        ),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question added."
+        ),
+        again=lambda status, _error: _survey_page(
+            building.get_survey(survey_id), status, question_form=form
+        ),
+        field="options_text",
     )
 
 
 @bp.route("/surveys/<int:survey_id>/questions/<int:question_id>", methods=["GET", "POST"])
-@requires(Permission.SURVEY_READ)
+@requires(Permission.SURVEY_MANAGE, subject=_managed_survey)
 def edit_question(survey_id: int, question_id: int):
-    survey = building.get_survey(survey_id, current_user)
+    survey = policy.route_subject()
     question = building.get_question(survey, question_id)
-    building.require_manage(current_user, survey)
     form = QuestionForm(obj=question, kind=question.kind.value, section=question.section.value)
-    if request.method == "POST" and form.validate_on_submit():
-        try:
-            building.update_question(
-                current_user,
-                question,
-                QuestionKind(form.kind.data),
-                form.prompt.data,
-                form.options_text.data or "",
-                bool(form.required.data),
-            )
-        except Invalid as error:
-            db.session.rollback()
-            form.options_text.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(
-                url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question saved."
-            )
-    status = 422 if form.is_submitted() else 200
-    return render(
-        "surveys/question.html", status=status, survey=survey, question=question, form=form
+
+    def again(status: int = 200, _error: DomainError | None = None):
+        return render(
+            "surveys/question.html", status=status, survey=survey, question=question, form=form
+        )
+
+    if request.method == "GET":
+        return again()
+    return submit(
+        form,
+        lambda: building.update_question(
+            current_user,
+            question,
+            QuestionKind(form.kind.data),
+            form.prompt.data or "",
+            form.options_text.data or "",
+            bool(form.required.data),
+        ),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey_id) + "#questions", "Question saved."
+        ),
+        again=again,
+        field="options_text",
     )
 
 
@@ -188,25 +197,28 @@ def edit_question(survey_id: int, question_id: int):
 @requires(Permission.SURVEY_READ)
 def remove_question(survey_id: int, question_id: int):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    building.remove_question(current_user, building.get_question(survey, question_id))
-    db.session.commit()
-    return _questions_changed(survey, "Question removed.")
+    return submit(
+        ConfirmForm(),
+        lambda: building.remove_question(current_user, building.get_question(survey, question_id)),
+        done=lambda _: _questions_changed(survey, "Question removed."),
+        again=refused,
+    )
 
 
 @bp.post("/surveys/<int:survey_id>/questions/<int:question_id>/move/<direction>")
 @requires(Permission.SURVEY_READ)
 def move_question(survey_id: int, question_id: int, direction: str):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
     steps = {"up": -1, "down": 1}
-    if direction not in steps:
-        raise Invalid("Move a question up or down.")
-    building.move_question(
-        current_user, building.get_question(survey, question_id), steps[direction]
-    )
-    db.session.commit()
-    return _questions_changed(survey)
+
+    def move() -> None:
+        if direction not in steps:
+            raise Invalid("Move a question up or down.")
+        building.move_question(
+            current_user, building.get_question(survey, question_id), steps[direction]
+        )
+
+    return submit(ConfirmForm(), move, done=lambda _: _questions_changed(survey), again=refused)
 
 
 def _questions_changed(survey, message: str | None = None):
@@ -230,26 +242,29 @@ def delegate(survey_id: int):
     survey = building.get_survey(survey_id, current_user)
     form = DelegateForm()
     form.person_id.choices = options((p.id, p.name) for p in building.staff_people())
-    if not form.validate_on_submit():
-        return _survey_page(survey, 422, delegate_form=form)
-    from infrawg.membership.people import get_person
-
-    building.delegate(current_user, survey, get_person(form.person_id.data))
-    db.session.commit()
-    return redirect_after_post(url_for("surveys.survey", survey_id=survey_id), "Delegated.")
+    return submit(
+        form,
+        lambda: building.delegate(current_user, survey, get_person(form.person_id.data)),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey_id), "Delegated."
+        ),
+        again=lambda status, _error: _survey_page(survey, status, delegate_form=form),
+    )
 
 
 @bp.post("/surveys/<int:survey_id>/open")
 @requires(Permission.SURVEY_READ)
 def open_survey(survey_id: int):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    sent = building.open_survey(current_user, survey)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.survey", survey_id=survey_id),
-        f"The survey is open. Invitations: {sent} sent now"
-        + ("." if sent else " (or queued for the mail job)."),
+    return submit(
+        ConfirmForm(),
+        lambda: building.open_survey(current_user, survey),
+        done=lambda sent: redirect_after_post(
+            url_for("surveys.survey", survey_id=survey_id),
+            f"The survey is open. Invitations: {sent} sent now"
+            + ("." if sent else " (or queued for the mail job)."),
+        ),
+        again=refused,
     )
 
 
@@ -257,19 +272,20 @@ def open_survey(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def close_survey(survey_id: int):
     survey = building.get_survey(survey_id, current_user)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    building.close_survey(current_user, survey)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.results_page", survey_id=survey_id), "The survey is closed."
+    return submit(
+        ConfirmForm(),
+        lambda: building.close_survey(current_user, survey),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.results_page", survey_id=survey_id), "The survey is closed."
+        ),
+        again=refused,
     )
 
 
 @bp.get("/surveys/<int:survey_id>/preview")
-@requires(Permission.SURVEY_READ)
+@requires(Permission.SURVEY_MANAGE, subject=_managed_survey)
 def preview(survey_id: int):
-    survey = building.get_survey(survey_id, current_user)
-    building.require_manage(current_user, survey)
+    survey = policy.route_subject()
     return render(
         "surveys/preview.html",
         survey=survey,

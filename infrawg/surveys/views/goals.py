@@ -14,8 +14,9 @@ from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, milestones
 from infrawg.surveys.forms import MAX_ID, CommentForm, GoalForm, GoalUpdateForm, PublishForm
 from infrawg.surveys.models import GoalStatus, SurveyState
+from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url, incomplete_form, redirect_after_post, render
+from infrawg.web import external_url, redirect_after_post, render, submit
 
 
 @bp.app_template_global("published_goals")
@@ -57,7 +58,7 @@ def goals_feed(year: int):
         year,
         entries,
         updated,
-        site_name=current_app.jinja_env.globals["site_name"],
+        site_name=str(current_app.jinja_env.globals["site_name"]),
         host=urlsplit(current_app.config["BASE_URL"]).hostname or "localhost",
         self_url=external_url("surveys.goals_feed", year=year),
         page_url=external_url("surveys.goals_year", year=year),
@@ -110,24 +111,25 @@ def _goal_input(form: GoalForm) -> goals.GoalInput:
 @requires(Permission.GOAL_MANAGE)
 def new_goal():
     form = _goal_form(GoalForm())
+
+    def again(status: int = 200, _error: DomainError | None = None):
+        return render("surveys/goal_form.html", status=status, form=form, goal=None)
+
     if request.method == "GET":
         form.year.data = utcnow().year + 1
         if request.args.get("survey", "").isdigit():
             form.survey_id.data = int(request.args["survey"])
-    if form.validate_on_submit():
-        try:
-            goal = goals.draft_goal(current_user, _goal_input(form))
-        except Invalid as error:
-            db.session.rollback()
-            form.links.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(
-                url_for("surveys.goal", goal_id=goal.id),
-                "The goal is drafted. Members can read it and comment.",
-            )
-    status = 422 if form.is_submitted() else 200
-    return render("surveys/goal_form.html", status=status, form=form, goal=None)
+        return again()
+    return submit(
+        form,
+        lambda: goals.draft_goal(current_user, _goal_input(form)),
+        done=lambda goal: redirect_after_post(
+            url_for("surveys.goal", goal_id=goal.id),
+            "The goal is drafted. Members can read it and comment.",
+        ),
+        again=again,
+        field="links",
+    )
 
 
 @bp.route("/goal/<int:goal_id>/edit", methods=["GET", "POST"])
@@ -135,6 +137,10 @@ def new_goal():
 def edit_goal(goal_id: int):
     goal = goals.get_goal(goal_id, current_user)
     form = _goal_form(GoalForm(obj=goal))
+
+    def again(status: int = 200, _error: DomainError | None = None):
+        return render("surveys/goal_form.html", status=status, form=form, goal=goal)
+
     if request.method == "GET":
         form.links.data = [
             f"{link.question_id}:{link.option}"
@@ -142,17 +148,14 @@ def edit_goal(goal_id: int):
             else str(link.question_id)
             for link in goal.links
         ]
-    if form.validate_on_submit():
-        try:
-            goals.update_goal(current_user, goal, _goal_input(form))
-        except DomainError as error:
-            db.session.rollback()
-            form.links.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(url_for("surveys.goal", goal_id=goal_id), "Saved.")
-    status = 422 if form.is_submitted() else 200
-    return render("surveys/goal_form.html", status=status, form=form, goal=goal)
+        return again()
+    return submit(
+        form,
+        lambda: goals.update_goal(current_user, goal, _goal_input(form)),
+        done=lambda _: redirect_after_post(url_for("surveys.goal", goal_id=goal_id), "Saved."),
+        again=again,
+        field="links",
+    )
 
 
 def _goal_page(goal, status: int = 200, **forms):
@@ -182,18 +185,19 @@ def goal(goal_id: int):
 def comment(goal_id: int):
     goal = goals.get_goal(goal_id, current_user)
     form = CommentForm()
-    if not form.validate_on_submit():
-        return _goal_page(goal, 422, comment_form=form)
-    try:
-        goals.comment(current_user, goal, form.body.data)
-    except Invalid as error:
-        db.session.rollback()
-        form.body.errors.append(error.message)
-        return _goal_page(goal, 422, comment_form=form)
-    db.session.commit()
-    if request.headers.get("HX-Request"):
-        return _goal_page(goal, comment_form=CommentForm(formdata=None))
-    return redirect_after_post(url_for("surveys.goal", goal_id=goal_id) + "#comments")
+
+    def done(_result: object):
+        if request.headers.get("HX-Request"):
+            return _goal_page(goal, comment_form=CommentForm(formdata=None))
+        return redirect_after_post(url_for("surveys.goal", goal_id=goal_id) + "#comments")
+
+    return submit(
+        form,
+        lambda: goals.comment(current_user, goal, form.body.data or ""),
+        done=done,
+        again=lambda status, _error: _goal_page(goal, status, comment_form=form),
+        field="body",
+    )
 
 
 @bp.post("/goal/<int:goal_id>/updates")
@@ -201,26 +205,31 @@ def comment(goal_id: int):
 def goal_update(goal_id: int):
     goal = goals.get_goal(goal_id, current_user)
     form = GoalUpdateForm()
-    if not form.validate_on_submit():
-        return _goal_page(goal, 422, update_form=form)
-    try:
-        goals.add_update(current_user, goal, GoalStatus(form.status.data), form.note.data or "")
-    except Invalid as error:
-        db.session.rollback()
-        form.note.errors.append(error.message)
-        return _goal_page(goals.get_goal(goal_id, current_user), 422, update_form=form)
-    db.session.commit()
-    return redirect_after_post(url_for("surveys.goal", goal_id=goal_id), "Progress recorded.")
+    return submit(
+        form,
+        lambda: goals.add_update(
+            current_user, goal, GoalStatus(form.status.data), form.note.data or ""
+        ),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.goal", goal_id=goal_id), "Progress recorded."
+        ),
+        again=lambda status, _error: _goal_page(
+            goals.get_goal(goal_id, current_user), status, update_form=form
+        ),
+        field="note",
+    )
 
 
 @bp.post("/goals/<int:year>/publish")
 @requires(Permission.GOAL_PUBLISH)
 def publish_goals(year: int):
     form = PublishForm()
-    form.validate_on_submit() or incomplete_form()
-    goals.publish_year(current_user, year, form.note.data or "")
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.goals_year", year=year),
-        f"The goals for {year} are public and announced to the membership.",
+    return submit(
+        form,
+        lambda: goals.publish_year(current_user, year, form.note.data or ""),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.goals_year", year=year),
+            f"The goals for {year} are public and announced to the membership.",
+        ),
+        again=refused,
     )

@@ -8,7 +8,8 @@ from infrawg.extensions import db
 from infrawg.forms import ConfirmForm
 from infrawg.policy import public
 from infrawg.surveys import bp, building, jobs, mailing
-from infrawg.web import incomplete_form, render
+from infrawg.surveys.views.common import refused
+from infrawg.web import render, submit
 
 # Importing the jobs module registers the survey's mail job with the runner.
 assert jobs.SEND == mailing.SEND_JOB
@@ -42,7 +43,9 @@ def reminders_off(token: str):
 @bp.post("/surveys/reminders-on/<token>")
 @public
 def reminders_on(token: str):
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    survey = mailing.restart_reminders(token)
-    db.session.commit()
-    return render("surveys/reminders_on.html", survey=survey)
+    return submit(
+        ConfirmForm(),
+        lambda: mailing.restart_reminders(token),
+        done=lambda survey: render("surveys/reminders_on.html", survey=survey),
+        again=refused,
+    )

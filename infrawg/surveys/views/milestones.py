@@ -7,15 +7,21 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import DomainError, Invalid
-from infrawg.extensions import db
+from infrawg.errors import DomainError
 from infrawg.forms import ConfirmForm, options
 from infrawg.policy import Permission, public, requires
 from infrawg.surveys import bp, feeds, mailing, milestones
 from infrawg.surveys.forms import MilestoneForm, ProjectForm
 from infrawg.surveys.models import MilestoneStatus, ProjectKind
+from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url, incomplete_form, paginate, redirect_after_post, render
+from infrawg.web import (
+    external_url,
+    paginate,
+    redirect_after_post,
+    render,
+    submit,
+)
 
 
 @bp.get("/projects")
@@ -35,24 +41,26 @@ def _project_form(form: ProjectForm) -> ProjectForm:
 @requires(Permission.MILESTONE_MANAGE)
 def new_project():
     form = _project_form(ProjectForm())
-    if form.validate_on_submit():
-        try:
-            project = milestones.create_project(
-                current_user,
-                form.name.data,
-                form.slug.data,
-                form.description.data or "",
-                ProjectKind(form.kind.data),
-                form.organisation_id.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.slug.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(url_for("surveys.project", slug=project.slug))
-    status = 422 if form.is_submitted() else 200
-    return render("surveys/project_form.html", status=status, form=form)
+
+    def again(status: int = 200, _error: DomainError | None = None):
+        return render("surveys/project_form.html", status=status, form=form)
+
+    if request.method == "GET":
+        return again()
+    return submit(
+        form,
+        lambda: milestones.create_project(
+            current_user,
+            form.name.data or "",
+            form.slug.data or "",
+            form.description.data or "",
+            ProjectKind(form.kind.data),
+            form.organisation_id.data,
+        ),
+        done=lambda project: redirect_after_post(url_for("surveys.project", slug=project.slug)),
+        again=again,
+        field="slug",
+    )
 
 
 def _milestone_form(form: MilestoneForm) -> MilestoneForm:
@@ -96,16 +104,17 @@ def _milestone_input(form: MilestoneForm) -> milestones.MilestoneInput:
 def add_milestone(slug: str):
     project = milestones.get_project(slug)
     form = _milestone_form(MilestoneForm())
-    if form.validate_on_submit():
-        try:
-            milestones.add_milestone(current_user, project, _milestone_input(form))
-        except Invalid as error:
-            db.session.rollback()
-            form.owner_id.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(url_for("surveys.project", slug=slug), "Milestone added.")
-    return _project_page(milestones.get_project(slug), 422, milestone_form=form)
+    return submit(
+        form,
+        lambda: milestones.add_milestone(current_user, project, _milestone_input(form)),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.project", slug=slug), "Milestone added."
+        ),
+        again=lambda status, _error: _project_page(
+            milestones.get_project(slug), status, milestone_form=form
+        ),
+        field="owner_id",
+    )
 
 
 @bp.route("/projects/<slug>/milestones/<int:milestone_id>", methods=["GET", "POST"])
@@ -114,18 +123,22 @@ def edit_milestone(slug: str, milestone_id: int):
     project = milestones.get_project(slug)
     milestone = milestones.get_milestone(project, milestone_id)
     form = _milestone_form(MilestoneForm(obj=milestone, status=milestone.status.value))
-    if request.method == "POST" and form.validate_on_submit():
-        try:
-            milestones.update_milestone(current_user, milestone, _milestone_input(form))
-        except Invalid as error:
-            db.session.rollback()
-            form.owner_id.errors.append(error.message)
-        else:
-            db.session.commit()
-            return redirect_after_post(url_for("surveys.project", slug=slug), "Milestone saved.")
-    status = 422 if form.is_submitted() else 200
-    return render(
-        "surveys/milestone.html", status=status, project=project, milestone=milestone, form=form
+
+    def again(status: int = 200, _error: DomainError | None = None):
+        return render(
+            "surveys/milestone.html", status=status, project=project, milestone=milestone, form=form
+        )
+
+    if request.method == "GET":
+        return again()
+    return submit(
+        form,
+        lambda: milestones.update_milestone(current_user, milestone, _milestone_input(form)),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.project", slug=slug), "Milestone saved."
+        ),
+        again=again,
+        field="owner_id",
     )
 
 
@@ -133,22 +146,28 @@ def edit_milestone(slug: str, milestone_id: int):
 @requires(Permission.MILESTONE_READ)
 def calendar_link(slug: str):
     project = milestones.get_project(slug)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    secret = milestones.issue_calendar_link(current_user, project)
-    db.session.commit()
-    link = external_url("surveys.project_calendar", slug=slug, token=secret)
-    return _project_page(milestones.get_project(slug), new_link=link)
+    return submit(
+        ConfirmForm(),
+        lambda: milestones.issue_calendar_link(current_user, project),
+        done=lambda secret: _project_page(
+            milestones.get_project(slug),
+            new_link=external_url("surveys.project_calendar", slug=slug, token=secret),
+        ),
+        again=refused,
+    )
 
 
 @bp.post("/projects/<slug>/calendar-link/revoke")
 @requires(Permission.MILESTONE_READ)
 def revoke_calendar_link(slug: str):
     project = milestones.get_project(slug)
-    ConfirmForm().validate_on_submit() or incomplete_form()
-    milestones.revoke_calendar_link(current_user, project)
-    db.session.commit()
-    return redirect_after_post(
-        url_for("surveys.project", slug=slug), "Your calendar link no longer works."
+    return submit(
+        ConfirmForm(),
+        lambda: milestones.revoke_calendar_link(current_user, project),
+        done=lambda _: redirect_after_post(
+            url_for("surveys.project", slug=slug), "Your calendar link no longer works."
+        ),
+        again=refused,
     )
 
 
