@@ -111,12 +111,16 @@ def error_status(error: DomainError) -> int:
     return 422 if isinstance(error, Invalid) else error.status
 
 
+# What a form is shown again by, with the status and the error (None: it did not validate).
+Again = Callable[[int, DomainError | None], ResponseReturnValue]
+
+
 def submit(
     form: FlaskForm | None,
     act: Callable[[], T],
     *,
     done: Callable[[T], ResponseReturnValue],
-    again: Callable[[int, DomainError | None], ResponseReturnValue],
+    again: Again,
     field: str | None = None,
 ) -> ResponseReturnValue:
     """The one path of a form submission (noggin's ``handle_form_errors``).
@@ -151,6 +155,28 @@ def attach_error(form: FlaskForm | None, error: DomainError, field: str | None =
         target.errors = [*target.errors, error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def refused(status: int, error: DomainError | None) -> NoReturn:
+    """``again`` for a button (a form of its CSRF token, or a short note): it has no page
+    of its own to show again, so the error handler's page answers: the service's error
+    with its status, or the form that came back incomplete."""
+    if error is None:
+        incomplete_form()
+    raise error
+
+
+def form_or_refused(show_form: Callable[[int], ResponseReturnValue]) -> Again:
+    """``again`` for a form whose bad input is shown on the form (``show_form(status)``,
+    422, the message next to its field) while a refusal of the act itself (a Conflict, a
+    NotFound) belongs to no field: the error handler's page answers it."""
+
+    def again(status: int, error: DomainError | None) -> ResponseReturnValue:
+        if error is not None and not isinstance(error, Invalid):
+            raise error
+        return show_form(status)
+
+    return again
 
 
 CONFIRMED = "confirmed"

@@ -32,9 +32,8 @@ from infrawg.membership.forms import (
     SignInForm,
 )
 from infrawg.membership.models import AccountSession, Person
-from infrawg.membership.refusals import error_page, form_or_error_page
 from infrawg.policy import public, signed_in
-from infrawg.web import confirm_first, redirect_after_post, render, submit
+from infrawg.web import confirm_first, form_or_refused, redirect_after_post, refused, render, submit
 
 LINK_INTENT = "oidc_link_person"
 
@@ -166,7 +165,7 @@ def signin():
         form,
         lambda: accounts.authenticate(form.email.data, form.password.data),
         done=welcome,
-        again=form_or_error_page(signin_page),
+        again=form_or_refused(signin_page),
         field="password",
     )
 
@@ -174,7 +173,7 @@ def signin():
 @auth_bp.post("/signout")
 @signed_in
 def signout():
-    return submit(ConfirmForm(), _end_this_session, done=_signed_out, again=error_page)
+    return submit(ConfirmForm(), _end_this_session, done=_signed_out, again=refused)
 
 
 def _end_this_session() -> None:
@@ -209,12 +208,12 @@ def end_session(session_id: int):
         return asking
     current = current_user.signed_in_session
     if current is not None and record.id == current.id:
-        return submit(ConfirmForm(), _end_this_session, done=_signed_out, again=error_page)
+        return submit(ConfirmForm(), _end_this_session, done=_signed_out, again=refused)
     return submit(
         ConfirmForm(),
         lambda: accounts.end_session(current_user, record, Action.ACCOUNT_SESSION_ENDED),
         done=lambda _: redirect_after_post(url_for("membership.account"), "That session is ended."),
-        again=error_page,
+        again=refused,
     )
 
 
@@ -233,7 +232,7 @@ def end_other_sessions():
         ConfirmForm(),
         lambda: accounts.end_other_sessions(current_user),
         done=ended,
-        again=error_page,
+        again=refused,
     )
 
 
@@ -253,7 +252,7 @@ def request_reset():
         form,
         lambda: accounts.request_password_reset(form.email.data),
         done=lambda _: render("membership/reset_sent.html", email=form.email.data),
-        again=form_or_error_page(reset_page),
+        again=form_or_refused(reset_page),
         field="email",
     )
 
@@ -278,7 +277,7 @@ def reset_password(token: str):
         form,
         lambda: accounts.reset_password(token, form.password.data),
         done=password_set,
-        again=form_or_error_page(reset_page),
+        again=form_or_refused(reset_page),
         field="password",
     )
 
@@ -318,7 +317,7 @@ def oidc_callback():
         None,
         lambda: accounts.oidc_sign_in(claims, issuer, current),
         done=welcome,
-        again=error_page,
+        again=refused,
     )
 
 
@@ -329,5 +328,5 @@ def unlink_login(login_id: int):
         ConfirmForm(),
         lambda: accounts.unlink_login(current_user, login_id),
         done=lambda _: redirect_after_post(url_for("membership.account"), "The login is unlinked."),
-        again=error_page,
+        again=refused,
     )

@@ -21,11 +21,12 @@ from infrawg.membership.forms import (
     RosterForm,
 )
 from infrawg.membership.models import Person
-from infrawg.membership.refusals import error_page, form_or_error_page
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
+    form_or_refused,
     paginate,
     redirect_after_post,
+    refused,
     render,
     submit,
 )
@@ -125,7 +126,7 @@ def confirm(token: str):
         flash(f"Your email is confirmed. Your status: {person.status.label}.", "ok")
         return redirect_after_post(url_for("membership.dashboard"))
 
-    return submit(form, lambda: service.confirm_email(token), done=confirmed, again=error_page)
+    return submit(form, lambda: service.confirm_email(token), done=confirmed, again=refused)
 
 
 @bp.get("/dashboard")
@@ -149,7 +150,7 @@ def resend_confirmation():
         done=lambda _: redirect_after_post(
             url_for("membership.dashboard"), "We sent the link again."
         ),
-        again=error_page,
+        again=refused,
     )
 
 
@@ -184,7 +185,7 @@ def update_profile():
         form,
         lambda: accounts.update_profile(current_user, form.name.data),
         done=lambda _: redirect_after_post(url_for("membership.account"), "Your profile is saved."),
-        again=form_or_error_page(lambda status: _account_page(status, profile_form=form)),
+        again=form_or_refused(lambda status: _account_page(status, profile_form=form)),
     )
 
 
@@ -199,7 +200,7 @@ def change_password():
             url_for("membership.account"),
             "Your password is changed. Other browsers signed in to your account are signed out.",
         ),
-        again=form_or_error_page(lambda status: _account_page(status, password_form=form)),
+        again=form_or_refused(lambda status: _account_page(status, password_form=form)),
     )
 
 
@@ -214,7 +215,7 @@ def leave():
         done=lambda _: redirect_after_post(
             url_for("membership.dashboard"), "You left the group. You can rejoin at any time."
         ),
-        again=form_or_error_page(lambda status: _account_page(status, leave_form=form)),
+        again=form_or_refused(lambda status: _account_page(status, leave_form=form)),
     )
 
 
@@ -227,7 +228,7 @@ def rejoin():
         done=lambda _: redirect_after_post(
             url_for("membership.dashboard"), f"Your status: {current_user.status.label}."
         ),
-        again=error_page,
+        again=refused,
     )
 
 
@@ -277,7 +278,7 @@ def decide(person_id: int, decision: str):
             current_user, person, decision == "approve", form.reason.data or ""
         ),
         done=decided,
-        again=form_or_error_page(again),
+        again=form_or_refused(again),
         field="reason",
     )
 
@@ -303,7 +304,7 @@ def roster():
         form,
         lambda: service.upload_roster(current_user, form.roster.data.stream),
         done=lambda result: roster_page(result=result),
-        again=form_or_error_page(roster_page),
+        again=form_or_refused(roster_page),
         field="roster",
     )
 
@@ -345,7 +346,7 @@ def resolve_drift():
         done=lambda _: redirect_after_post(
             url_for("membership.drift"), f"{action.label}: {form.email.data}. Recorded."
         ),
-        again=form_or_error_page(lambda status: _drift_page(status, form)),
+        again=form_or_refused(lambda status: _drift_page(status, form)),
         field="reason",
     )
 
@@ -359,5 +360,5 @@ def remove_drift_exception(exception_id: int):
         done=lambda _: redirect_after_post(
             url_for("membership.drift"), "The exception is removed."
         ),
-        again=error_page,
+        again=refused,
     )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import current_app, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import DomainError
 from infrawg.forms import options
 from infrawg.policy import Permission, can, require, requires, route_subject
 from infrawg.provisioning import bp, jobs, service, zones
@@ -30,6 +29,7 @@ from infrawg.web import (
     incomplete_form,
     paginate,
     redirect_after_post,
+    refused,
     render,
     submit,
     wants_fragment,
@@ -99,14 +99,6 @@ def _catalogue_page(status: int = 200, form: ServiceTypeForm | None = None):
     )
 
 
-def _refused(status: int, error: DomainError | None) -> NoReturn:
-    """``again`` of a button's form, which has nothing to show again: the error page
-    answers (the form was incomplete, or the error with its own status)."""
-    if error is None:
-        incomplete_form()
-    raise error
-
-
 def _loader(permission: Permission, load: Callable[..., Any]) -> Callable[..., Any]:
     """A route's subject loader: who may not ``permission`` at all is refused before
     anything is looked up (403, as for any route); for the others, what they may not
@@ -161,7 +153,7 @@ def update_service_type(type_id: int):
             current_user, service_type, form.capacity.data, form.active.data
         ),
         done=lambda updated: redirect_after_post(url_for(".catalogue"), f"{updated.name} updated."),
-        again=_refused,
+        again=refused,
     )
 
 
@@ -341,7 +333,7 @@ def delete_record(service_id: int, record_id: int):
         ActionForm(),
         lambda: zones.delete_record(current_user, item, record_id),
         done=lambda _: redirect_after_post(url_for(".service_page", service_id=service_id)),
-        again=_refused,
+        again=refused,
     )
 
 
@@ -357,7 +349,7 @@ def set_dnssec(service_id: int):
             url_for(".plan", service_id=service_id),
             "DNSSEC " + ("on" if zone.dnssec else "off") + ": review the plan and apply it.",
         ),
-        again=_refused,
+        again=refused,
     )
 
 
@@ -387,7 +379,7 @@ def apply(service_id: int):
             url_for(".service_page", service_id=service_id),
             f"The plan is being applied (job #{queued.id}).",
         ),
-        again=_refused,
+        again=refused,
     )
 
 
@@ -409,7 +401,7 @@ def delegation(service_id: int):
         ActionForm(),
         lambda: zones.request_delegation_check(current_user, item),
         done=lambda queued: _delegation_queued(item, queued),
-        again=_refused,
+        again=refused,
     )
 
 
@@ -453,5 +445,5 @@ def retry_job(job_id: int):
         done=lambda retried: redirect_after_post(
             url_for(".job_page", job_id=job_id), f"Job #{retried.id} queued again."
         ),
-        again=_refused,
+        again=refused,
     )

@@ -13,9 +13,8 @@ from infrawg.policy import Permission, requires
 from infrawg.surveys import answers, bp, building, responses
 from infrawg.surveys.forms import DelegateForm, QuestionForm, SurveyForm
 from infrawg.surveys.models import Audience, QuestionKind, Section, Survey
-from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import paginate, redirect_after_post, render, submit
+from infrawg.web import paginate, redirect_after_post, refused, render, submit
 
 
 @bp.get("/surveys")

@@ -14,9 +14,8 @@ from infrawg.policy import Permission, can, public, requires
 from infrawg.surveys import bp, feeds, goals, milestones
 from infrawg.surveys.forms import MAX_ID, CommentForm, GoalForm, GoalUpdateForm, PublishForm
 from infrawg.surveys.models import GoalStatus, SurveyState
-from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url, redirect_after_post, render, submit
+from infrawg.web import external_url, redirect_after_post, refused, render, submit
 
 
 @bp.app_template_global("published_goals")

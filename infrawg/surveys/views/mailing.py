@@ -8,8 +8,7 @@ from infrawg.extensions import db
 from infrawg.forms import ConfirmForm
 from infrawg.policy import public
 from infrawg.surveys import bp, building, jobs, mailing
-from infrawg.surveys.views.common import refused
-from infrawg.web import render, submit
+from infrawg.web import refused, render, submit
 
 # Importing the jobs module registers the survey's mail job with the runner.
 assert jobs.SEND == mailing.SEND_JOB

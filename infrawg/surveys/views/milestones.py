@@ -13,12 +13,12 @@ from infrawg.policy import Permission, public, requires
 from infrawg.surveys import bp, feeds, mailing, milestones
 from infrawg.surveys.forms import MilestoneForm, ProjectForm
 from infrawg.surveys.models import MilestoneStatus, ProjectKind
-from infrawg.surveys.views.common import refused
 from infrawg.timeutil import utcnow
 from infrawg.web import (
     external_url,
     paginate,
     redirect_after_post,
+    refused,
     render,
     submit,
 )
