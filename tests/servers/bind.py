@@ -13,7 +13,6 @@ inline-signing is needed, and static zones that want DNSSEC get `inline-signing 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ import dns.query
 import dns.rdatatype
 
 from tests.servers.ports import free_port
+from tests.servers.process import ServerProcess
 
 NAMED = "/usr/sbin/named"
 TSIG_KEY_NAME = "infrawg-test"
@@ -46,7 +46,7 @@ class ZoneConf:
 
 
 @dataclass
-class BindServer:
+class BindServer(ServerProcess):
     """A running `named` process; use as a context manager or call start()/stop()."""
 
     zones: list[ZoneConf]
@@ -89,26 +89,6 @@ class BindServer:
             self.stop()
             raise
         return self
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> BindServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     # -- what clients need -------------------------------------------------------------------
 

@@ -11,8 +11,6 @@ virgin), which keeps the start quick on a small machine. `master` is run directl
 from __future__ import annotations
 
 import secrets
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 import requests
 
 from tests.servers.ports import free_port
+from tests.servers.process import ServerProcess
 
 MASTER = "/usr/lib/mailman3/bin/master"
 BIN_DIR = "/usr/lib/mailman3/bin"
@@ -30,8 +29,11 @@ IDLE_RUNNERS = ("archive", "bad", "bounces", "command", "nntp", "retry", "shunt"
 
 
 @dataclass
-class MailmanServer:
+class MailmanServer(ServerProcess):
     """A running Mailman core; use as a context manager or call start()/stop()."""
+
+    # master stops its runners on SIGTERM and may take a while about it.
+    STOP_TIMEOUT = 30.0
 
     smtp_port: int
     smtp_host: str = "127.0.0.1"
@@ -79,27 +81,6 @@ class MailmanServer:
             raise
         self.started_in = time.monotonic() - began
         return self
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            # master stops its runners on SIGTERM; the process group catches any straggler.
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> MailmanServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     def log(self) -> str:
         parts = []
