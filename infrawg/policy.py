@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from flask import abort, current_app, g, request
 from flask_login import current_user
 from sqlalchemy import and_, false, or_, select
 
 from infrawg.actions import Action
+from infrawg.archives.models import MailingList, Thread, Visibility
 from infrawg.errors import NotAllowed
 from infrawg.extensions import db, login_manager
 from infrawg.governance.models import Role, RoleGrant
-
-if TYPE_CHECKING:
-    from infrawg.membership.models import Person
+from infrawg.membership.models import Person
+from infrawg.provisioning.models import Job, Service
+from infrawg.surveys.models import Survey, SurveyManager
+from infrawg.tenants.models import TenantMember, TenantOrganisation
 
 
 class Permission(StrEnum):
@@ -224,7 +226,6 @@ def can(person: Person | None, permission: Permission, subject: Any = None) -> b
 
 
 def _is_tenant_member_of(person: Person, organisation: Any) -> bool:
-    from infrawg.tenants.models import TenantMember, TenantOrganisation
 
     if not isinstance(organisation, TenantOrganisation) or not person.is_member:
         return False
@@ -255,7 +256,6 @@ def _tenant_member_acts_for(person: Person, organisation: Any) -> bool:
 @subject_rule(Permission.SURVEY_MANAGE)
 def _delegated_survey_manager(person: Person, survey: Any) -> bool:
     # R15: the chair runs the survey and may delegate one to a staff member.
-    from infrawg.surveys.models import Survey, SurveyManager
 
     return (
         isinstance(survey, Survey)
@@ -267,7 +267,6 @@ def _delegated_survey_manager(person: Person, survey: Any) -> bool:
 @subject_rule(Permission.SERVICE_MANAGE)
 def _tenant_member_manages_services(person: Person, subject: Any) -> bool:
     # R5: tenant members look after their own organisation's services (a zone's records).
-    from infrawg.tenants.models import TenantOrganisation
 
     if isinstance(subject, TenantOrganisation):
         return _is_tenant_member_of(person, subject)
@@ -521,8 +520,6 @@ class AuditScope:
 
 
 def _audit_organisation_of(subject: Any) -> int | None:
-    from infrawg.provisioning.models import Job, Service
-    from infrawg.tenants.models import TenantOrganisation
 
     if isinstance(subject, TenantOrganisation):
         return subject.id
@@ -534,7 +531,6 @@ def _audit_organisation_of(subject: Any) -> int | None:
 
 
 def _audit_person_of(subject: Any) -> int | None:
-    from infrawg.membership.models import Person
 
     if isinstance(subject, Person):
         return subject.id
@@ -545,7 +541,6 @@ def _audit_person_of(subject: Any) -> int | None:
 
 def _archive_visibility(subject: Any) -> AuditVisibility | None:
     """R16: an event about a list or thread kept to staff is staff's only."""
-    from infrawg.archives.models import MailingList, Thread, Visibility
 
     if isinstance(subject, Thread):
         level = subject.visibility
@@ -574,7 +569,6 @@ def audit_scope(action: str, subject: Any = None) -> AuditScope:
 def audit_history_restricted(action: str, subject: Any) -> list[tuple[str, Any]]:
     """Subjects whose earlier events become staff's only with this event, as
     ``(subject_type, ids)``: R16, a thread (or a whole list) now kept to staff."""
-    from infrawg.archives.models import MailingList, Thread
 
     if _archive_visibility(subject) is None:
         return []
@@ -588,7 +582,6 @@ def audit_history_restricted(action: str, subject: Any) -> list[tuple[str, Any]]
 def audit_visible_to(person: Person | None, event_model: Any) -> Any:
     """The SQL condition on the audit event model (passed in by ``infrawg.audit``, which
     imports this module) for what ``person`` may read (None: all)."""
-    from infrawg.tenants.models import TenantMember
 
     if can(person, Permission.AUDIT_READ_ALL):
         return None
