@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from infrawg.demo import load_demo
 from infrawg.upgrade import upgrade_command
@@ -13,6 +13,7 @@ _GROUP = "infrawg_cli"
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Only load when the database has no people.")
 def demo_command(if_empty: bool) -> None:
     """Load demo data: a chair, two staff, members, applicants; prints the passwords once."""

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 
@@ -55,6 +56,7 @@ def upgrade_lock(engine: Engine) -> Iterator[None]:
 
 
 @click.command("upgrade")
+@with_appcontext
 def upgrade_command() -> None:
     """Migrate the database to the newest schema (`flask db upgrade`) under a lock, so
     starting it on several nodes at once is safe: one migrates, the others wait and find

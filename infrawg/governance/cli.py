@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
 
 from infrawg.errors import DomainError
 from infrawg.extensions import db
 
 
 @click.command("bootstrap")
+@with_appcontext
 @click.option("--chair", "chair_email", required=True, help="Email of the first chair.")
 @click.option(
     "--board", "board_emails", multiple=True, required=True, help="Email of a board member."
