@@ -15,7 +15,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
     from importlib import import_module
 
-    from infrawg import cli, notices, registry, serving, startup, web
+    from infrawg import aftercommit, cli, notices, registry, serving, startup, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
     from infrawg.notices import mail as notices_mail
@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     startup.check_configuration(app)
 
     db.init_app(app)
+    aftercommit.install()
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
     mail.init_app(app)

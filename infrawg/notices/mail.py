@@ -26,12 +26,12 @@ from typing import Any, Protocol
 import click
 from flask import Flask, current_app, has_request_context, render_template
 from flask_mail import Connection, Message
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 import infrawg.provisioning.jobs as jobs
 from infrawg import audit
 from infrawg.actions import Action
+from infrawg.aftercommit import after_commit, on_commit
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
@@ -41,7 +41,7 @@ from infrawg.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 # Delivery jobs of the current transaction, tried at once after it commits.
-PENDING_KEY = "infrawg_pending_mail"
+MAIL_KEY = "mail"  # the after-commit key of delivery jobs to attempt
 _COMMITTED_KEY = "infrawg_committed_mail"
 DELIVER = "notices.deliver"
 # 30 s, 1, 2, 4, 8, 16, 32 min, 1 h... about four hours of relay outage before giving up.
@@ -76,7 +76,7 @@ class SMTPBackend:
         row = _store(message, MailState.PENDING)
         delivery = jobs.enqueue(DELIVER, mail_id=row.id)
         row.job_id = delivery.id
-        db.session.info.setdefault(PENDING_KEY, []).append(delivery.id)
+        after_commit(MAIL_KEY, delivery.id)
         _attempt_when_command_ends()
         return row
 
@@ -220,7 +220,7 @@ def retry_mail(actor: Any, mail_id: int) -> OutboxMail:
         target.next_run_at = utcnow()
         audit.record(actor, Action.MAIL_RETRIED, row, "delivery moved to now")
     row.state = MailState.PENDING
-    db.session.info.setdefault(PENDING_KEY, []).append(target.id)
+    after_commit(MAIL_KEY, target.id)
     return row
 
 
@@ -253,19 +253,14 @@ def _attempt_when_command_ends() -> None:
         command.call_on_close(_attempt_now)
 
 
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    pending = session.info.pop(PENDING_KEY, None)
-    if pending:
-        session.info.setdefault(_COMMITTED_KEY, []).extend(pending)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
+def _committed(session: Session, job_ids: list[int]) -> None:
+    # Committed: the request (or command) makes their first attempt when it ends.
+    session.info.setdefault(_COMMITTED_KEY, []).extend(job_ids)
 
 
 def init_app(app: Flask) -> None:
+    on_commit(MAIL_KEY, _committed)
+
     def attempt_after_request(response: Any) -> Any:
         _attempt_now()
         return response

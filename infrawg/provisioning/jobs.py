@@ -51,13 +51,14 @@ from datetime import timedelta
 from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from infrawg import audit
 from infrawg.actions import Action
+from infrawg.aftercommit import after_commit, on_commit
 from infrawg.errors import Conflict, DomainError, NotFound
 from infrawg.extensions import db
 from infrawg.provisioning.base import StalePlan
@@ -86,7 +87,7 @@ BACKOFF_MAX = timedelta(hours=1)
 # INFRAWG_JOB_LEASE; the running attempt renews it every third of it).
 LEASE = timedelta(seconds=60)
 RQ_ENTRY = "infrawg.provisioning.jobs.run_from_rq"
-_PUSH_KEY = "infrawg_rq_push"
+_PUSH_KEY = "rq-push"  # the after-commit key of jobs to push to RQ
 
 
 @dataclass
@@ -507,8 +508,7 @@ def rq_queue(url: str, name: str) -> Any:
 def _push_after_commit(job_id: int, delay: timedelta | None = None) -> None:
     url = current_app.config.get("REDIS_URL")
     if url:
-        pending = db.session.info.setdefault(_PUSH_KEY, [])
-        pending.append((url, current_app.config["RQ_QUEUE"], job_id, delay))
+        after_commit(_PUSH_KEY, (url, current_app.config["RQ_QUEUE"], job_id, delay))
 
 
 def _push(url: str, queue_name: str, job_id: int, delay: timedelta | None) -> None:
@@ -520,8 +520,8 @@ def _push(url: str, queue_name: str, job_id: int, delay: timedelta | None) -> No
         queue.enqueue(RQ_ENTRY, job_id)
 
 
-def _deliver_pushes(session: Session) -> None:
-    for url, queue_name, job_id, delay in session.info.pop(_PUSH_KEY, None) or ():
+def _deliver_pushes(session: Session, pushes: list[tuple[str, str, int, timedelta | None]]) -> None:
+    for url, queue_name, job_id, delay in pushes:
         try:
             _push(url, queue_name, job_id, delay)
         except Exception:
@@ -530,15 +530,9 @@ def _deliver_pushes(session: Session) -> None:
             log.exception("could not push job %s to RQ", job_id)
 
 
-def _drop_pushes(session: Session) -> None:
-    session.info.pop(_PUSH_KEY, None)
-
-
 def install_session_hooks() -> None:
-    """Push committed jobs to RQ after commit; called by provisioning's init_app, once."""
-    if not event.contains(Session, "after_commit", _deliver_pushes):
-        event.listen(Session, "after_commit", _deliver_pushes)
-        event.listen(Session, "after_rollback", _drop_pushes)
+    """Push committed jobs to RQ after commit; called by provisioning's init_app."""
+    on_commit(_PUSH_KEY, _deliver_pushes)
 
 
 def run_from_rq(job_id: int) -> str:
