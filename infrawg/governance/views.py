@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
+import infrawg.tenants.applications as applications
 import infrawg.tenants.service as tenants
 from infrawg import audit, policy
 from infrawg.audit import AuditEvent
@@ -41,10 +42,10 @@ def nav_counts(person) -> dict[str, int]:
     counts: dict[str, int] = {}
     if can(person, Permission.STAFF_DECIDE):
         counts["chair_queue"] = service.count_open_staff_requests() + (
-            tenants.count_applications_waiting_for("chair")
+            applications.count_applications_waiting_for("chair")
         )
     if can(person, Permission.APPLICATION_DECIDE_BOARD):
-        counts["board_queue"] = tenants.count_applications_waiting_for("board")
+        counts["board_queue"] = applications.count_applications_waiting_for("board")
     return counts
 
 
@@ -205,8 +206,8 @@ def _chair_queue_page(status: int = 200, **forms):
         "governance/chair_queue.html",
         status=status,
         page=paginate(service.open_staff_requests()),
-        applications=list(db.session.scalars(tenants.applications_waiting_for("chair"))),
-        others=tenants.applications_waiting_for_others("chair"),
+        applications=list(db.session.scalars(applications.applications_waiting_for("chair"))),
+        others=applications.applications_waiting_for_others("chair"),
         staff=roles.current_grants(Role.STAFF),
         to_review=service.staff_grants_to_review(current_user),
         form=DecisionForm(),
@@ -356,8 +357,8 @@ def _board_queue_page(status: int = 200, **forms):
         "governance/board_queue.html",
         "governance/_appoint_chair.html",
         status=status,
-        applications=list(db.session.scalars(tenants.applications_waiting_for("board"))),
-        others=tenants.applications_waiting_for_others("board"),
+        applications=list(db.session.scalars(applications.applications_waiting_for("board"))),
+        others=applications.applications_waiting_for_others("board"),
         chair=roles.current_chair(),
         app_form=ReasonForm(),
         **forms,

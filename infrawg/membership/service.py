@@ -53,7 +53,7 @@ def check_can_apply(email: str) -> str:
     return email
 
 
-def _set_status(person: Person, status: MembershipStatus, reason: str | None = None) -> None:
+def set_status(person: Person, status: MembershipStatus, reason: str | None = None) -> None:
     person.status = status
     person.status_reason = reason
     person.status_changed_at = utcnow()
@@ -143,10 +143,10 @@ def _verify_eligibility(person: Person) -> None:
         if on_roster(person.email):
             _admit(person, actor=None, reason="On the foundation member roster")
         else:
-            _set_status(person, MembershipStatus.DECLINED, "Not on the foundation member roster")
+            set_status(person, MembershipStatus.DECLINED, "Not on the foundation member roster")
             audit.record(None, Action.MEMBERSHIP_DECLINED, person, person.status_reason)
         return
-    _set_status(person, MembershipStatus.AWAITING_APPROVAL)
+    set_status(person, MembershipStatus.AWAITING_APPROVAL)
     audit.record(person, Action.MEMBERSHIP_AWAITING_APPROVAL, person)
     deciders = people_with_roles({Role.STAFF, Role.CHAIR})
     send_mail(
@@ -159,7 +159,7 @@ def _verify_eligibility(person: Person) -> None:
 
 
 def _admit(person: Person, actor: Person | None, reason: str) -> None:
-    _set_status(person, MembershipStatus.MEMBER, reason)
+    set_status(person, MembershipStatus.MEMBER, reason)
     follow_membership(person.email)
     audit.record(actor, Action.MEMBERSHIP_ADMITTED, person, reason)
     send_mail(
@@ -199,7 +199,7 @@ def decide_application(actor: Person, person: Person, approve: bool, reason: str
         return
     if not reason:
         raise Invalid("Give the applicant a reason for declining.", field="reason")
-    _set_status(person, MembershipStatus.DECLINED, reason)
+    set_status(person, MembershipStatus.DECLINED, reason)
     audit.record(actor, Action.MEMBERSHIP_DECLINED, person, reason)
     send_mail(person.email, "Your application", "declined", person=person, reason=reason)
 
@@ -219,7 +219,7 @@ def leave(person: Person, reason: str | None = None) -> None:
     # leave the group either), then end what counted only for a member (tenancies, roles).
     signals.send(signals.member_leaving, person=person)
     signals.send(signals.member_left, person=person, reason="Left the group")
-    _set_status(person, MembershipStatus.LEFT, reason)
+    set_status(person, MembershipStatus.LEFT, reason)
     follow_membership(person.email)
     audit.record(person, Action.MEMBERSHIP_LEFT, person, reason)
     # The site says goodbye (the list's own goodbye message is off, see the README).

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
-from infrawg.tenants import bp, service
+from infrawg.tenants import applications, bp, service
 from infrawg.tenants.forms import (
     BecomeCOForm,
     COApplicationForm,
@@ -54,7 +54,7 @@ def _organisation_page(organisation, status: int = 200, **forms):
         status=status,
         organisation=organisation,
         contacts=service.contacts_for(organisation),
-        applications=service.applications_of(organisation),
+        applications=applications.applications_of(organisation),
         invitations=service.open_invitations(organisation),
         is_tenant=is_tenant,
         app_form=ReasonForm(),
@@ -103,7 +103,7 @@ def apply():
         form,
         # The slug is read before the commit expires the application.
         lambda: (
-            service.apply_as_co(
+            applications.apply_as_co(
                 current_user,
                 form.name.data,
                 form.slug.data,
@@ -159,7 +159,7 @@ def apply_co(slug: str):
     form = BecomeCOForm()
     return submit(
         form,
-        lambda: service.apply_to_become_co(
+        lambda: applications.apply_to_become_co(
             current_user, organisation, form.services.data, form.mission_statement.data
         ),
         done=lambda _: redirect_after_post(
@@ -246,8 +246,8 @@ def leave(slug: str):
 )
 @signed_in
 def decide(application_id: int, side: str, decision: str):
-    application = service.get_application(application_id)
-    service.require_decider(current_user, side)
+    application = applications.get_application(application_id)
+    applications.require_decider(current_user, side)
     form = ReasonForm()
     form.validate_on_submit() or incomplete_form()
     row = "tenants/_application_row.html"
@@ -275,14 +275,14 @@ def decide(application_id: int, side: str, decision: str):
     def done(_: None):
         if wants_fragment():
             return render(
-                row, application=service.get_application(application_id), app_form=ReasonForm()
+                row, application=applications.get_application(application_id), app_form=ReasonForm()
             )
         target = url_for("governance.chair_queue" if side == "chair" else "governance.board_queue")
         return redirect_after_post(target, "The decision is recorded.")
 
     return submit(
         form,
-        lambda: service.decide_application(
+        lambda: applications.decide_application(
             current_user, application, side, Decision(decision), form.reason.data
         ),
         done=done,
@@ -290,7 +290,7 @@ def decide(application_id: int, side: str, decision: str):
             "Application",
             status,
             error=error.message if error else None,
-            application=service.get_application(application_id),
+            application=applications.get_application(application_id),
         ),
     )
 

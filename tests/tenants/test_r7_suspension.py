@@ -14,6 +14,7 @@ from infrawg.extensions import db
 from infrawg.provisioning.jobs import enqueue, run_due_jobs
 from infrawg.provisioning.models import Job, Service, ServiceState, ServiceType
 from infrawg.provisioning.service import RESUME_JOB, SUSPEND_JOB
+from infrawg.tenants import applications
 from infrawg.tenants import service as tenants
 from infrawg.tenants.models import Decision, TenantOrganisation
 from tests.conftest import outbox_to
@@ -61,7 +62,7 @@ def _end_charter(chair, wg) -> None:
 
 
 def _loaded(application):
-    return tenants.get_application(application.id)
+    return applications.get_application(application.id)
 
 
 def _jobs(kind: str) -> list[Job]:
@@ -93,12 +94,14 @@ def test_r7_lapsed_charter_suspends_services(app, chair, tenant_member, wg, acti
 def test_r7_co_approval_resumes_services(app, chair, board, tenant_member, wg, active_zone):
     _end_charter(chair, wg)
     run_due_jobs()
-    application = tenants.apply_to_become_co(tenant_member, wg, "DNS", "We keep the docs online.")
+    application = applications.apply_to_become_co(
+        tenant_member, wg, "DNS", "We keep the docs online."
+    )
     db.session.commit()
-    tenants.decide_application(chair, _loaded(application), "chair", Decision.APPROVE, "Fits.")
+    applications.decide_application(chair, _loaded(application), "chair", Decision.APPROVE, "Fits.")
     db.session.commit()
     assert _jobs(RESUME_JOB) == []  # R8: both must approve
-    tenants.decide_application(board, _loaded(application), "board", Decision.APPROVE, "Fits.")
+    applications.decide_application(board, _loaded(application), "board", Decision.APPROVE, "Fits.")
     db.session.commit()
     assert [job.args for job in _jobs(RESUME_JOB)] == [{"organisation_id": wg.id}]
     run_due_jobs()
@@ -124,9 +127,13 @@ def test_r7_suspension_waits_for_nothing_once_recognised_again(
 ):
     # Recognised before the suspension job ran: the job looks first and keeps the service.
     _end_charter(chair, wg)
-    application = tenants.apply_to_become_co(tenant_member, wg, "DNS", "We keep the docs online.")
+    application = applications.apply_to_become_co(
+        tenant_member, wg, "DNS", "We keep the docs online."
+    )
     for decider, side in ((chair, "chair"), (board, "board")):
-        tenants.decide_application(decider, _loaded(application), side, Decision.APPROVE, "Fits.")
+        applications.decide_application(
+            decider, _loaded(application), side, Decision.APPROVE, "Fits."
+        )
     db.session.commit()
     run_due_jobs()
     db.session.refresh(active_zone)
