@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 # One sub-package per area, each registering itself with init_app(app), in this order.
-AREAS = ("membership", "governance", "tenants", "provisioning", "archives", "surveys")
+AREAS = ("jobs", "membership", "governance", "tenants", "provisioning", "archives", "surveys")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

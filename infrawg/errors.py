@@ -9,6 +9,8 @@ class DomainError(Exception):
     """
 
     status = 400
+    # Raised in a job: whether running it again later may succeed (a stale plan) or not.
+    retry_can_help = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

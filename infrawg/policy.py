@@ -22,8 +22,9 @@ from infrawg.archives.models import MailingList, Thread, Visibility
 from infrawg.errors import NotAllowed
 from infrawg.extensions import db, login_manager
 from infrawg.governance.models import Role, RoleGrant
+from infrawg.jobs.models import Job
+from infrawg.jobs.service import subject_of
 from infrawg.membership.models import Person
-from infrawg.provisioning.models import Job, Service
 from infrawg.surveys.models import Survey, SurveyManager
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 
@@ -524,8 +525,7 @@ def _audit_organisation_of(subject: Any) -> int | None:
     if isinstance(subject, TenantOrganisation):
         return subject.id
     if isinstance(subject, Job):
-        service = db.session.get(Service, subject.service_id) if subject.service_id else None
-        return service.organisation_id if service is not None else None
+        return _audit_organisation_of(subject_of(subject))
     organisation_id = getattr(subject, "organisation_id", None)
     return organisation_id if isinstance(organisation_id, int) else None
 

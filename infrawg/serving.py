@@ -174,7 +174,7 @@ class JobCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from infrawg.provisioning.models import Job, JobState
+        from infrawg.jobs.models import Job, JobState
         from infrawg.timeutil import utcnow
 
         up = GaugeMetricFamily(

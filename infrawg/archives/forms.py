@@ -40,5 +40,5 @@ class ThreadVisibilityForm(VisibilityForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ConfirmForm(FlaskForm):
     """A form with only its CSRF token: for buttons that act."""

@@ -18,7 +18,7 @@ from infrawg.archives import access, bp, ingest, search, service
 from infrawg.archives.files import attachment_path
 from infrawg.archives.forms import (
     INHERIT,
-    ActionForm,
+    ConfirmForm,
     SearchForm,
     ThreadVisibilityForm,
     VisibilityForm,
@@ -271,7 +271,7 @@ def quarantined(quarantine_id: int):
         "archives/quarantined.html",
         item=item,
         raw_text=service.quarantined_text(item),
-        form=ActionForm(),
+        form=ConfirmForm(),
     )
 
 
@@ -292,7 +292,7 @@ def quarantine_reimport(quarantine_id: int):
         )
 
     return submit(
-        ActionForm(),
+        ConfirmForm(),
         lambda: service.reimport_quarantined(current_user, item),
         done=done,
         again=_refuse("The form expired; reload the page."),

@@ -1,4 +1,4 @@
-"""Mailing-list calls as jobs of the site's runner (`infrawg/provisioning/jobs.py`).
+"""Mailing-list calls as jobs of the site's runner (`infrawg/jobs/`).
 
 A join or a leave enqueues `membership.list_sync` in its own transaction; the job runs
 after the commit. While Mailman is down the job fails and is retried with back-off
@@ -9,9 +9,9 @@ out-of-order retries still converge on what the site says now.
 
 from __future__ import annotations
 
+from infrawg.jobs.runner import JobContext, job
 from infrawg.membership.drift import sync
 from infrawg.membership.lists import SUBSCRIBE, SYNC_JOB, apply_membership, list_backend
-from infrawg.provisioning.jobs import JobContext, job
 
 
 @job(SYNC_JOB, max_attempts=30)

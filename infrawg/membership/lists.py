@@ -275,6 +275,6 @@ def follow_membership(email: str) -> None:
     if backend.transactional:
         apply_membership(email, backend)
         return
-    from infrawg.provisioning.jobs import enqueue
+    from infrawg.jobs.runner import enqueue
 
     enqueue(SYNC_JOB, email=email.lower())

@@ -28,14 +28,14 @@ from flask import Flask, current_app, has_request_context, render_template
 from flask_mail import Connection, Message
 from sqlalchemy.orm import Session
 
-import infrawg.provisioning.jobs as jobs
+import infrawg.jobs.runner as jobs
 from infrawg import audit
 from infrawg.actions import Action
 from infrawg.aftercommit import after_commit, on_commit
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
+from infrawg.jobs.models import Job, JobState
 from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
-from infrawg.provisioning.models import Job, JobState
 from infrawg.registry import find_service
 from infrawg.timeutil import utcnow
 

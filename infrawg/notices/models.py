@@ -17,7 +17,7 @@ from infrawg.extensions import Model, enum_type
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from infrawg.provisioning.models import Job
+    from infrawg.jobs.models import Job
 
 
 class MailState(StrEnum):

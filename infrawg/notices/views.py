@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from infrawg.extensions import db
+from infrawg.forms import ConfirmForm
 from infrawg.notices import bp, mail_bp
 from infrawg.notices.mail import retry_mail
 from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
 from infrawg.policy import Permission, requires
-from infrawg.provisioning.forms import ActionForm
 from infrawg.web import incomplete_form, paginate, redirect_after_post, render
 
 
@@ -39,13 +39,13 @@ def undelivered():
         .order_by(OutboxMail.id),
         per_page=50,
     )
-    return render("notices/undelivered.html", page=page, form=ActionForm())
+    return render("notices/undelivered.html", page=page, form=ConfirmForm())
 
 
 @mail_bp.post("/staff/mail/<int:mail_id>/retry")
 @requires(Permission.MAIL_RETRY)
 def retry(mail_id: int):
-    ActionForm().validate_on_submit() or incomplete_form()
+    ConfirmForm().validate_on_submit() or incomplete_form()
     retry_mail(current_user, mail_id)
     db.session.commit()
     return redirect_after_post(url_for(".undelivered"), f"Mail #{mail_id} is being sent again.")

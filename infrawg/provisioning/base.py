@@ -60,6 +60,8 @@ SAFETY_MIN_ITEMS = 10
 class StalePlan(Conflict):
     """The resource changed since the plan was made; make a new plan and review it again."""
 
+    retry_can_help = True
+
 
 class UnsafePlan(Conflict):
     """The plan crosses a safety threshold; it runs only with `force=True`."""

@@ -68,7 +68,3 @@ class DnssecForm(FlaskForm):
 
 class ApplyForm(FlaskForm):
     reviewed = HiddenField(validators=[DataRequired()])
-
-
-class ActionForm(FlaskForm):
-    """A button with nothing to fill in (CSRF only)."""

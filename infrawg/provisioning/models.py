@@ -1,4 +1,4 @@
-"""The service catalogue, services, hosted DNS zones and their records, and jobs."""
+"""The service catalogue, services, and hosted DNS zones and their records."""
 
 from __future__ import annotations
 
@@ -162,72 +162,3 @@ class DnsRecord(Model):
     @property
     def audit_label(self) -> str:
         return f"{self.name} {self.rdtype}"
-
-
-class JobState(LabelledEnum):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed, will retry"  # an attempt failed; another is at next_run_at
-    DEAD = "dead", "Gave up"  # out of attempts, or an error a retry cannot fix; staff may retry
-
-    @property
-    def scheduled(self) -> bool:
-        """An attempt is due at the job's next_run_at."""
-        return self in (JobState.QUEUED, JobState.FAILED)
-
-    @property
-    def pending(self) -> bool:
-        """Not finished yet: waiting, running, or failed with another attempt to come."""
-        return self in (JobState.QUEUED, JobState.RUNNING, JobState.FAILED)
-
-    @property
-    def retryable(self) -> bool:
-        """Staff may run it again now (a stalled running job too: see jobs.stalled)."""
-        return self in (JobState.FAILED, JobState.DEAD)
-
-
-class Job(Model):
-    """A unit of background work: a registered job function's name and its arguments."""
-
-    __tablename__ = "job"
-    __table_args__ = (Index("ix_job_state_next_run", "state", "next_run_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(80), index=True)
-    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[JobState] = mapped_column(enum_type(JobState), default=JobState.QUEUED)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
-    next_run_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    locked_by: Mapped[str | None] = mapped_column(String(120))
-    # The running attempt's last sign of life; its lease runs out INFRAWG_JOB_LEASE after it.
-    heartbeat_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    plan: Mapped[str | None] = mapped_column(Text)  # the diff the last attempt planned
-    # The service the job works on, when it does (for the service page and the queue).
-    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"), index=True)
-
-    service: Mapped[Service | None] = relationship(lazy="raise")
-    log_lines: Mapped[list[JobLogLine]] = relationship(
-        lazy="raise", order_by="JobLogLine.id", back_populates="job"
-    )
-
-    @property
-    def audit_label(self) -> str:
-        return f"job #{self.id} {self.kind}"
-
-
-class JobLogLine(Model):
-    __tablename__ = "job_log_line"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), index=True)
-    attempt: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    line: Mapped[str] = mapped_column(Text)
-
-    job: Mapped[Job] = relationship(lazy="raise", back_populates="log_lines")

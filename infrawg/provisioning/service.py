@@ -17,18 +17,17 @@ from infrawg import audit, policy, registry, signals
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
+from infrawg.jobs import JobContext, enqueue, job
+from infrawg.jobs.models import Job
 from infrawg.locks import lock_rows
 from infrawg.membership.models import Person
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.provisioning import zones
 from infrawg.provisioning.base import Provider
-from infrawg.provisioning.jobs import JobContext, enqueue, job
 from infrawg.provisioning.models import (
     USES_CAPACITY,
     DnsZone,
-    Job,
-    JobState,
     Service,
     ServiceState,
     ServiceType,
@@ -320,8 +319,7 @@ def decide(
 
 def start_provisioning(service: Service) -> Job:
     """Enqueue the job that makes the service real on its provider."""
-    new = enqueue("provision_service", service_id=service.id)
-    new.service_id = service.id
+    new = enqueue("provision_service", subject=service, service_id=service.id)
     return new
 
 
@@ -396,10 +394,6 @@ def count_waiting_decisions() -> int:
     )
 
 
-def count_dead_jobs() -> int:
-    return db.session.scalar(select(func.count()).where(Job.state == JobState.DEAD)) or 0
-
-
 def get_service(person: Person, service_id: int) -> Service:
     """The service, if `person` may see it (cross-tenant lookups find nothing)."""
     service = db.session.scalar(_with_related(select(Service)).where(Service.id == service_id))
@@ -409,35 +403,6 @@ def get_service(person: Person, service_id: int) -> Service:
     ):
         raise NotFound("There is no such service.")
     return service
-
-
-def jobs_of(service: Service) -> list[Job]:
-    return list(
-        db.session.scalars(
-            select(Job).where(Job.service_id == service.id).order_by(Job.id.desc()).limit(20)
-        )
-    )
-
-
-def job_queue(state: str | None = None) -> Select:
-    stmt = select(Job).options(selectinload(Job.service)).order_by(Job.id.desc())
-    if state:
-        try:
-            stmt = stmt.where(Job.state == JobState(state))
-        except ValueError as exc:
-            raise Invalid(f"{state!r} is not a job state.") from exc
-    return stmt
-
-
-def get_job(job_id: int) -> Job:
-    found = db.session.scalar(
-        select(Job)
-        .where(Job.id == job_id)
-        .options(selectinload(Job.log_lines), selectinload(Job.service))
-    )
-    if found is None:
-        raise NotFound("There is no such job.")
-    return found
 
 
 # -- the provisioning job ------------------------------------------------------------------------
@@ -567,7 +532,7 @@ def resume_services(ctx: JobContext, organisation_id: int) -> None:
     for service in _services_of(organisation_id, (ServiceState.SUSPENDED,)):
         ctx.log(f"resuming {service.name}")
         _set_state(None, service, ServiceState.APPROVED, reason, Action.SERVICE_RESUMED)
-        enqueue("provision_service", service_id=service.id)
+        enqueue("provision_service", subject=service, service_id=service.id)
 
 
 def init_signals(app: Flask) -> None:

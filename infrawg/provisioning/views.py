@@ -1,19 +1,19 @@
-"""Pages of the service layer: catalogue, requests, services, DNS zones, the job queue."""
+"""Pages of the service layer: catalogue, requests, services, DNS zones."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask_login import current_user
 
-from infrawg.forms import options
+from infrawg.forms import ConfirmForm, options
+from infrawg.jobs import service as jobs
+from infrawg.jobs.models import Job
 from infrawg.policy import Permission, can, require, requires, route_subject
-from infrawg.provisioning import bp, jobs, service, zones
+from infrawg.provisioning import bp, service, zones
 from infrawg.provisioning.forms import (
-    ActionForm,
     ApplyForm,
     CapacityForm,
     DecisionForm,
@@ -23,7 +23,7 @@ from infrawg.provisioning.forms import (
     RequestForm,
     ServiceTypeForm,
 )
-from infrawg.provisioning.models import Job, JobState, Service, ServiceState
+from infrawg.provisioning.models import Service, ServiceState
 from infrawg.web import (
     confirm_first,
     incomplete_form,
@@ -35,27 +35,11 @@ from infrawg.web import (
     wants_fragment,
 )
 
-_worker_lock = threading.Lock()
-
-
-@bp.before_app_request
-def _embedded_worker() -> None:
-    # INFRAWG_EMBEDDED_WORKER=1 (make run): jobs run in a thread of the web process. Started
-    # on the first request, never in create_app, and not at all when RQ runs the jobs.
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not app.config.get("EMBEDDED_WORKER") or app.config.get("REDIS_URL"):
-        return
-    with _worker_lock:
-        if "infrawg_job_worker" not in app.extensions:
-            app.extensions["infrawg_job_worker"] = jobs.start_embedded_worker(app)
-
 
 def nav_counts(person) -> dict[str, int]:
     counts = {}
     if can(person, Permission.SERVICE_DECIDE):
         counts["service_requests"] = service.count_waiting_decisions()
-    if can(person, Permission.JOB_MANAGE):
-        counts["dead_jobs"] = service.count_dead_jobs()
     return counts
 
 
@@ -113,10 +97,6 @@ def _loader(permission: Permission, load: Callable[..., Any]) -> Callable[..., A
 
 def _service(service_id: int, **_: Any) -> Service:
     return service.get_service(current_user, service_id)
-
-
-def _job(job_id: int, **_: Any) -> Job:
-    return service.get_job(job_id)
 
 
 VISIBLE_SERVICE = _loader(Permission.SERVICE_VIEW, _service)
@@ -213,10 +193,10 @@ def _service_page(item, status: int = 200, **extra):
         "ns_records": zones.apex_ns(zone, records) if zone is not None else [],
         "ds_records": zones.ds_to_set(zone) if zone is not None else [],
         "editable": item.state.on_provider and can(current_user, Permission.SERVICE_MANAGE, item),
-        "jobs": service.jobs_of(item) if can(current_user, Permission.JOB_MANAGE) else [],
+        "jobs": jobs.jobs_of(item) if can(current_user, Permission.JOB_MANAGE) else [],
         "decision_form": DecisionForm(),
         "dnssec_form": DnssecForm(dnssec=zone.dnssec if zone else False),
-        "action_form": ActionForm(),
+        "action_form": ConfirmForm(),
         "add_form": RecordForm(formdata=None),
         "edit_form": None,
         "editing": None,
@@ -330,7 +310,7 @@ def delete_record(service_id: int, record_id: int):
     if (asking := confirm_first(lambda: _ask_before_deleting(item, record_id))) is not None:
         return asking
     return submit(
-        ActionForm(),
+        ConfirmForm(),
         lambda: zones.delete_record(current_user, item, record_id),
         done=lambda _: redirect_after_post(url_for(".service_page", service_id=service_id)),
         again=refused,
@@ -398,52 +378,8 @@ def delegation(service_id: int):
     item = route_subject()
     # R11: the parent's servers may take seconds to answer; a job asks them.
     return submit(
-        ActionForm(),
+        ConfirmForm(),
         lambda: zones.request_delegation_check(current_user, item),
         done=lambda queued: _delegation_queued(item, queued),
-        again=refused,
-    )
-
-
-# -- jobs ----------------------------------------------------------------------------------------
-
-
-@bp.get("/services/jobs")
-@requires(Permission.JOB_MANAGE)
-def job_queue():
-    state = request.args.get("state") or None
-    return render(
-        "provisioning/jobs.html",
-        "provisioning/_job_rows.html",
-        page=paginate(service.job_queue(state)),
-        state=state,
-        states=list(JobState),
-    )
-
-
-@bp.get("/services/jobs/<int:job_id>")
-@requires(Permission.JOB_MANAGE, subject=_loader(Permission.JOB_MANAGE, _job))
-def job_page(job_id: int):
-    return render("provisioning/job.html", job=route_subject(), form=ActionForm())
-
-
-def _ask_before_retrying(target: Job):
-    # Asked only about a job that may be retried now; otherwise the refusal answers.
-    jobs.check_retryable(target)
-    return render("provisioning/job.html", job=target, form=ActionForm(), confirming=True)
-
-
-@bp.post("/services/jobs/<int:job_id>/retry")
-@requires(Permission.JOB_MANAGE, subject=_loader(Permission.JOB_MANAGE, _job))
-def retry_job(job_id: int):
-    target = route_subject()
-    if (asking := confirm_first(lambda: _ask_before_retrying(target))) is not None:
-        return asking
-    return submit(
-        ActionForm(),
-        lambda: jobs.retry(current_user, target),
-        done=lambda retried: redirect_after_post(
-            url_for(".job_page", job_id=job_id), f"Job #{retried.id} queued again."
-        ),
         again=refused,
     )

@@ -20,6 +20,9 @@ from infrawg import audit, policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
+from infrawg.jobs import JobContext, enqueue, job
+from infrawg.jobs import service as jobs
+from infrawg.jobs.models import Job, JobState
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
 from infrawg.provisioning.base import Plan, Provider, ProviderError, RRset, ZoneSpec
@@ -30,12 +33,9 @@ from infrawg.provisioning.dns import (
     delegation_check,
     parse_rrset,
 )
-from infrawg.provisioning.jobs import JobContext, enqueue, job
 from infrawg.provisioning.models import (
     DnsRecord,
     DnsZone,
-    Job,
-    JobState,
     Service,
     ServiceState,
 )
@@ -273,8 +273,7 @@ def request_apply(
         )
     if plan.empty:
         raise Conflict("The zone is in sync; there is nothing to apply.")
-    new = enqueue("provision_service", service_id=service.id, reviewed=reviewed)
-    new.service_id = service.id
+    new = enqueue("provision_service", subject=service, service_id=service.id, reviewed=reviewed)
     audit.record(actor, Action.DNS_APPLY_REQUESTED, service, plan.render()[:4000])
     return new
 
@@ -375,12 +374,7 @@ def _checkable(actor: Person, service: Service) -> DnsZone:
 
 def latest_delegation_job(service: Service) -> Job | None:
     """The newest delegation check of ``service`` (pending or done), if any."""
-    return db.session.scalar(
-        select(Job)
-        .where(Job.kind == DELEGATION_JOB, Job.service_id == service.id)
-        .order_by(Job.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(jobs.about(service).where(Job.kind == DELEGATION_JOB).limit(1))
 
 
 def request_delegation_check(actor: Person, service: Service) -> Job:
@@ -391,9 +385,7 @@ def request_delegation_check(actor: Person, service: Service) -> Job:
     pending = latest_delegation_job(service)
     if pending is not None and pending.state.pending:
         return pending
-    new = enqueue(DELEGATION_JOB, service_id=service.id)
-    new.service_id = service.id
-    return new
+    return enqueue(DELEGATION_JOB, subject=service, service_id=service.id)
 
 
 def delegation_result(job: Job | None) -> DelegationResult | None:

@@ -14,7 +14,7 @@ SEND = "surveys.send"
 
 def _job_decorator() -> Callable[..., Any] | None:
     try:
-        from infrawg.provisioning.jobs import job
+        from infrawg.jobs.runner import job
     except ImportError:  # the runner is not installed: the CLI command sends
         return None
     return job

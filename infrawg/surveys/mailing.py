@@ -328,7 +328,7 @@ def dispatch_mail(survey: Survey | None = None) -> int:
 def job_runner():
     """The service layer's job module when it exists and knows our job, else None."""
     try:
-        import infrawg.provisioning.jobs as jobs
+        import infrawg.jobs.runner as jobs
     except ImportError:
         return None
     if SEND_JOB not in getattr(jobs, "JOBS", {}):

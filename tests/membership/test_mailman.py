@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
+from infrawg.jobs.models import Job, JobState
+from infrawg.jobs.runner import run_due_jobs
 from infrawg.membership import lists
 from infrawg.membership.lists import ListUnavailable, Mailman3ListBackend, list_backend
 from infrawg.membership.models import ListException, MembershipStatus, Person, RosterEntry
-from infrawg.provisioning.jobs import run_due_jobs
-from infrawg.provisioning.models import Job, JobState
 from infrawg.timeutil import utcnow
 from tests.conftest import PASSWORD, html, link_in, outbox_to
 from tests.membership.conftest import LIST_ADDRESS
@@ -149,7 +149,7 @@ def test_mailman_down_the_join_succeeds_and_the_subscription_lands_when_it_is_ba
     assert failed.next_run_at > utcnow()
     # Staff see it on the jobs page.
     people.sign_in(client, staff_member)
-    row = html(client.get("/services/jobs")).select_one(f"#job-{failed.id}")
+    row = html(client.get("/jobs")).select_one(f"#job-{failed.id}")
     assert row.select_one(".status").text == "Failed, will retry"
     assert "unreachable" in row.text
 

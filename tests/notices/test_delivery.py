@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from infrawg.errors import Invalid
 from infrawg.extensions import db
+from infrawg.jobs.models import Job, JobState
+from infrawg.jobs.runner import run_due_jobs
 from infrawg.membership.models import Person
 from infrawg.notices.mail import DELIVER, send_mail
 from infrawg.notices.models import MailState, OutboxMail
-from infrawg.provisioning.jobs import run_due_jobs
-from infrawg.provisioning.models import Job, JobState
 from infrawg.timeutil import utcnow
 from tests.conftest import PASSWORD, html, link_in
 from tests.queries import count

@@ -3,8 +3,8 @@
 from sqlalchemy import select
 
 from infrawg.extensions import db
+from infrawg.jobs.runner import enqueue
 from infrawg.provisioning import service as services
-from infrawg.provisioning.jobs import enqueue
 from infrawg.provisioning.models import DnsRecord, DnsZone, ServiceType
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from tests.route_access import DECIDERS, MEMBERS, Row, World, post_profile, profile
@@ -36,7 +36,7 @@ def populate(world: World) -> None:
     record = db.session.scalar(
         select(DnsRecord).join(DnsZone).where(DnsZone.service_id == requested.id)
     )
-    job = enqueue("provision_service", service_id=requested.id)
+    job = enqueue("provision_service", subject=requested, service_id=requested.id)
     db.session.commit()
     world.objects.update(service_type=service_type, service=requested, record=record, job=job)
 
@@ -84,17 +84,17 @@ ROWS = [
     Row("provisioning.plan", "GET", _service("/plan"), SEES_SERVICE | seen_then(409)),
     Row("provisioning.apply", "POST", _service("/apply"), seen_then(400)),
     Row("provisioning.delegation", "POST", _service("/delegation"), seen_then(409)),
-    Row("provisioning.job_queue", "GET", "/services/jobs", DECIDERS),
+    Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
-        "provisioning.job_page",
+        "jobs.job_page",
         "GET",
-        lambda w: f"/services/jobs/{w.objects['job'].id}",
+        lambda w: f"/jobs/{w.objects['job'].id}",
         DECIDERS,
     ),
     Row(
-        "provisioning.retry_job",
+        "jobs.retry_job",
         "POST",
-        lambda w: f"/services/jobs/{w.objects['job'].id}/retry",
+        lambda w: f"/jobs/{w.objects['job'].id}/retry",
         post_profile({"staff", "chair"}, 409),
     ),
 ]

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from infrawg import create_app
 from infrawg.extensions import db
-from infrawg.provisioning import jobs, zones
+from infrawg.jobs import runner as jobs
+from infrawg.jobs.models import Job, JobLogLine, JobState
+from infrawg.jobs.runner import JobContext, enqueue, job, run_due_jobs
+from infrawg.provisioning import zones
 from infrawg.provisioning.base import Provider, apply_plan
-from infrawg.provisioning.jobs import JobContext, enqueue, job, run_due_jobs
-from infrawg.provisioning.models import Job, JobLogLine, JobState, ServiceState
+from infrawg.provisioning.models import ServiceState
 from infrawg.provisioning.service import _load_for_job, provider_for
 from infrawg.timeutil import utcnow
 from tests.conftest import base_config
@@ -94,12 +96,10 @@ def test_staff_may_retry_a_job_whose_worker_stopped_beating(app, people, staff):
     attempt = jobs.claim_attempt(queued.id, "vanished")
     client = people.sign_in(app.test_client(), staff)
     # Still within its lease: it may be working; retrying would run it twice.
-    assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 409
+    assert client.post(f"/jobs/{queued.id}/retry").status_code == 409
     queued.started_at = utcnow() - jobs.job_lease() - timedelta(seconds=1)
     db.session.commit()
-    assert (
-        client.post(f"/services/jobs/{queued.id}/retry", data={"confirmed": "1"}).status_code == 303
-    )
+    assert client.post(f"/jobs/{queued.id}/retry", data={"confirmed": "1"}).status_code == 303
     assert run_due_jobs() == 1
     db.session.refresh(queued)
     assert queued.state == JobState.SUCCEEDED and queued.attempts == attempt + 1

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from infrawg.errors import Invalid
 from infrawg.extensions import db
-from infrawg.provisioning import jobs
+from infrawg.jobs import runner as jobs
+from infrawg.jobs.models import Job, JobLogLine, JobState
+from infrawg.jobs.runner import JobContext, enqueue, job, run_due_jobs
 from infrawg.provisioning.base import Provider, apply_plan
-from infrawg.provisioning.jobs import JobContext, enqueue, job, run_due_jobs
-from infrawg.provisioning.models import Job, JobLogLine, JobState, Service, ServiceState
+from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.service import provider_for
 from infrawg.timeutil import utcnow
 from tests.conftest import html
@@ -104,21 +105,21 @@ def test_staff_see_the_queue_and_a_jobs_log_and_retry_a_dead_job(app, people, st
     db.session.commit()
     run_due_jobs()
     client = people.sign_in(app.test_client(), staff)
-    page = html(client.get("/services/jobs?state=dead"))
+    page = html(client.get("/jobs?state=dead"))
     assert page.select_one(f"#job-{queued.id} .status").text == "Gave up"
-    page = html(client.get(f"/services/jobs/{queued.id}"))
+    page = html(client.get(f"/jobs/{queued.id}"))
     assert page.select_one("#job-plan").text == "+ no"
     assert "the word is not allowed" in page.select_one("#job-log").text
     assert page.select_one("#job-error").text == "the word is not allowed"
     outsider = people.sign_in(app.test_client(), member)
-    assert outsider.post(f"/services/jobs/{queued.id}/retry").status_code == 403
+    assert outsider.post(f"/jobs/{queued.id}/retry").status_code == 403
 
     # Retrying asks first; the question's button posts again, confirmed.
-    asked = client.post(f"/services/jobs/{queued.id}/retry")
+    asked = client.post(f"/jobs/{queued.id}/retry")
     assert asked.status_code == 200
     assert html(asked).select_one("#retry input[name=confirmed]")["value"] == "1"
     assert queued.state == JobState.DEAD
-    retried = client.post(f"/services/jobs/{queued.id}/retry", data={"confirmed": "1"})
+    retried = client.post(f"/jobs/{queued.id}/retry", data={"confirmed": "1"})
     assert retried.status_code == 303
     assert queued.state == JobState.QUEUED and queued.max_attempts == 4
     queued.args = {"word": "yes"}  # what a fix would look like
@@ -126,7 +127,7 @@ def test_staff_see_the_queue_and_a_jobs_log_and_retry_a_dead_job(app, people, st
     run_due_jobs()
     assert queued.state == JobState.SUCCEEDED
     # A job that did not fail cannot be retried.
-    assert client.post(f"/services/jobs/{queued.id}/retry").status_code == 409
+    assert client.post(f"/jobs/{queued.id}/retry").status_code == 409
 
 
 def test_a_job_is_claimed_by_one_worker_only(app):

@@ -7,11 +7,10 @@ from sqlalchemy import func, select
 
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
+from infrawg.jobs.models import Job, JobState
 from infrawg.provisioning.models import (
     DnsRecord,
     DnsZone,
-    Job,
-    JobState,
     Service,
     ServiceState,
     ServiceType,

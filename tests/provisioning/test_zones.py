@@ -13,13 +13,12 @@ from sqlalchemy import func, select
 
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
-from infrawg.provisioning import jobs
+from infrawg.jobs import runner as jobs
+from infrawg.jobs.models import Job, JobState
 from infrawg.provisioning.dns import ds_records
 from infrawg.provisioning.models import (
     DnsRecord,
     DnsZone,
-    Job,
-    JobState,
     Service,
     ServiceState,
     ServiceType,
@@ -448,7 +447,7 @@ def test_r11_delegation_check_never_holds_a_request_and_runs_once_per_service(
     assert time.monotonic() - started < 2.0
     assert first.status_code == second.status_code == 200
     checks = db.session.scalars(
-        select(Job).where(Job.kind == "check_delegation", Job.service_id == service.id)
+        select(Job).where(Job.kind == "check_delegation", Job.subject_id == service.id)
     ).all()
     assert len(checks) == 1  # asking again while one waits does not queue another
     jobs.run_due_jobs()

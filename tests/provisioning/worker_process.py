@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from infrawg import create_app
-from infrawg.provisioning.jobs import JobContext, job
+from infrawg.jobs.runner import JobContext, job
 
 
 @job("test_crash_once", max_attempts=3)

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from infrawg.extensions import db
-from infrawg.provisioning.models import Job, JobState
+from infrawg.jobs.models import Job, JobState
 from infrawg.timeutil import utcnow
 
 TOKEN = "metrics-token-for-the-tests"

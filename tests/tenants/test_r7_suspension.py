@@ -11,8 +11,9 @@ from sqlalchemy import select
 from infrawg.actions import Action
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
-from infrawg.provisioning.jobs import enqueue, run_due_jobs
-from infrawg.provisioning.models import Job, Service, ServiceState, ServiceType
+from infrawg.jobs.models import Job
+from infrawg.jobs.runner import enqueue, run_due_jobs
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.service import RESUME_JOB, SUSPEND_JOB
 from infrawg.tenants import applications
 from infrawg.tenants import service as tenants

@@ -2,14 +2,18 @@
 
 The whole API for any area (provisioning, surveys, notices):
 
-    from infrawg.provisioning.jobs import JobContext, enqueue, job
+    from infrawg.jobs import JobContext, Pending, enqueue, job
 
     @job("send_survey_mail", max_attempts=3)
     def send_survey_mail(ctx: JobContext, survey_id: int) -> None:
         ctx.log(f"mailing survey {survey_id}")
         ...                                   # db.session is yours; the runner commits
 
-    enqueue("send_survey_mail", survey_id=survey.id)   # joins the caller's transaction
+    enqueue("send_survey_mail", subject=survey, survey_id=survey.id)   # joins the caller's
+                                                                        # transaction
+
+`subject` (optional) names what the job works on (any model row: its table and id are kept),
+so that the subject's page can list its jobs and the audit trail knows whose it is.
 
 Rules for job functions:
 - Arguments are JSON values: ids, not objects, and never a secret.
@@ -19,8 +23,13 @@ Rules for job functions:
   the world before acting (providers do: a second run plans nothing).
 - The runner commits after the function returns and rolls everything back when it raises.
   A `DomainError` (Invalid, NotFound, UnsafePlan...) means a retry cannot help: the job is
-  dead at once. Anything else is retried after 30 s, 60 s, 120 s... up to `max_attempts`.
+  dead at once, unless its class says `retry_can_help` (a stale plan: planning again fixes
+  it). Anything else is retried after 30 s, 60 s, 120 s... up to `max_attempts`.
   `on_dead(ctx, **args)` (optional) runs in its own transaction when the job gives up.
+- A long operation (an ACME order being validated, a VM booting) returns
+  `Pending(retry_after, progress)`: its work so far commits, the job waits `retry_after` and is
+  called again with the same arguments; `progress` is shown on the job and its subject's page.
+  Such a call does not use up one of the job's attempts.
 
 Crashes: a claim is a lease of INFRAWG_JOB_LEASE seconds that the running attempt renews
 with a heartbeat (a thread beside the job function); a job whose worker died is due again once
@@ -60,13 +69,13 @@ from infrawg import audit
 from infrawg.actions import Action
 from infrawg.aftercommit import after_commit, on_commit
 from infrawg.errors import Conflict, DomainError, NotFound
-from infrawg.extensions import db
-from infrawg.provisioning.base import StalePlan
-from infrawg.provisioning.models import Job, JobLogLine, JobState
+from infrawg.extensions import Model, db
+from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.timeutil import utcnow
 
 __all__ = [
     "JobContext",
+    "Pending",
     "claim",
     "claim_attempt",
     "claim_next",
@@ -86,7 +95,7 @@ BACKOFF_MAX = timedelta(hours=1)
 # A running job whose worker stopped beating is taken over after this long (the default of
 # INFRAWG_JOB_LEASE; the running attempt renews it every third of it).
 LEASE = timedelta(seconds=60)
-RQ_ENTRY = "infrawg.provisioning.jobs.run_from_rq"
+RQ_ENTRY = "infrawg.jobs.runner.run_from_rq"
 _PUSH_KEY = "rq-push"  # the after-commit key of jobs to push to RQ
 
 
@@ -114,7 +123,16 @@ class JobContext:
         self.plan = text
 
 
-JobFunction = Callable[..., None]
+@dataclass(frozen=True)
+class Pending:
+    """What a job function returns when its operation is under way and it should be called
+    again after ``retry_after``; ``progress`` says how far it got, in words for people."""
+
+    retry_after: timedelta
+    progress: str
+
+
+JobFunction = Callable[..., "Pending | None"]
 
 
 @dataclass(frozen=True)
@@ -142,8 +160,10 @@ def job(
     return register
 
 
-def enqueue(kind: str, **args: Any) -> Job:
-    """Add a job to the caller's transaction; it runs after the transaction commits."""
+def enqueue(kind: str, subject: Model | None = None, **args: Any) -> Job:
+    """Add a job to the caller's transaction; it runs after the transaction commits.
+
+    ``subject`` is the row it works on, if any (kept as its table's name and its id)."""
     spec = JOBS.get(kind)
     if spec is None:
         raise ValueError(f"No job function is registered as {kind!r}")
@@ -152,6 +172,9 @@ def enqueue(kind: str, **args: Any) -> Job:
     except TypeError as exc:
         raise ValueError(f"Job arguments must be JSON values (ids, not objects): {exc}") from exc
     new = Job(kind=kind, args=args, max_attempts=spec.max_attempts, next_run_at=utcnow())
+    if subject is not None:
+        new.subject_type = subject.__tablename__
+        new.subject_id = subject.id  # type: ignore[attr-defined]
     db.session.add(new)
     db.session.flush()
     _push_after_commit(new.id)
@@ -384,22 +407,26 @@ def run_job(job_id: int, attempt: int | None = None) -> JobState:
         if spec is None:
             raise NotFound(f"No job function is registered as {target.kind!r}.")
         with _Heartbeat(job_id, attempt):
-            spec.func(ctx, **args)
+            outcome = spec.func(ctx, **args)
     except DomainError as error:
         db.session.rollback()
         # A stale plan means someone changed the resource meanwhile: planning again fixes it.
-        retryable = isinstance(error, StalePlan)
-        return _failed(job_id, attempt, ctx, error.message, spec, args, retryable=retryable)
+        return _failed(
+            job_id, attempt, ctx, error.message, spec, args, retryable=error.retry_can_help
+        )
     except Exception as error:
         db.session.rollback()
         log.exception("job %s (%s) failed", job_id, target.kind)
         message = f"{type(error).__name__}: {error}"
         return _failed(job_id, attempt, ctx, message, spec, args, retryable=True)
+    if isinstance(outcome, Pending):
+        return _pending(job_id, attempt, ctx, outcome)
     ctx.log("done")
     values: dict[str, Any] = {
         "state": JobState.SUCCEEDED,
         "finished_at": utcnow(),
         "last_error": None,
+        "progress": None,
     }
     if ctx.plan is not None:
         values["plan"] = ctx.plan
@@ -408,6 +435,27 @@ def run_job(job_id: int, attempt: int | None = None) -> JobState:
     _write_log(job_id, attempt, ctx.lines)
     db.session.commit()
     return JobState.SUCCEEDED
+
+
+def _pending(job_id: int, attempt: int, ctx: JobContext, outcome: Pending) -> JobState:
+    # The operation is under way: keep what this call did, and call again later with the
+    # same arguments. The call used no attempt (max_attempts moves with it).
+    ctx.log(f"{outcome.progress}; next look in {int(outcome.retry_after.total_seconds())} s")
+    values: dict[str, Any] = {
+        "state": JobState.QUEUED,
+        "next_run_at": utcnow() + outcome.retry_after,
+        "progress": outcome.progress,
+        "max_attempts": Job.max_attempts + 1,
+        "last_error": None,
+    }
+    if ctx.plan is not None:
+        values["plan"] = ctx.plan
+    if not _record_outcome(job_id, attempt, **values):
+        return _lost(job_id, attempt, ctx)
+    _write_log(job_id, attempt, ctx.lines)
+    _push_after_commit(job_id, outcome.retry_after)
+    db.session.commit()
+    return JobState.QUEUED
 
 
 def _failed(
@@ -531,7 +579,7 @@ def _deliver_pushes(session: Session, pushes: list[tuple[str, str, int, timedelt
 
 
 def install_session_hooks() -> None:
-    """Push committed jobs to RQ after commit; called by provisioning's init_app."""
+    """Push committed jobs to RQ after commit; called by the jobs package's init_app."""
     on_commit(_PUSH_KEY, _deliver_pushes)
 
 

@@ -1,4 +1,4 @@
-"""`flask infrawg worker` and `flask infrawg jobs ...`: run the service layer's jobs."""
+"""`flask infrawg worker` and `flask infrawg requeue-jobs`: run the site's jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from infrawg.extensions import db
-from infrawg.provisioning import jobs
+from infrawg.jobs import runner as jobs
 
 log = logging.getLogger(__name__)
 # The longest pause between tries while the database is away.

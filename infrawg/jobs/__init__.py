@@ -1,0 +1,32 @@
+"""The site's background jobs, used by every area: the runner, its table, its pages.
+
+    from infrawg.jobs import JobContext, Pending, enqueue, job
+
+`runner` holds the whole mechanism (its docstring is the guide); `service` the queries the
+pages use; `cli` `flask infrawg worker` and `flask infrawg requeue-jobs`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from infrawg.jobs.runner import JobContext, Pending, enqueue, job, run_due_jobs
+
+__all__ = ["JobContext", "Pending", "bp", "enqueue", "init_app", "job", "run_due_jobs"]
+
+bp = Blueprint("jobs", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """The job pages, staff's count of dead jobs, the worker commands, and RQ pushes after
+    commit. Runs before the areas' init_app, which declare their jobs."""
+    from infrawg import cli, web
+    from infrawg.jobs import runner, views
+    from infrawg.jobs.cli import requeue_command, worker_command
+
+    runner.install_session_hooks()
+    app.register_blueprint(bp)
+    web.add_nav_counter(app, views.nav_counts)
+    cli.add_command(app, worker_command)
+    cli.add_command(app, requeue_command)
+    views.start_worker_on_first_request(app)
