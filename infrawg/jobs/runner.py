@@ -141,20 +141,27 @@ class JobSpec:
     func: JobFunction
     max_attempts: int
     on_dead: JobFunction | None
+    # Run on a schedule, this often, with no arguments (`flask infrawg tick` enqueues it).
+    every: timedelta | None = None
 
 
 JOBS: dict[str, JobSpec] = {}
 
 
 def job(
-    name: str, *, max_attempts: int = 5, on_dead: JobFunction | None = None
+    name: str,
+    *,
+    max_attempts: int = 5,
+    on_dead: JobFunction | None = None,
+    every: timedelta | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
-    """Register `func(ctx, **args)` as the job function called `name`."""
+    """Register `func(ctx, **args)` as the job function called `name`; with `every`, a
+    scheduled job that takes no arguments and runs that often."""
 
     def register(func: JobFunction) -> JobFunction:
         if name in JOBS and JOBS[name].func is not func:
             raise ValueError(f"A job called {name!r} is already registered")
-        JOBS[name] = JobSpec(name, func, max_attempts, on_dead)
+        JOBS[name] = JobSpec(name, func, max_attempts, on_dead, every)
         return func
 
     return register
