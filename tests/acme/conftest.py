@@ -1,0 +1,162 @@
+"""Fixtures for the ACME engine: a real BIND 9 serving the zones, a real pebble validating
+DNS-01 against it, and a DNS-01 solver made of the rfc2136 provider's TXT-by-value calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dns.exception
+import dns.rdatatype
+import dns.resolver
+import pytest
+
+from infrawg.provisioning.providers.acme import AcmeConfig, AcmeEngine
+from infrawg.provisioning.providers.rfc2136 import Rfc2136Config, Rfc2136Provider
+from infrawg.provisioning.secrets import Secret
+from tests.servers.bind import BindServer, ZoneConf
+from tests.servers.pebble import PebbleServer, running_pebble
+
+# What our CA writes in CAA records; pebble has none of its own, so the tests name one.
+CA_IDENTITY = "pebble.infrawg.test"
+# One dynamic zone per test, so no test sees another's TXT values.
+ZONES = [f"a{i:02d}.acme.test." for i in range(10)]
+# A zone whose CAA record names another CA only, and one that names ours.
+FORBIDDING_ZONE = "caa-other.acme.test."
+ALLOWING_ZONE = "caa-ours.acme.test."
+
+
+def _static(origin: str, extra: str = "") -> ZoneConf:
+    text = (
+        f"$ORIGIN {origin}\n$TTL 300\n"
+        f"@ IN SOA ns1.{origin} hostmaster.{origin} 1 3600 600 86400 300\n"
+        f"@ IN NS ns1.{origin}\nns1 IN A 127.0.0.1\n{extra}"
+    )
+    return ZoneConf(origin, dynamic=False, text=text)
+
+
+@pytest.fixture(scope="session")
+def acme_bind() -> Iterator[BindServer]:
+    """BIND serving the test zones, plus their parents `acme.test.` and `test.` so that a CAA
+    lookup walking towards the root gets an authoritative answer at every step."""
+    zones = [ZoneConf(name) for name in ZONES]
+    zones += [_static("test."), _static("acme.test.")]
+    zones.append(_static(FORBIDDING_ZONE, '@ IN CAA 0 issue "letsencrypt.org"\n'))
+    zones.append(
+        _static(ALLOWING_ZONE, f'@ IN CAA 0 issue "{CA_IDENTITY}"\n@ IN CAA 0 issuewild ";"\n')
+    )
+    server = BindServer(zones)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pebble(acme_bind: BindServer) -> Iterator[PebbleServer]:
+    """A real pebble resolving challenges through the BIND fixture."""
+    with running_pebble(f"{acme_bind.host}:{acme_bind.port}") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _zones() -> Iterator[str]:
+    return iter(ZONES)
+
+
+@pytest.fixture
+def acme_zone(_zones: Iterator[str]) -> str:
+    """A fresh dynamic zone for this test (without the trailing dot)."""
+    zone = next(_zones, None)
+    if zone is None:
+        raise RuntimeError("ACME zone pool exhausted; add zones to ZONES")
+    return zone.rstrip(".")
+
+
+@pytest.fixture
+def resolver(acme_bind: BindServer) -> dns.resolver.Resolver:
+    """A resolver asking the BIND fixture, as the site's resolver would ask the world."""
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = [acme_bind.host]
+    res.port = acme_bind.port
+    res.lifetime = 5
+    return res
+
+
+class Rfc2136Solver:
+    """The DNS-01 solver protocol over the rfc2136 provider: its add_txt/remove_txt take the
+    zone and the name, so this finds the zone; visibility is a query to the primary."""
+
+    def __init__(self, provider: Rfc2136Provider, server: BindServer, zones: list[str]) -> None:
+        self.provider = provider
+        self.server = server
+        self.zones = sorted(zones, key=len, reverse=True)
+
+    def _zone(self, owner: str) -> str:
+        owner = owner.lower().rstrip(".") + "."
+        for zone in self.zones:
+            if owner == zone or owner.endswith("." + zone):
+                return zone
+        raise LookupError(f"no hosted zone holds {owner}")
+
+    def add_txt(self, owner: str, value: str) -> None:
+        self.provider.add_txt(self._zone(owner), owner, f'"{value}"')
+
+    def remove_txt(self, owner: str, value: str) -> None:
+        self.provider.remove_txt(self._zone(owner), owner, f'"{value}"')
+
+    def served(self, owner: str) -> set[str]:
+        try:
+            response = self.server.query(owner, "TXT")
+        except (OSError, dns.exception.DNSException):
+            return set()
+        return {
+            b"".join(rdata.strings).decode()
+            for rrset in response.answer
+            for rdata in rrset
+            if rrset.rdtype == dns.rdatatype.TXT
+        }
+
+    def wait_until_visible(self, owner: str, value: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while value not in self.served(owner):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+
+@pytest.fixture
+def solver(acme_bind: BindServer) -> Rfc2136Solver:
+    provider = Rfc2136Provider(
+        Rfc2136Config(
+            server=acme_bind.host,
+            port=acme_bind.port,
+            tsig_key_name=acme_bind.tsig_key_name,
+            tsig_secret=Secret(acme_bind.tsig_secret),
+            timeout=5,
+        )
+    )
+    return Rfc2136Solver(provider, acme_bind, ZONES)
+
+
+@pytest.fixture
+def make_engine(
+    pebble: PebbleServer, resolver: dns.resolver.Resolver, tmp_path: Path
+) -> Callable[[], AcmeEngine]:
+    """A fresh engine each call over the same key directory, as each job call builds one."""
+    config = AcmeConfig(
+        directory_url=pebble.directory_url,
+        key_directory=tmp_path / "acme-keys",
+        ca_identities=(CA_IDENTITY,),
+        contact_email="staff@infrawg.test",
+        ca_bundle=str(pebble.ca_bundle),
+    )
+    return lambda: AcmeEngine(config, caa_resolver=resolver)
+
+
+@pytest.fixture
+def engine(make_engine: Callable[[], AcmeEngine]) -> AcmeEngine:
+    return make_engine()
