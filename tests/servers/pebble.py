@@ -20,7 +20,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +170,3 @@ def running_pebble(dns_server: str, **kwargs: object) -> Iterator[PebbleServer]:
         yield server
     finally:
         server.cleanup()
-
-
-RootsFetcher = Callable[[], list[x509.Certificate]]
