@@ -319,6 +319,8 @@ class AcmeEngine:
                     net.account = messages.RegistrationResource(
                         uri=existing.location, body=messages.Registration()
                     )
+            except messages.Error as exc:
+                raise AcmeRefused(exc) from exc
             except (requests.RequestException, errors.Error) as exc:
                 raise AcmeError(f"The CA at {self.config.directory_url} failed: {exc}") from exc
             self._client = client
@@ -449,7 +451,7 @@ class AcmeEngine:
         if now < not_after and self.offers_renewal_info():
             try:
                 start, end = self._renewal_window(cert)
-            except (AcmeError, KeyError, ValueError) as exc:
+            except (AcmeError, KeyError, ValueError, jose.DeserializationError) as exc:
                 fallback = f" (the CA's renewal information could not be read: {exc})"
             else:
                 return RenewalDecision(
