@@ -162,9 +162,12 @@ class PebbleServer(ServerProcess):
 
 
 @contextmanager
-def running_pebble(dns_server: str, **kwargs: object) -> Iterator[PebbleServer]:
-    """Start pebble against `dns_server` ("host:port") and stop it afterwards."""
-    server = PebbleServer(dns_server=dns_server, **kwargs)  # type: ignore[arg-type]
+def running_pebble(
+    dns_server: str, extra_env: dict[str, str] | None = None
+) -> Iterator[PebbleServer]:
+    """Start pebble against `dns_server` ("host:port") and stop it afterwards; `extra_env`
+    sets more PEBBLE_* variables (PEBBLE_VA_ALWAYS_VALID is refused)."""
+    server = PebbleServer(dns_server=dns_server, extra_env=dict(extra_env or {}))
     server.start()
     try:
         yield server
