@@ -17,9 +17,9 @@ from infrawg.provisioning.providers.acme import (
     AcmeConfig,
     AcmeEngine,
     Dns01Challenge,
-    _ari_cert_id,
-    _normalise_names,
+    ari_cert_id,
     explain_problem,
+    normalise_names,
     renewal_point,
 )
 from infrawg.provisioning.secrets import resolve_secret
@@ -51,7 +51,7 @@ def test_ari_certificate_identifier_matches_rfc_9773_example() -> None:
         .add_extension(x509.AuthorityKeyIdentifier(aki, None, None), critical=False)
         .sign(key, hashes.SHA256())
     )
-    assert _ari_cert_id(cert) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
+    assert ari_cert_id(cert) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
 
 
 def test_renewal_point_is_when_a_third_is_left() -> None:
@@ -60,13 +60,13 @@ def test_renewal_point_is_when_a_third_is_left() -> None:
 
 
 def test_names_are_normalised_and_bad_wildcards_refused() -> None:
-    assert _normalise_names(["WWW.Example.org.", "www.example.org", "*.example.org"]) == [
+    assert normalise_names(["WWW.Example.org.", "www.example.org", "*.example.org"]) == [
         "www.example.org",
         "*.example.org",
     ]
     for bad in ("a.*.example.org", "*.org", "w*.example.org", ""):
         with pytest.raises(Invalid):
-            _normalise_names([bad])
+            normalise_names([bad])
 
 
 @pytest.mark.parametrize(
