@@ -22,6 +22,7 @@ from infrawg.provisioning.providers.acme import (
     normalise_names,
     renewal_point,
 )
+from infrawg.provisioning.providers.acme.engine import write_private
 from infrawg.provisioning.secrets import resolve_secret
 
 CHALLENGE = Dns01Challenge(
@@ -148,3 +149,13 @@ def test_an_rsa_account_key_is_refused_with_a_message(tmp_path: Path) -> None:
     path.chmod(0o600)
     with pytest.raises(Invalid, match="EC P-256"):
         _engine(tmp_path, f"file:{path}").account_key()
+
+
+def test_a_key_file_is_written_once_even_when_two_jobs_race(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "account.pem"
+    assert write_private(path, b"first")
+    assert not write_private(path, b"second")
+    assert path.read_bytes() == b"first"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    assert [p.name for p in path.parent.iterdir()] == ["account.pem"]

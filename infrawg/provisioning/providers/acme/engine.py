@@ -42,7 +42,13 @@ from infrawg.provisioning.providers.acme.state import (
 )
 from infrawg.provisioning.secrets import Secret
 
-__all__ = ["DEFAULT_RETRY", "REASON_CESSATION_OF_OPERATION", "AcmeEngine", "ari_cert_id"]
+__all__ = [
+    "DEFAULT_RETRY",
+    "REASON_CESSATION_OF_OPERATION",
+    "AcmeEngine",
+    "ari_cert_id",
+    "write_private",
+]
 
 # RFC 5280 CRLReason cessationOfOperation: the service the certificate served is gone.
 REASON_CESSATION_OF_OPERATION = 5
@@ -81,7 +87,7 @@ class AcmeEngine:
             else:
                 path = self.account_key_path
                 if not path.exists():
-                    _write_private(path, _new_key_pem())
+                    write_private(path, _new_key_pem())
                 pem = path.read_bytes()
             key = serialization.load_pem_private_key(pem, password=None)
             if not (
@@ -149,7 +155,7 @@ class AcmeEngine:
         key_pem = _new_key_pem()
         orders = Path(self.config.key_directory) / "orders"
         key_file = orders / f"{secrets.token_hex(12)}.pem"
-        _write_private(key_file, key_pem)
+        write_private(key_file, key_pem)
         try:
             order = self._call(lambda: client.new_order(crypto_util.make_csr(key_pem, wanted)))
             found = [self._challenge_for(authz) for authz in order.authorizations]
@@ -405,7 +411,7 @@ def _new_key_pem() -> bytes:
     )
 
 
-def _write_private(path: Path, data: bytes) -> bool:
+def write_private(path: Path, data: bytes) -> bool:
     """Write a key readable by its owner only, in a 0700 directory, unless `path` exists.
 
     Written beside and then linked into place, so two jobs making the account key at once
