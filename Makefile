@@ -8,6 +8,12 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3
+# VMs and backups (R13): libvirt's test driver (in libvirt0), cloud-init's schema check,
+# genisoimage for the NoCloud seed (and isoinfo to read it back), restic.
+SYSTEM_PACKAGES += libvirt0 cloud-init genisoimage restic
+# What pip needs to build libvirt-python (sdist only) against Debian's libvirt; installed
+# before the .venv, by the same recipe as SYSTEM_PACKAGES.
+BUILD_PACKAGES := libvirt-dev pkg-config gcc
 
 .PHONY: help run test test-sqlite test-postgresql lint typecheck bench load system-packages install clean
 .DEFAULT_GOAL := help
@@ -21,6 +27,7 @@ help: ## this list of targets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(BUILD_PACKAGES)"
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,dev]'
 	touch $(STAMP)
@@ -46,12 +53,15 @@ serve: $(STAMP) ## the production server: migrate under the lock, then gunicorn 
 # when missing and only as root; policy-rc.d keeps Debian from starting the daemons, and
 # --no-install-recommends keeps mailman3 from pulling in an MTA (the tests start their own SMTP
 # server; Chromium's only recommendation, chromium-sandbox, is not used by the tests).
+# A cloud-init installed here is only the tests' schema checker, so it is disabled at boot
+# (/etc/cloud/cloud-init.disabled) on a machine that did not have it before.
 system-packages: ## the Debian packages the real-server tests use (as root; only when missing)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	    case " $$missing " in *" cloud-init "*) touch /etc/cloud/cloud-init.disabled;; esac; \
 	  else echo "Missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
 	fi
 
