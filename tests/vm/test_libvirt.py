@@ -16,7 +16,7 @@ import libvirt
 import pytest
 import yaml
 
-from infrawg.errors import Invalid
+from infrawg.errors import Conflict, Invalid
 from infrawg.provisioning.base import Op, Provider, StalePlan
 from infrawg.provisioning.providers.libvirt import (
     METADATA_NS,
@@ -27,6 +27,7 @@ from infrawg.provisioning.providers.libvirt import (
     render_domain_xml,
     spec_from_domain_xml,
 )
+from infrawg.provisioning.registry import build_config
 from infrawg.registry import verify_class
 
 LIST_DOMAINS = """
@@ -211,7 +212,7 @@ def test_a_domain_not_made_by_infrawg_is_not_managed(
     xml = render_domain_xml(vm_spec, libvirt_config, domain_type="test")
     root = ET.fromstring(xml)  # noqa: S314 - our own rendering
     root.remove(root.find("metadata"))  # type: ignore[arg-type]
-    with pytest.raises(Exception, match="no infrawg metadata"):
+    with pytest.raises(Conflict, match="without infrawg metadata"):
         spec_from_domain_xml(ET.tostring(root, encoding="unicode"), Power.SHUTOFF)
     assert spec_from_domain_xml(xml, Power.RUNNING) == vm_spec
 
@@ -233,3 +234,63 @@ def test_a_bad_spec_is_refused_before_anything_happens(
     with pytest.raises(Invalid, match=message):
         vm_provider.plan_for(dataclasses.replace(vm_spec, **change))
     assert vm_provider.read("web1").state is None
+
+
+FOREIGN = """<domain type='test'><name>web1</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os></domain>"""
+
+
+def test_a_foreign_domain_of_the_same_name_is_refused_not_overwritten(
+    vm_provider: LibvirtProvider, vm_spec: VmSpec, node_file: Path
+) -> None:
+    node_file.write_text(node_file.read_text().replace("</node>", FOREIGN + "</node>"))
+    with pytest.raises(Conflict, match="not ours to manage"):
+        vm_provider.plan_for(vm_spec)
+    conn = libvirt.openReadOnly(f"test://{node_file}")
+    try:
+        assert conn.lookupByName("web1").maxMemory() == 512 * 1024  # untouched
+    finally:
+        conn.close()
+    [check] = [c for c in vm_provider.verify(vm_spec) if not c.ok]
+    assert check.name == "infrawg metadata"
+
+
+def test_the_provider_is_built_from_plain_settings(tmp_path: Path, node_file: Path) -> None:
+    settings = {
+        "uri": f"test://{node_file}",
+        "disk_directory": str(tmp_path / "disks"),
+        "seed_directory": str(tmp_path / "seeds"),
+        "shutdown_timeout": "30",
+    }
+    config = build_config(LibvirtConfig, settings)
+    assert config.seed_directory == tmp_path / "seeds" and config.shutdown_timeout == 30.0
+    assert LibvirtProvider(config).domain_type == "test"
+    assert LibvirtProvider(LibvirtConfig(uri="qemu:///system")).domain_type == "kvm"
+
+
+APPLY_IN_A_PROCESS = """
+import dataclasses, pickle, sys
+from infrawg.provisioning.providers.libvirt import LibvirtProvider
+config, spec = pickle.loads(bytes.fromhex(sys.argv[1]))
+provider = LibvirtProvider(config)
+provider.apply(provider.plan_for(spec))
+"""
+
+
+def test_processes_changing_the_test_hypervisor_at_once_all_land(
+    vm_spec: VmSpec, libvirt_config: LibvirtConfig
+) -> None:
+    import pickle
+
+    specs = [dataclasses.replace(vm_spec, name=f"vm{i}") for i in range(4)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", APPLY_IN_A_PROCESS, pickle.dumps((libvirt_config, s)).hex()],
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        for s in specs
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    provider = LibvirtProvider(libvirt_config)
+    for spec in specs:  # the node file's lock kept every writer's change
+        assert provider.read(spec.name).state == spec

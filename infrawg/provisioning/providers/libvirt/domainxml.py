@@ -10,7 +10,7 @@ from pathlib import Path
 
 import libvirt
 
-from infrawg.errors import Invalid
+from infrawg.errors import Conflict, Invalid
 from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.providers.libvirt.spec import LibvirtConfig, Power, VmSpec
 
@@ -104,7 +104,11 @@ def spec_from_domain_xml(xml: str, power: Power) -> VmSpec:
     name = root.findtext("name", "")
     vm = root.find(f"metadata/{{{METADATA_NS}}}vm")
     if vm is None:
-        raise ProviderError(f"The domain {name} has no infrawg metadata: not ours to manage.")
+        # Refused, not treated as absent: defining a VM of that name would overwrite it.
+        raise Conflict(
+            f"A domain named {name} exists on the hypervisor without infrawg metadata: it is "
+            "not ours to manage. Choose another name for the VM."
+        )
 
     def meta(tag: str) -> str:
         return vm.findtext(f"{{{METADATA_NS}}}{tag}", "") or ""

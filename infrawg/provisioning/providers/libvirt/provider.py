@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import libvirt
 
-from infrawg.errors import Invalid
+from infrawg.errors import Conflict, Invalid
 from infrawg.provisioning.base import (
     ApplyResult,
     Change,
@@ -179,7 +179,7 @@ class LibvirtProvider(Provider[VmSpec]):
             power = _power(dom)
             try:
                 live = spec_from_domain_xml(dom.XMLDesc(0), power)
-            except ProviderError as exc:
+            except (Conflict, ProviderError) as exc:
                 return [*checks, Check("infrawg metadata", False, str(exc))]
         checks.append(Check("power state", power is spec.power, f"is {power}, wants {spec.power}"))
         for label, have, want in (

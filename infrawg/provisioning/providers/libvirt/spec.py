@@ -140,7 +140,10 @@ def diff_vm(desired: VmSpec, current: VmSpec | None) -> tuple[list[Change], list
     for path, old, new in rebuilt:
         if old != new:
             changes.append(Change(Op.REPLACE, path, old, new))
-            warnings.append(f"{path} changes: the VM is rebuilt and its disk starts afresh.")
+            warnings.append(
+                f"{path} changes: the VM is redefined as a rebuild and boots cloud-init afresh "
+                "(its disk volume is not created or replaced by this provider yet)."
+            )
     if current.ssh_keys != desired.ssh_keys:
         changes.append(
             Change(Op.UPDATE, "ssh_keys", _fingerprints(current), _fingerprints(desired))
