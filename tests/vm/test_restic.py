@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from infrawg.errors import Invalid
+from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.providers.restic import (
     BackupPolicy,
     RepositoryLocked,
@@ -22,6 +25,7 @@ from infrawg.provisioning.providers.restic import (
     Retention,
     compare_trees,
 )
+from infrawg.provisioning.registry import build_config
 from infrawg.provisioning.secrets import resolve_secret
 
 PASSWORD = "correct horse battery staple for restic"
@@ -207,6 +211,47 @@ def test_policy_and_config_refuse_what_cannot_work(password_file: Path) -> None:
     with pytest.raises(Invalid, match="its own repository"):
         ResticConfig(repository="/srv/backups", password=resolve_secret(f"file:{password_file}"))
     assert Retention().args() == ["--keep-daily=7", "--keep-weekly=4", "--keep-monthly=6"]
+
+
+def test_backup_checks_say_whether_the_latest_backup_is_recent(
+    repo: ResticRepository, source: Path
+) -> None:
+    policy = BackupPolicy(paths=(str(source),))
+    [missing] = repo.backup_checks(host="web1", policy=policy)
+    assert not missing.ok and "no snapshot of web1" in missing.detail
+    repo.backup([source], host="web1")
+    assert all(c.ok for c in repo.backup_checks(host="web1", policy=policy))
+    later = datetime.now(UTC) + timedelta(days=3)
+    stale = {c.name: c.ok for c in repo.backup_checks(host="web1", policy=policy, now=later)}
+    assert stale == {"backup exists": True, "latest backup is recent": False}
+
+
+def test_a_hung_restic_is_stopped_at_the_timeout(password_file: Path) -> None:
+    # A real restic against a REST server that accepts connections and never answers.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        config = ResticConfig(
+            repository=f"rest:http://127.0.0.1:{port}/{{organisation}}",
+            password=resolve_secret(f"file:{password_file}"),
+            timeout=1.0,
+        )
+        started = time.monotonic()
+        with pytest.raises(ProviderError, match="ran longer than 1 s"):
+            ResticRepository(config, 7).init_if_needed()
+        assert time.monotonic() - started < 10
+
+
+def test_the_config_is_built_from_plain_settings(tmp_path: Path, password_file: Path) -> None:
+    config = build_config(
+        ResticConfig,
+        {"repository": "/srv/backups/{organisation}", "password": f"file:{password_file}"},
+    )
+    assert ResticRepository(config, 7).location == "/srv/backups/7"
+    assert PASSWORD not in repr(config)
+    with pytest.raises(Invalid, match="reference"):
+        build_config(ResticConfig, {"repository": "/srv/{organisation}", "password": PASSWORD})
 
 
 def test_compare_trees_reports_each_kind_of_difference(tmp_path: Path) -> None:

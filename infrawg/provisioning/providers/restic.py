@@ -23,18 +23,20 @@ import collections
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from infrawg.errors import Invalid
-from infrawg.provisioning.base import ProviderError
+from infrawg.provisioning.base import Check, ProviderError
 from infrawg.provisioning.providers.cloudinit import validate_hostname
 from infrawg.provisioning.secrets import Secret
 
@@ -241,7 +243,7 @@ class ResticRepository:
         tail: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         with (
             self._password_file() as password_file,
-            tempfile.TemporaryFile("w+") as stderr,
+            tempfile.TemporaryFile("w+b") as stderr,
         ):
             try:
                 process = subprocess.Popen(  # noqa: S603 - fixed binary, our arguments
@@ -250,27 +252,41 @@ class ResticRepository:
                     stderr=stderr,
                     stdin=subprocess.DEVNULL,
                     env=self._env(password_file),
-                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
                 )
             except FileNotFoundError as exc:
                 raise ProviderError(f"restic is not installed ({self.config.restic}).") from exc
             assert process.stdout is not None
-            # Stream: a backup of a large tree prints a line per file or status tick.
-            for line in process.stdout:
-                line = line.rstrip("\n")
-                if on_line is not None:
-                    on_line(line)
-                tail.append(line)
-            try:
-                returncode = process.wait(timeout=self.config.timeout)
-            except subprocess.TimeoutExpired:
+            # A hung restic (a dead remote) is killed; its stdout then ends and the loop too.
+            expired = threading.Event()
+
+            def expire() -> None:
+                expired.set()
                 process.kill()
-                process.wait()
-                raise ProviderError(
-                    f"restic {args[0]} ran longer than {self.config.timeout:.0f} s"
-                ) from None
-            stderr.seek(0)
-            text = stderr.read()[-20000:]
+
+            watchdog = threading.Timer(self.config.timeout, expire)
+            watchdog.start()
+            try:
+                # Stream: a backup of a large tree prints a line per file or status tick.
+                for line in process.stdout:
+                    line = line.rstrip("\n")
+                    if on_line is not None:
+                        on_line(line)
+                    tail.append(line)
+                returncode = process.wait()
+            finally:
+                watchdog.cancel()
+                process.stdout.close()
+                if process.poll() is None:  # on_line raised: do not leave restic running
+                    process.kill()
+                    process.wait()
+            if expired.is_set():
+                raise ProviderError(f"restic {args[0]} ran longer than {self.config.timeout:.0f} s")
+            # Only the end of stderr: a run over millions of files may print many warnings.
+            size = stderr.seek(0, os.SEEK_END)
+            stderr.seek(max(0, size - 20000))
+            text = stderr.read().decode(errors="replace")
         return _Run(returncode, tail, text)
 
     def run(
@@ -396,6 +412,24 @@ class ResticRepository:
         self.run("list", "locks", "--no-lock", on_line=lines.append)
         return [line for line in lines if line.strip()]
 
+    def backup_checks(
+        self, *, host: str, policy: BackupPolicy, now: datetime | None = None
+    ) -> list[Check]:
+        """What a VM kind's verify reports about its backups: a snapshot exists and is recent
+        (not older than two backup periods). The drill and `check` run as their own jobs."""
+        snapshots = self.snapshots(host=validate_hostname(host))
+        if not snapshots:
+            return [Check("backup exists", False, f"no snapshot of {host} in {self.location}")]
+        latest = snapshots[-1]
+        taken = _parse_time(latest.time)
+        age = (now or datetime.now(UTC)) - taken
+        fresh = age <= 2 * policy.every
+        hours = age.total_seconds() / 3600
+        return [
+            Check("backup exists", True, f"{len(snapshots)} snapshots, latest {latest.short_id}"),
+            Check("latest backup is recent", fresh, f"{hours:.1f} h old"),
+        ]
+
     def restore_drill(self, *, host: str, compare_with: Path | None = None) -> DrillResult:
         """Restore `host`'s latest snapshot into a scratch directory, verified, and compare.
 
@@ -491,6 +525,20 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+_TIME = re.compile(r"^(\S+T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def _parse_time(text: str) -> datetime:
+    # restic writes nanoseconds (2026-12-02T06:09:20.077429205Z); Python takes microseconds.
+    match = _TIME.match(text.strip())
+    if match is None:
+        raise ProviderError(f"restic gave a snapshot time that cannot be read: {text!r}")
+    seconds, fraction, zone = match.groups()
+    stamp = datetime.fromisoformat(f"{seconds}.{(fraction or '0')[:6].ljust(6, '0')}")
+    offset = "+00:00" if zone in (None, "Z") else zone
+    return stamp.replace(tzinfo=datetime.fromisoformat(f"2000-01-01T00:00:00{offset}").tzinfo)
 
 
 def _json(text: str) -> Any:
