@@ -11,9 +11,9 @@ SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3
 # VMs and backups (R13): libvirt's test driver (in libvirt0), cloud-init's schema check,
 # genisoimage for the NoCloud seed (and isoinfo to read it back), restic.
 SYSTEM_PACKAGES += libvirt0 cloud-init genisoimage restic
-# What pip needs to build libvirt-python (sdist only) against Debian's libvirt; installed
-# before the .venv, by the same recipe as SYSTEM_PACKAGES.
-BUILD_PACKAGES := libvirt-dev pkg-config gcc
+# What pip needs to build libvirt-python (an sdist only) against Debian's libvirt, installed
+# before the .venv by the same recipe (python3-dev: for a .venv made from Debian's python3).
+BUILD_PACKAGES := libvirt-dev pkg-config gcc python3-dev
 
 .PHONY: help run test test-sqlite test-postgresql lint typecheck bench load system-packages install clean
 .DEFAULT_GOAL := help
