@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from infrawg.errors import Conflict, Invalid
-from infrawg.provisioning.base import Op, Provider, StalePlan
+from infrawg.provisioning.base import Op, Provider, ProviderError, StalePlan
 from infrawg.provisioning.providers.libvirt import (
     METADATA_NS,
     LibvirtConfig,
@@ -157,13 +157,15 @@ def test_r13_verify_reads_back_drift(
 def test_r13_suspend_resume_reboot(vm_provider: LibvirtProvider, vm_spec: VmSpec) -> None:
     _apply(vm_provider, vm_spec)
     assert vm_provider.suspend("web1") == ["suspend: web1 is now paused"]
-    assert LibvirtProvider(vm_provider.config).read("web1").detail is not None
     assert vm_provider.read("web1").state.power is Power.PAUSED  # type: ignore[union-attr]
     assert vm_provider.suspend("web1") == ["web1 is already paused"]
     with pytest.raises(Invalid, match="only a running VM can reboot"):
         vm_provider.reboot("web1")
     assert vm_provider.resume("web1") == ["resume: web1 is now running"]
     assert vm_provider.reboot("web1") == ["reboot: web1 is now running"]
+    _apply(vm_provider, dataclasses.replace(vm_spec, power=Power.SHUTOFF))
+    with pytest.raises(Invalid, match="web1 is shutoff; only a paused VM can resume"):
+        vm_provider.resume("web1")
     with pytest.raises(Invalid, match="There is no VM web2"):
         vm_provider.suspend("web2")
 
@@ -294,3 +296,16 @@ def test_processes_changing_the_test_hypervisor_at_once_all_land(
     provider = LibvirtProvider(libvirt_config)
     for spec in specs:  # the node file's lock kept every writer's change
         assert provider.read(spec.name).state == spec
+
+
+def test_the_hypervisor_refusing_is_a_provider_error(
+    vm_spec: VmSpec, libvirt_config: LibvirtConfig, tmp_path: Path
+) -> None:
+    # libvirt refuses to define a domain for an architecture it does not know.
+    wrong = LibvirtProvider(dataclasses.replace(libvirt_config, arch="no-such-arch"))
+    with pytest.raises(ProviderError, match=libvirt_config.uri):
+        wrong.apply(wrong.plan_for(vm_spec))
+    assert wrong.read("web1").state is None
+    missing = LibvirtProvider(LibvirtConfig(uri=f"test://{tmp_path}/no-such-node.xml"))
+    with pytest.raises(ProviderError, match="Cannot connect"):
+        missing.read("web1")

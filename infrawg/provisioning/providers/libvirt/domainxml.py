@@ -150,7 +150,7 @@ def _to_mib(value: int, unit: str) -> int:
 # -- the test driver's node file ----------------------------------------------------------------
 
 
-def test_node_path(uri: str) -> Path | None:
+def node_file_of(uri: str) -> Path | None:
     if not uri.startswith("test:///") or uri == "test:///default":
         return None
     return Path(uri.removeprefix("test://"))

@@ -27,11 +27,11 @@ from infrawg.provisioning.providers import cloudinit
 from infrawg.provisioning.providers.libvirt.domainxml import (
     METADATA_KEY,
     METADATA_NS,
+    node_file_of,
     plain_metadata,
     render_domain_xml,
     save_test_node,
     spec_from_domain_xml,
-    test_node_path,
 )
 from infrawg.provisioning.providers.libvirt.spec import (
     IMAGE_NAME,
@@ -70,7 +70,7 @@ class LibvirtProvider(Provider[VmSpec]):
     def __init__(self, config: LibvirtConfig) -> None:
         super().__init__(config)
         self.config: LibvirtConfig = config
-        self._node = test_node_path(config.uri)
+        self._node = node_file_of(config.uri)
 
     def __repr__(self) -> str:
         return f"<LibvirtProvider {self.config.uri}>"
@@ -98,9 +98,12 @@ class LibvirtProvider(Provider[VmSpec]):
                 raise ProviderError(f"Cannot connect to {self.config.uri}: {exc}") from exc
             try:
                 yield conn
-                if write and self._node is not None:
-                    save_test_node(conn, self._node)
+            except libvirt.libvirtError as exc:
+                # A refusal or failure of the hypervisor, not of the person: a job may retry.
+                raise ProviderError(f"{self.config.uri}: {exc.get_error_message()}") from exc
             finally:
+                if write and self._node is not None:  # what did happen, as libvirtd keeps it
+                    save_test_node(conn, self._node)
                 conn.close()
         finally:
             if lock is not None:
@@ -253,10 +256,11 @@ class LibvirtProvider(Provider[VmSpec]):
                 dom.resume()
             elif act == "reboot" and power is Power.RUNNING:
                 dom.reboot(0)
-            elif act == "reboot" or (act == "suspend" and power is Power.SHUTOFF):
-                raise Invalid(f"{ref} is {power}; only a running VM can {act}.")
-            else:
+            elif (act, power) in (("suspend", Power.PAUSED), ("resume", Power.RUNNING)):
                 return [f"{ref} is already {power}"]
+            else:
+                able = "a paused VM" if act == "resume" else "a running VM"
+                raise Invalid(f"{ref} is {power}; only {able} can {act}.")
             return [f"{act}: {ref} is now {_power(dom)}"]
 
     # -- helpers -----------------------------------------------------------------------------
