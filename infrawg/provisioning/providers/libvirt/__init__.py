@@ -12,9 +12,12 @@ a file this provider writes the node file back after every change (under a lock,
 place): every process and every new connection then sees the same hypervisor, as they would
 with libvirtd.
 
-Not built yet: creating the disk volume from the image (a qcow2 overlay in a storage pool) and
-growing it; the disk's path and size are rendered and recorded, and a change of disk or image
-is planned as a rebuild (`replace`).
+Disks: with `pool` set, each VM's disk is a volume `<name>.qcow2` in that storage pool, a
+qcow2 overlay of the image volume `<image>.qcow2`; a bigger disk is grown in place (an
+update), a smaller one or another image is a rebuild (a replace: the disk starts afresh).
+`read` and `verify` take the disk's size and image from the volume itself. Without a pool the
+disk's path is rendered and its size recorded only. libvirt's test driver makes overlays but
+cannot resize volumes; growing is exercised for real only by the QEMU boot test (not built).
 """
 
 from infrawg.provisioning.providers.libvirt.domainxml import (

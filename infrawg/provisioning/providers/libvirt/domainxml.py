@@ -61,9 +61,17 @@ def plain_metadata(spec: VmSpec) -> str:
 
 
 def render_domain_xml(
-    spec: VmSpec, config: LibvirtConfig, *, uuid_: str | None = None, domain_type: str = "kvm"
+    spec: VmSpec,
+    config: LibvirtConfig,
+    *,
+    uuid_: str | None = None,
+    domain_type: str = "kvm",
+    disk_path: str | None = None,
 ) -> str:
-    """The libvirt domain XML for `spec`: disk, the seed CD-ROM, one NIC, a serial console."""
+    """The libvirt domain XML for `spec`: disk, the seed CD-ROM, one NIC, a serial console.
+
+    `disk_path`: the disk volume's path (from the storage pool); by default a file named
+    after the VM in `config.disk_directory`."""
     domain = ET.Element("domain", type=domain_type)
     _sub(domain, "name", spec.name)
     if uuid_:
@@ -83,7 +91,7 @@ def render_domain_xml(
     devices = _sub(domain, "devices")
     disk = _sub(devices, "disk", type="file", device="disk")
     _sub(disk, "driver", name="qemu", type="qcow2")
-    _sub(disk, "source", file=str(config.disk_directory / f"{spec.name}.qcow2"))
+    _sub(disk, "source", file=disk_path or str(config.disk_directory / f"{spec.name}.qcow2"))
     _sub(disk, "target", dev="vda", bus="virtio")
     seed = _sub(devices, "disk", type="file", device="cdrom")
     _sub(seed, "driver", name="qemu", type="raw")
@@ -157,11 +165,17 @@ def node_file_of(uri: str) -> Path | None:
 
 
 def save_test_node(conn: libvirt.virConnect, path: Path) -> None:
-    """Write the test driver's domains back into its node file (the driver keeps them in
-    memory only), with each one's power state as the driver's `test:runstate`."""
+    """Write the test driver's domains and storage pools back into its node file (the driver
+    keeps them in memory only): each domain with its power state as the driver's
+    `test:runstate`, each pool with its volumes inside it."""
     node = ET.parse(path).getroot()  # noqa: S314 - the node file we were configured with
-    for old in node.findall("domain"):
+    for old in [*node.findall("domain"), *node.findall("pool")]:
         node.remove(old)
+    for pool in conn.listAllStoragePools():
+        element = ET.fromstring(pool.XMLDesc())  # noqa: S314 - from our connection
+        for volume in pool.listAllVolumes() if pool.isActive() else ():
+            element.append(ET.fromstring(volume.XMLDesc()))  # noqa: S314
+        node.append(element)
     for dom in conn.listAllDomains():
         element = ET.fromstring(  # noqa: S314 - from our connection
             dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)

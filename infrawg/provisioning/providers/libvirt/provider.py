@@ -6,9 +6,11 @@ from __future__ import annotations
 import fcntl
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import libvirt
 
@@ -48,6 +50,7 @@ from infrawg.provisioning.providers.libvirt.spec import (
 
 __all__ = ["LibvirtProvider"]
 
+GIB = 1024**3
 _STATES = {
     libvirt.VIR_DOMAIN_RUNNING: Power.RUNNING,
     libvirt.VIR_DOMAIN_BLOCKED: Power.RUNNING,
@@ -130,10 +133,15 @@ class LibvirtProvider(Provider[VmSpec]):
             found = self._find(conn, ref)
             if found is None:
                 return Observed.of(ref, None)
-            return Observed.of(ref, self._spec_of(found), uuid=found.UUIDString())
+            state = self._spec_of(found)
+            volume = self._volume(conn, ref)
+            if volume is not None:  # the disk's real size, not what the metadata says
+                state = replace(state, disk_gib=volume.info()[1] // GIB)
+            return Observed.of(ref, state, uuid=found.UUIDString())
 
     def plan(self, spec: VmSpec, observed: Observed[VmSpec]) -> Plan[VmSpec]:
-        return self.make_plan(spec, observed, *diff_vm(spec, observed.state))
+        changes, warnings = diff_vm(spec, observed.state, manages_disks=bool(self.config.pool))
+        return self.make_plan(spec, observed, changes, warnings)
 
     def execute(self, plan: Plan[VmSpec]) -> list[str]:
         # Converges on the plan's spec from whatever is there now, so running it twice (or
@@ -143,21 +151,33 @@ class LibvirtProvider(Provider[VmSpec]):
         with self.connection(write=True) as conn:
             dom = self._find(conn, spec.name)
             if dom is None:
+                disk = self._disk(conn, spec, log)
                 log.append(self._write_seed(spec))
-                dom = conn.defineXML(self._xml(spec, None))
+                dom = conn.defineXML(self._xml(spec, None, disk))
                 log.append(f"defined {spec.name} ({dom.UUIDString()})")
             else:
                 current = self._spec_of(dom)
                 if hardware(current) != hardware(spec) or current.instance_id != spec.instance_id:
                     # vCPUs and memory take a cold boot on qemu; a rebuild a fresh first boot.
-                    if dom.isActive():
+                    was_active = bool(dom.isActive())
+                    if was_active:
                         log.append(self._power_off(dom))
-                    log.append(self._write_seed(spec))
-                    conn.defineXML(self._xml(spec, dom.UUIDString()))
+                    try:
+                        rebuild = (current.image, current.instance_id) != (
+                            spec.image,
+                            spec.instance_id,
+                        ) or spec.disk_gib < current.disk_gib
+                        disk = self._disk(conn, spec, log, rebuild=rebuild)
+                        log.append(self._write_seed(spec))
+                        conn.defineXML(self._xml(spec, dom.UUIDString(), disk))
+                    except BaseException:
+                        if was_active and not dom.isActive():
+                            dom.create()  # the change failed: leave the VM as it was found
+                        raise
                     log.append(f"redefined {spec.name}: {describe_changes(current, spec)}")
                 elif replace(current, power=spec.power) != spec:
                     log.append(self._write_seed(spec))
-                    conn.defineXML(self._xml(spec, dom.UUIDString()))
+                    conn.defineXML(self._xml(spec, dom.UUIDString(), self._disk_path(conn, spec)))
                     if dom.isActive():  # the running domain's metadata too, which verify reads
                         dom.setMetadata(
                             libvirt.VIR_DOMAIN_METADATA_ELEMENT,
@@ -180,10 +200,27 @@ class LibvirtProvider(Provider[VmSpec]):
                 return [Check("domain is defined", False, f"{spec.name} is not on {conn.getURI()}")]
             checks = [Check("domain is defined", True, dom.UUIDString())]
             power = _power(dom)
+            xml = dom.XMLDesc(0)
             try:
-                live = spec_from_domain_xml(dom.XMLDesc(0), power)
+                live = spec_from_domain_xml(xml, power)
             except (Conflict, ProviderError) as exc:
                 return [*checks, Check("infrawg metadata", False, str(exc))]
+            volume = self._volume(conn, spec.name)
+            if volume is not None:  # size and image from the volume itself, not our metadata
+                sources = [
+                    d.find("source")
+                    for d in ET.fromstring(xml).iterfind("devices/disk")  # noqa: S314
+                    if d.get("device") == "disk"
+                ]
+                attached = any(s is not None and s.get("file") == volume.path() for s in sources)
+                checks.append(Check("disk volume attached", attached, volume.path()))
+                volume_xml = ET.fromstring(volume.XMLDesc())  # noqa: S314 - from libvirt
+                backing = volume_xml.findtext("backingStore/path") or ""
+                live = replace(
+                    live,
+                    disk_gib=volume.info()[1] // GIB,
+                    image=Path(backing).name.removesuffix(".qcow2"),
+                )
         checks.append(Check("power state", power is spec.power, f"is {power}, wants {spec.power}"))
         for label, have, want in (
             ("vcpus", live.vcpus, spec.vcpus),
@@ -203,8 +240,8 @@ class LibvirtProvider(Provider[VmSpec]):
         return checks
 
     def destroy(self, ref: str) -> ApplyResult:
-        """Decommission: power off, undefine, remove the seed (the disk is left to the backup
-        and disk-volume steps, which are not built yet)."""
+        """Decommission: power off, undefine, delete the disk volume (when a pool is managed)
+        and the seed. A final backup, if wanted, is the caller's step before this one."""
         log: list[str] = []
         with self.connection(write=True) as conn:
             dom = self._find(conn, ref)
@@ -214,6 +251,11 @@ class LibvirtProvider(Provider[VmSpec]):
                     log.append(f"stopped {ref}")
                 dom.undefine()
                 log.append(f"undefined {ref}")
+            volume = self._volume(conn, ref)
+            if volume is not None:
+                path = volume.path()
+                volume.delete(0)
+                log.append(f"deleted the disk {path}")
         seed = self.config.seed_directory / ref
         for name in ("user-data", "meta-data", "seed.iso"):
             (seed / name).unlink(missing_ok=True)
@@ -273,8 +315,66 @@ class LibvirtProvider(Provider[VmSpec]):
                 return None
             raise ProviderError(f"Looking up {name} on {self.config.uri}: {exc}") from exc
 
-    def _xml(self, spec: VmSpec, uuid_: str | None) -> str:
-        return render_domain_xml(spec, self.config, uuid_=uuid_, domain_type=self.domain_type)
+    def _xml(self, spec: VmSpec, uuid_: str | None, disk_path: str | None) -> str:
+        return render_domain_xml(
+            spec, self.config, uuid_=uuid_, domain_type=self.domain_type, disk_path=disk_path
+        )
+
+    # -- disks (when a storage pool is configured) ---------------------------------------------
+
+    def _pool(self, conn: libvirt.virConnect) -> libvirt.virStoragePool | None:
+        if not self.config.pool:
+            return None
+        try:
+            pool = conn.storagePoolLookupByName(self.config.pool)
+        except libvirt.libvirtError as exc:
+            raise ProviderError(f"The storage pool {self.config.pool} is not there: {exc}") from exc
+        if not pool.isActive():
+            raise ProviderError(f"The storage pool {self.config.pool} is not active.")
+        return pool
+
+    def _volume(self, conn: libvirt.virConnect, name: str) -> libvirt.virStorageVol | None:
+        pool = self._pool(conn)
+        if pool is None:
+            return None
+        try:
+            return pool.storageVolLookupByName(f"{name}.qcow2")
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+                return None
+            raise
+
+    def _disk_path(self, conn: libvirt.virConnect, spec: VmSpec) -> str | None:
+        volume = self._volume(conn, spec.name)
+        return volume.path() if volume is not None else None
+
+    def _disk(
+        self, conn: libvirt.virConnect, spec: VmSpec, log: list[str], *, rebuild: bool = False
+    ) -> str | None:
+        """The VM's disk volume, made (a qcow2 overlay of the image), replaced or grown to the
+        spec; its path. None when no pool is configured."""
+        pool = self._pool(conn)
+        if pool is None:
+            return None
+        volume = self._volume(conn, spec.name)
+        if volume is not None and rebuild:
+            path = volume.path()
+            volume.delete(0)
+            log.append(f"deleted the old disk {path}")
+            volume = None
+        if volume is None:
+            try:
+                image = pool.storageVolLookupByName(f"{spec.image}.qcow2")
+            except libvirt.libvirtError as exc:
+                raise Invalid(
+                    f"The image {spec.image} is not in the storage pool {self.config.pool}."
+                ) from exc
+            volume = pool.createXML(_volume_xml(spec, image.path()), 0)
+            log.append(f"created the disk {volume.path()} ({spec.disk_gib} GiB on {spec.image})")
+        elif volume.info()[1] < spec.disk_gib * GIB:
+            volume.resize(spec.disk_gib * GIB, 0)
+            log.append(f"grew the disk {volume.path()} to {spec.disk_gib} GiB")
+        return str(volume.path())
 
     def _spec_of(self, dom: libvirt.virDomain) -> VmSpec:
         return spec_from_domain_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), _power(dom))
@@ -314,6 +414,18 @@ class LibvirtProvider(Provider[VmSpec]):
         else:
             dom.resume()
         return [f"{dom.name()}: {have} -> {_power(dom)}"]
+
+
+def _volume_xml(spec: VmSpec, image_path: str) -> str:
+    volume = ET.Element("volume")
+    ET.SubElement(volume, "name").text = f"{spec.name}.qcow2"
+    ET.SubElement(volume, "capacity", unit="GiB").text = str(spec.disk_gib)
+    target = ET.SubElement(volume, "target")
+    ET.SubElement(target, "format", type="qcow2")
+    backing = ET.SubElement(volume, "backingStore")
+    ET.SubElement(backing, "path").text = image_path
+    ET.SubElement(backing, "format", type="qcow2")
+    return ET.tostring(volume, encoding="unicode")
 
 
 def _quiet(_context: object, _error: object) -> None:

@@ -87,6 +87,9 @@ class LibvirtConfig:
     domain_type: str = ""  # empty: "test" on the test driver, else "kvm"
     arch: str = "x86_64"
     shutdown_timeout: float = 120.0  # seconds a guest gets to power off for a resize
+    # The storage pool holding the images (`<image>.qcow2`) and the VMs' disks (`<name>.qcow2`,
+    # a qcow2 overlay of the image). Empty: disks are not managed, only their path rendered.
+    pool: str = ""
 
 
 def hardware(spec: VmSpec) -> tuple[int, int, int, str]:
@@ -108,8 +111,13 @@ def describe_changes(old: VmSpec, new: VmSpec) -> str:
     return ", ".join(parts)
 
 
-def diff_vm(desired: VmSpec, current: VmSpec | None) -> tuple[list[Change], list[str]]:
-    """The changes taking `current` to `desired` and the warnings a reviewer should read."""
+def diff_vm(
+    desired: VmSpec, current: VmSpec | None, *, manages_disks: bool = True
+) -> tuple[list[Change], list[str]]:
+    """The changes taking `current` to `desired` and the warnings a reviewer should read.
+
+    `manages_disks`: the provider creates, grows and replaces disk volumes (a storage pool is
+    configured); otherwise the plan says that disk changes are recorded only."""
     changes: list[Change] = []
     warnings: list[str] = []
     if current is None:
@@ -124,26 +132,30 @@ def diff_vm(desired: VmSpec, current: VmSpec | None) -> tuple[list[Change], list
     resized: tuple[tuple[str, object, object], ...] = (
         ("vcpus", current.vcpus, desired.vcpus),
         ("memory_mib", current.memory_mib, desired.memory_mib),
+        ("disk_gib", current.disk_gib, max(desired.disk_gib, current.disk_gib)),
     )
     for path, old, new in resized:
         if old != new:
             changes.append(Change(Op.UPDATE, path, old, new))
     if changes and current.power is not Power.SHUTOFF:
         warnings.append(f"{desired.name} is powered off and on again for the resize.")
-    if desired.disk_gib < current.disk_gib:
-        warnings.append("A disk is never shrunk in place; this rebuilds the VM from its image.")
     rebuilt: tuple[tuple[str, object, object], ...] = (
-        ("disk_gib", current.disk_gib, desired.disk_gib),
+        ("disk_gib", current.disk_gib, min(desired.disk_gib, current.disk_gib)),
         ("image", current.image, desired.image),
         ("instance_id", current.instance_id, desired.instance_id),
     )
     for path, old, new in rebuilt:
         if old != new:
             changes.append(Change(Op.REPLACE, path, old, new))
-            warnings.append(
-                f"{path} changes: the VM is redefined as a rebuild and boots cloud-init afresh "
-                "(its disk volume is not created or replaced by this provider yet)."
-            )
+    if any(c.op is Op.REPLACE for c in changes):
+        if desired.disk_gib < current.disk_gib:
+            warnings.append("A disk is never shrunk in place: a smaller disk means a rebuild.")
+        warnings.append(
+            f"{desired.name} is rebuilt from {desired.image}: its disk starts afresh and "
+            "cloud-init runs again."
+        )
+    if not manages_disks and any(c.path == "disk_gib" or c.path == "image" for c in changes):
+        warnings.append("No storage pool is configured: disk changes are recorded only.")
     if current.ssh_keys != desired.ssh_keys:
         changes.append(
             Change(Op.UPDATE, "ssh_keys", _fingerprints(current), _fingerprints(desired))
