@@ -8,6 +8,14 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3 pebble
+# VMs and backups (R13): libvirt's test driver (in libvirt0), cloud-init's schema check,
+# genisoimage for the NoCloud seed (and isoinfo to read it back), restic.
+SYSTEM_PACKAGES += libvirt0 cloud-init genisoimage restic
+# What pip needs to build libvirt-python (an sdist only) against Debian's libvirt, installed
+# before the .venv by the same recipe when run as root (python3-dev: for a .venv made from
+# Debian's python3). Without libvirt-dev the `vm` extra is left out: the site runs, and the
+# libvirt provider says it is not installed.
+BUILD_PACKAGES := libvirt-dev pkg-config gcc python3-dev
 
 .PHONY: help run test test-sqlite test-postgresql lint typecheck bench load system-packages install clean
 .DEFAULT_GOAL := help
@@ -21,8 +29,12 @@ help: ## this list of targets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(BUILD_PACKAGES)"; fi
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dev]'
+	@extras=test,dev; \
+	if pkg-config --exists libvirt 2>/dev/null; then extras="$$extras,vm"; \
+	else echo "libvirt-dev is not installed: leaving out the libvirt provider (the vm extra)"; fi; \
+	echo "$(BIN)/pip install -q -e '.[$$extras]'"; $(BIN)/pip install -q -e ".[$$extras]"
 	touch $(STAMP)
 
 install: $(STAMP) ## the .venv with the package and its test and dev extras
@@ -46,12 +58,15 @@ serve: $(STAMP) ## the production server: migrate under the lock, then gunicorn 
 # when missing and only as root; policy-rc.d keeps Debian from starting the daemons, and
 # --no-install-recommends keeps mailman3 from pulling in an MTA (the tests start their own SMTP
 # server; Chromium's only recommendation, chromium-sandbox, is not used by the tests).
+# A cloud-init installed here is only the tests' schema checker, so it is disabled at boot
+# (/etc/cloud/cloud-init.disabled) on a machine that did not have it before.
 system-packages: ## the Debian packages the real-server tests use (as root; only when missing)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	    case " $$missing " in *" cloud-init "*) touch /etc/cloud/cloud-init.disabled;; esac; \
 	  else echo "Missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
 	fi
 
