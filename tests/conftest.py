@@ -255,9 +255,7 @@ class People:
         return client
 
 
-def session_user_id(
-    person: Person, user_agent: str = "pytest", second_factor: bool = True
-) -> str:
+def session_user_id(person: Person, user_agent: str = "pytest", second_factor: bool = True) -> str:
     """A server-side session for ``person`` (committed), as the Flask-Login id naming it;
     it passed a second factor just now (staff, chair and board need one) unless told not."""
     from infrawg.membership.accounts import open_session
