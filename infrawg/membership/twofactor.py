@@ -224,15 +224,18 @@ def _new_code() -> str:
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
-def generate_recovery_codes(person: Person) -> list[str]:
-    """Ten new recovery codes (the old ones stop working); shown once, stored hashed."""
+def generate_recovery_codes(person: Person, notify: bool = True) -> list[str]:
+    """Ten new recovery codes (the old ones stop working); shown once, stored hashed.
+
+    ``notify=False`` (the demo data) sends no mail."""
     if not has_second_factor(person):
         raise Conflict("Set up an authenticator app or a security key first.")
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
     codes = [_new_code() for _ in range(RECOVERY_CODES)]
     db.session.add_all(RecoveryCode(person_id=person.id, code_hash=_code_hash(c)) for c in codes)
     audit.record(person, Action.TWOFACTOR_RECOVERY_CODES_GENERATED, person)
-    _notify(person, "New recovery codes for your account", "a new set of recovery codes")
+    if notify:
+        _notify(person, "New recovery codes for your account", "a new set of recovery codes")
     return codes
 
 
