@@ -23,7 +23,7 @@ from infrawg.archives.models import MailingList, Thread, Visibility
 from infrawg.errors import NotAllowed, SecondFactorNeeded
 from infrawg.extensions import db, login_manager
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership.models import Person
+from infrawg.membership.models import Person, SecurityKey, TotpFactor
 from infrawg.provisioning.models import Job, Service
 from infrawg.surveys.models import Survey, SurveyManager
 from infrawg.tenants.models import TenantMember, TenantOrganisation
@@ -228,12 +228,15 @@ def powers_of(person: Person | None) -> frozenset[Role]:
     return roles - SECOND_FACTOR_ROLES if needs_second_factor(person) else roles
 
 
-def recheck_due(person: Person | None, permission: Permission) -> bool:
-    """Whether this request's privileged act must ask for the second factor again."""
-    if permission not in RECHECK_PERMISSIONS or not has_request_context():
+def recheck_due(person: Person | None, permission: Permission | None = None) -> bool:
+    """Whether this request's privileged act (``permission`` in RECHECK_PERMISSIONS, or
+    None for a route marked ``@recent_second_factor``) must ask for the second factor."""
+    if permission is not None and permission not in RECHECK_PERMISSIONS:
+        return False
+    if not has_request_context() or request.method in _SAFE_METHODS:
         return False
     record = getattr(person, "signed_in_session", None)
-    if record is None or request.method in _SAFE_METHODS:
+    if record is None:
         return False
     checked = record.second_factor_at
     return checked is None or utcnow() - checked > RECHECK_AFTER
@@ -372,6 +375,20 @@ def requires(permission: Permission, subject: Callable[..., Any] | None = None) 
     return decorate
 
 
+def recent_second_factor(view: F) -> F:
+    """A change to the account's own second factors (removing one, new recovery codes): as
+    a privileged act, it asks for the second factor again after RECHECK_AFTER, when the
+    person has one (a stolen session cookie cannot switch two-factor sign-in off)."""
+    view.recheck = True  # type: ignore[attr-defined]
+    return view
+
+
+def _has_second_factor(person: Person) -> bool:
+    app = select(TotpFactor.id).where(TotpFactor.person_id == person.id)
+    key = select(SecurityKey.id).where(SecurityKey.person_id == person.id)
+    return db.session.scalar(app.union_all(key).limit(1)) is not None
+
+
 def route_subject() -> Any:
     """The subject ``@requires(..., subject=loader)`` loaded and checked for this request."""
     return g.route_subject
@@ -389,6 +406,9 @@ def guard_request() -> Any:
         abort(404)
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    recheck = getattr(view, "recheck", False) and recheck_due(current_user)
+    if recheck and _has_second_factor(current_user):
+        raise SecondFactorNeeded("Confirm it is you: this change asks for your second factor.")
     if access == SIGNED_IN:
         return None
     loader = getattr(view, "access_subject", None)

@@ -267,8 +267,9 @@ def reset_password(token: str):
         return render("membership/reset_password.html", status=status, form=form, person=person)
 
     def password_set(person: Person):
-        start_session(person)
-        return redirect_after_post(url_for("membership.dashboard"), "Your password is set.")
+        # The mailed link stands for the password only: a second factor is still asked.
+        flash("Your password is set.", "ok")
+        return after_first_factor(person, False, url_for("membership.dashboard"))
 
     if not form.is_submitted():
         return reset_page()

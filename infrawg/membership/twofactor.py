@@ -47,6 +47,7 @@ from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from infrawg.extensions import db, limiter
 from infrawg.governance.models import Role, RoleGrant
+from infrawg.locks import lock_name
 from infrawg.membership.models import Person, RecoveryCode, SecurityKey, TotpFactor
 from infrawg.notices.mail import send_mail
 from infrawg.text import clean
@@ -186,7 +187,13 @@ def remove_totp(person: Person) -> None:
 
 
 def _verify_totp(person: Person, code: str, at: datetime | None = None) -> bool:
-    factor = totp_of(person)
+    # Read again under the lock verify() holds: a code another request accepted meanwhile
+    # is a replay here.
+    factor = db.session.scalar(
+        select(TotpFactor)
+        .where(TotpFactor.person_id == person.id)
+        .execution_options(populate_existing=True)
+    )
     if factor is None:
         return False
     step = totp_step(factor.secret, code, at)
@@ -430,6 +437,9 @@ def verify(
     guarded is refused, but the attempt stays in the trail); attempts beyond
     INFRAWG_RATELIMIT_SECOND_FACTOR per account are refused without being checked.
     """
+    # Races are rules too: two requests with one code (or one recovery code) check it one
+    # after the other, and the second finds it used.
+    lock_name(_attempt_key(person))
     limit = _attempt_limit()
     if not limiter.limiter.test(limit, _attempt_key(person)):
         raise TooManyAttempts(

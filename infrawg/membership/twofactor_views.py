@@ -19,7 +19,7 @@ from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, auth_bp, twofactor
 from infrawg.membership.forms import SecondFactorForm, SecurityKeyForm, TotpSetupForm
 from infrawg.membership.models import Person
-from infrawg.policy import public, signed_in
+from infrawg.policy import public, recent_second_factor, signed_in
 from infrawg.web import form_or_refused, redirect_after_post, refused, render, submit
 
 # The browser's session (signed cookie) carries, between the two steps of signing in, who
@@ -271,6 +271,7 @@ def add_totp():
 
 @auth_bp.post("/account/two-factor/totp/remove")
 @signed_in
+@recent_second_factor
 def remove_totp():
     return submit(
         ConfirmForm(),
@@ -318,6 +319,7 @@ def add_security_key():
 
 @auth_bp.post("/account/two-factor/security-keys/<int:key_id>/remove")
 @signed_in
+@recent_second_factor
 def remove_security_key(key_id: int):
     return submit(
         ConfirmForm(),
@@ -331,6 +333,7 @@ def remove_security_key(key_id: int):
 
 @auth_bp.post("/account/two-factor/recovery-codes")
 @signed_in
+@recent_second_factor
 def new_recovery_codes():
     return submit(
         ConfirmForm(),

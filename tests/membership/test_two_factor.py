@@ -326,3 +326,84 @@ def test_making_a_thread_public_asks_again_after_15_minutes(app, client, chair):
     )
     assert done.status_code == 303
     assert db.session.get(Thread, thread.id).visibility == "public"
+
+
+def test_board_appointing_the_chair_asks_again_after_15_minutes(app, client, board, member):
+    enrol_totp(board)
+    sign_in_with_totp(client, board)
+    data = {
+        "email": member.email,
+        "resolution_ref": "2026-03-01-01",
+        "resolution_date": "2026-03-01",
+    }
+    _age_second_factor(15 + 1)
+    assert client.post("/board/chair", data=data).status_code == 401
+    chairs = select(func.count()).select_from(RoleGrant).where(RoleGrant.role == Role.CHAIR)
+    assert db.session.scalar(chairs) == 0
+    code = pyotp.TOTP(SECRET).at(time.time() + STEP)
+    assert client.post("/board/chair", data=data | {"second_factor_code": code}).status_code == 303
+    assert db.session.scalar(chairs) == 1
+
+
+def test_the_privileged_acts_that_ask_again():
+    from infrawg.policy import RECHECK_AFTER, RECHECK_PERMISSIONS, SECOND_FACTOR_ROLES, Permission
+
+    assert timedelta(minutes=15) == RECHECK_AFTER
+    assert {Role.STAFF, Role.CHAIR, Role.BOARD} == SECOND_FACTOR_ROLES
+    assert {
+        Permission.STAFF_DECIDE,
+        Permission.CHAIR_APPOINT,
+        Permission.ARCHIVE_PUBLISH,
+        Permission.SERVICE_DECIDE,
+    } == RECHECK_PERMISSIONS
+
+
+def test_removing_a_factor_asks_again_after_15_minutes(app, client, member):
+    enrol_totp(member)
+    sign_in_with_totp(client, member)
+    _age_second_factor(16)
+    asked = client.post("/account/two-factor/totp/remove")
+    assert asked.status_code == 401
+    assert db.session.scalar(select(TotpFactor)) is not None
+    code = pyotp.TOTP(SECRET).at(time.time() + STEP)
+    removed = client.post("/account/two-factor/totp/remove", data={"second_factor_code": code})
+    assert removed.status_code == 303
+    assert db.session.scalar(select(TotpFactor)) is None
+
+
+def test_password_reset_link_does_not_skip_the_second_factor(app, client, member):
+    from tests.conftest import link_in
+
+    enrol_totp(member)
+    client.post("/signin/reset", data={"email": member.email})
+    link = link_in(outbox_to(member.email)[-1].body, "/signin/reset/")
+    new = {"password": "brand new password", "confirm": "brand new password"}
+    done = client.post(link, data=new)
+    assert done.status_code == 303 and done.location.endswith("/signin/two-factor")
+    assert client.get("/dashboard").status_code == 302
+    assert (
+        client.post("/signin/two-factor", data={"code": pyotp.TOTP(SECRET).now()}).status_code
+        == 303
+    )
+    assert client.get("/dashboard").status_code == 200
+
+
+def test_every_page_reminds_a_chair_without_a_second_factor(app, client, people, chair, member):
+    people.sign_in(client, chair, second_factor=False)
+    assert html(client.get("/dashboard")).select_one("#second-factor-needed") is not None
+    people.sign_in(client, member, second_factor=False)
+    assert html(client.get("/dashboard")).select_one("#second-factor-needed") is None
+
+
+def test_second_step_expires_after_five_minutes(app, client, member):
+    enrol_totp(member)
+    password_step(client, member)
+    with client.session_transaction() as session:
+        pending = dict(session["second_factor_pending"])
+        pending["at"] -= 301
+        session["second_factor_pending"] = pending
+    assert (
+        client.post("/signin/two-factor", data={"code": pyotp.TOTP(SECRET).now()}).status_code
+        == 404
+    )
+    assert client.get("/dashboard").status_code == 302
