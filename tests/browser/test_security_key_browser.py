@@ -7,6 +7,8 @@ The site is served on http://localhost:PORT: WebAuthn's relying party id is a ho
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
 from infrawg.membership.models import AccountSession, MembershipStatus, Person, SecurityKey
+from infrawg.timeutil import utcnow
 from tests.conftest import PASSWORD, password_hash
 
 pytestmark = pytest.mark.browser
@@ -63,11 +66,17 @@ def test_chair_registers_a_security_key_and_signs_in_with_it(live_site, page: Pa
             password_hash=password_hash(),
             status=MembershipStatus.MEMBER,
         )
-        db.session.add(chair)
+        mia = Person(
+            name="Mia Member",
+            email="mia@example.org",
+            password_hash=password_hash(),
+            status=MembershipStatus.MEMBER,
+        )
+        db.session.add_all([chair, mia])
         db.session.flush()
         db.session.add(RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="test"))
         db.session.commit()
-        chair_id = chair.id
+        chair_id, mia_id = chair.id, mia.id
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     authenticator = virtual_authenticator(page)
@@ -97,7 +106,23 @@ def test_chair_registers_a_security_key_and_signs_in_with_it(live_site, page: Pa
     page.get_by_role("button", name="Use your security key").click()
     expect(page).to_have_url(f"{url}/dashboard")
     assert page.goto(f"{url}/chair").status == 200
+
+    # 16 minutes later, granting staff status asks for the key again, then goes ahead.
+    with live_site.app.app_context():
+        for record in db.session.scalars(select(AccountSession)):
+            record.second_factor_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+    page.get_by_label("Email of the member").fill("mia@example.org")
+    page.get_by_label("Reason for the grant").fill("Runs our DNS")
+    page.get_by_role("button", name="Grant staff status").click()
+    expect(page.locator("#recheck-heading")).to_have_text("Confirm it is you")
+    page.get_by_role("button", name="Use your security key").click()
+    expect(page.locator(".flash")).to_contain_text("Staff status granted")
     assert not [e for e in errors if "Content Security Policy" in e], errors
+    with live_site.app.app_context():
+        assert db.session.scalar(
+            select(RoleGrant).where(RoleGrant.person_id == mia_id, RoleGrant.role == Role.STAFF)
+        )
 
     with live_site.app.app_context():
         key = db.session.scalar(select(SecurityKey).where(SecurityKey.person_id == chair_id))
@@ -108,6 +133,6 @@ def test_chair_registers_a_security_key_and_signs_in_with_it(live_site, page: Pa
         record = db.session.scalar(
             select(AccountSession).where(AccountSession.person_id == chair_id)
         )
-        assert record.second_factor_at is not None
+        assert utcnow() - record.second_factor_at < timedelta(minutes=1)
         actions = set(db.session.scalars(select(AuditEvent.action)))
         assert Action.TWOFACTOR_SECURITY_KEY_ADDED in actions
