@@ -1,5 +1,6 @@
 """Two-factor sign-in in a real browser: the chair registers a security key (a CDP virtual
-authenticator in Chromium) when the site asks for a second factor, and signs in with it.
+authenticator in Chromium) when the site asks for a second factor, signs in with it, and
+answers the re-check of a privileged act with it.
 
 The site is served on http://localhost:PORT: WebAuthn's relying party id is a host name
 (never an IP address) and http is allowed only for localhost.
