@@ -437,6 +437,8 @@ def verify(
     guarded is refused, but the attempt stays in the trail); attempts beyond
     INFRAWG_RATELIMIT_SECOND_FACTOR per account are refused without being checked.
     """
+    if not code and not credential:
+        raise Invalid("Enter the code your app shows, or use your security key.", field="code")
     # Races are rules too: two requests with one code (or one recovery code) check it one
     # after the other, and the second finds it used.
     lock_name(_attempt_key(person))
