@@ -134,3 +134,11 @@ class Action(StrEnum):
     DNS_DNSSEC_ON = "dns.dnssec_on"
     DNS_DNSSEC_OFF = "dns.dnssec_off"
     DNS_APPLY_REQUESTED = "dns.apply_requested"
+    # Two-factor sign-in: every change and every failed attempt is the person's own.
+    TWOFACTOR_TOTP_ADDED = "twofactor.totp_added"
+    TWOFACTOR_TOTP_REMOVED = "twofactor.totp_removed"
+    TWOFACTOR_SECURITY_KEY_ADDED = "twofactor.security_key_added"
+    TWOFACTOR_SECURITY_KEY_REMOVED = "twofactor.security_key_removed"
+    TWOFACTOR_RECOVERY_CODES_GENERATED = "twofactor.recovery_codes_generated"
+    TWOFACTOR_RECOVERY_CODE_USED = "twofactor.recovery_code_used"
+    TWOFACTOR_FAILED = "twofactor.failed"

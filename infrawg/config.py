@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_RESET": "5 per hour",  # reset requests per address
     "RATELIMIT_RESET_ACCOUNT": "3 per hour",  # reset requests per email, from anywhere
     "RATELIMIT_CHECK_EMAIL": "30 per minute",  # live email checks of the join form
+    "RATELIMIT_SECOND_FACTOR": "10 per hour",  # wrong second-factor attempts per account
     # Proxies in front of the site trusted for X-Forwarded-For/-Proto/-Host; 0: none.
     "PROXY_HOPS": 0,
     "TOKEN_MAX_AGE": 2 * 24 * 3600,  # seconds an emailed link stays valid

@@ -9,12 +9,13 @@ from importlib import import_module
 import click
 from sqlalchemy import func, select
 
-from infrawg import AREAS, audit
+from infrawg import AREAS, audit, policy
 from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
+from infrawg.membership import twofactor
 from infrawg.membership.lists import follow_membership
-from infrawg.membership.models import MembershipStatus, Person
+from infrawg.membership.models import MembershipStatus, Person, TotpFactor
 from infrawg.membership.passwords import hash_password
 from infrawg.timeutil import utcnow
 
@@ -63,6 +64,14 @@ def load_demo(if_empty: bool = False) -> None:
                 grant.resolution_date = date(2026, 1, 15)
             db.session.add(grant)
     db.session.flush()
+    # Staff, the chair and the board need a second factor: one authenticator-app key for
+    # all of them (printed below), and recovery codes for the chair.
+    totp_secret = twofactor.new_totp_secret()
+    for _name, email, _status, roles in PEOPLE:
+        if set(roles) & policy.SECOND_FACTOR_ROLES:
+            db.session.add(TotpFactor(person_id=people[email].id, secret=totp_secret))
+    db.session.flush()
+    chair_codes = twofactor.generate_recovery_codes(people["chair@example.org"], notify=False)
     for area in AREAS:
         # Each area may add its own demo data, given the people made here.
         try:
@@ -81,3 +90,11 @@ def load_demo(if_empty: bool = False) -> None:
     for name, email, status, roles in PEOPLE:
         label = ", ".join(r.value for r in roles) or tenant_of.get(email) or status.label.lower()
         click.echo(f"    {email:<{width}}  {name} ({label})")
+    click.echo(
+        "Staff, the chair and the board sign in with a second factor. Their authenticator-app\n"
+        "key (add it to an app such as FreeOTP or Aegis, or print the current code with\n"
+        f".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{totp_secret}').now())\"):"
+    )
+    click.echo(f"    {totp_secret}")
+    click.echo("Recovery codes of chair@example.org (each works once):")
+    click.echo("    " + "  ".join(chair_codes[:5]))

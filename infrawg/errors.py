@@ -40,3 +40,16 @@ class Conflict(DomainError):
     """The act contradicts the current state (a rule of the charter, a duplicate)."""
 
     status = 409
+
+
+class SecondFactorNeeded(NotAllowed):
+    """A privileged act whose session last passed a second factor too long ago: the
+    handler asks for it again, keeping the act's form (it is not a refusal)."""
+
+    status = 401
+
+
+class TooManyAttempts(DomainError):
+    """Attempts beyond a rate limit (second-factor codes): wait, then try again."""
+
+    status = 429

@@ -10,23 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import and_, false, or_, select
 
 from infrawg.actions import Action
 from infrawg.archives.models import MailingList, Thread, Visibility
-from infrawg.errors import NotAllowed
+from infrawg.errors import NotAllowed, SecondFactorNeeded
 from infrawg.extensions import db, login_manager
 from infrawg.governance.models import Role, RoleGrant
 from infrawg.jobs.models import Job
 from infrawg.jobs.service import subject_of
-from infrawg.membership.models import Person
+from infrawg.membership.models import Person, SecurityKey, TotpFactor
 from infrawg.surveys.models import Survey, SurveyManager
 from infrawg.tenants.models import TenantMember, TenantOrganisation
+from infrawg.timeutil import utcnow
 
 
 class Permission(StrEnum):
@@ -194,9 +196,56 @@ def forget_roles() -> None:
     g.pop("_roles", None)
 
 
+# Two-factor sign-in (issue 14): the powers of these roles are used only through a session
+# that passed a second factor; until then the person holds a member's powers. Privileged
+# acts ask for it again when the session's last check is older than RECHECK_AFTER.
+SECOND_FACTOR_ROLES = frozenset({Role.STAFF, Role.CHAIR, Role.BOARD})
+RECHECK_PERMISSIONS = frozenset(
+    {
+        Permission.STAFF_DECIDE,  # grant, keep or revoke staff status (R3)
+        Permission.CHAIR_APPOINT,  # appoint or replace the chair (R6)
+        Permission.ARCHIVE_PUBLISH,  # make a thread or list public (R16)
+        Permission.SERVICE_DECIDE,  # approve or decline a service (R9)
+    }
+)
+RECHECK_AFTER = timedelta(minutes=15)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def needs_second_factor(person: Person | None) -> bool:
+    """Whether ``person`` holds a role that needs a second factor their session lacks.
+
+    Only a signed-in web session is asked: the command line and jobs act without one.
+    """
+    record = getattr(person, "signed_in_session", None)
+    if record is None or record.second_factor_at is not None:
+        return False
+    return bool(roles_of(person) & SECOND_FACTOR_ROLES)
+
+
+def powers_of(person: Person | None) -> frozenset[Role]:
+    """The roles whose powers ``person`` may use now (see SECOND_FACTOR_ROLES)."""
+    roles = roles_of(person)
+    return roles - SECOND_FACTOR_ROLES if needs_second_factor(person) else roles
+
+
+def recheck_due(person: Person | None, permission: Permission | None = None) -> bool:
+    """Whether this request's privileged act (``permission`` in RECHECK_PERMISSIONS, or
+    None for a route marked ``@recent_second_factor``) must ask for the second factor."""
+    if permission is not None and permission not in RECHECK_PERMISSIONS:
+        return False
+    if not has_request_context() or request.method in _SAFE_METHODS:
+        return False
+    record = getattr(person, "signed_in_session", None)
+    if record is None:
+        return False
+    checked = record.second_factor_at
+    return checked is None or utcnow() - checked > RECHECK_AFTER
+
+
 def permissions_of(person: Person | None) -> frozenset[Permission]:
     perms: set[Permission] = set()
-    for role in roles_of(person):
+    for role in powers_of(person):
         perms |= ROLE_PERMISSIONS[role]
     return frozenset(perms)
 
@@ -260,7 +309,7 @@ def _delegated_survey_manager(person: Person, survey: Any) -> bool:
 
     return (
         isinstance(survey, Survey)
-        and Role.STAFF in roles_of(person)
+        and Role.STAFF in powers_of(person)
         and db.session.get(SurveyManager, (survey.id, person.id)) is not None
     )
 
@@ -278,9 +327,17 @@ def _tenant_member_manages_services(person: Person, subject: Any) -> bool:
 
 
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:
-    """Raise NotAllowed unless ``can(person, permission, subject)``."""
+    """Raise NotAllowed unless ``can(person, permission, subject)``; SecondFactorNeeded
+    when it is a privileged act and the session's second factor is not recent."""
     if not can(person, permission, subject):
+        if needs_second_factor(person):
+            raise NotAllowed(
+                "Your role needs two-factor sign-in: set up an authenticator app or a "
+                "security key on your account page first."
+            )
         raise NotAllowed("You do not have permission to do that.")
+    if recheck_due(person, permission):
+        raise SecondFactorNeeded("Confirm it is you: this act asks for your second factor again.")
 
 
 # Route access declarations -------------------------------------------------------------
@@ -319,6 +376,20 @@ def requires(permission: Permission, subject: Callable[..., Any] | None = None) 
     return decorate
 
 
+def recent_second_factor(view: F) -> F:
+    """A change to the account's own second factors (removing one, new recovery codes): as
+    a privileged act, it asks for the second factor again after RECHECK_AFTER, when the
+    person has one (a stolen session cookie cannot switch two-factor sign-in off)."""
+    view.recheck = True  # type: ignore[attr-defined]
+    return view
+
+
+def _has_second_factor(person: Person) -> bool:
+    app = select(TotpFactor.id).where(TotpFactor.person_id == person.id)
+    key = select(SecurityKey.id).where(SecurityKey.person_id == person.id)
+    return db.session.scalar(app.union_all(key).limit(1)) is not None
+
+
 def route_subject() -> Any:
     """The subject ``@requires(..., subject=loader)`` loaded and checked for this request."""
     return g.route_subject
@@ -336,6 +407,9 @@ def guard_request() -> Any:
         abort(404)
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    recheck = getattr(view, "recheck", False) and recheck_due(current_user)
+    if recheck and _has_second_factor(current_user):
+        raise SecondFactorNeeded("Confirm it is you: this change asks for your second factor.")
     if access == SIGNED_IN:
         return None
     loader = getattr(view, "access_subject", None)
@@ -508,6 +582,14 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.DNS_DNSSEC_ON: _TENANT,
     Action.DNS_DNSSEC_OFF: _TENANT,
     Action.DNS_APPLY_REQUESTED: _TENANT,
+    # Second factors are the person's own business (and staff's, who answer lock-outs).
+    Action.TWOFACTOR_TOTP_ADDED: _CONCERNED,
+    Action.TWOFACTOR_TOTP_REMOVED: _CONCERNED,
+    Action.TWOFACTOR_SECURITY_KEY_ADDED: _CONCERNED,
+    Action.TWOFACTOR_SECURITY_KEY_REMOVED: _CONCERNED,
+    Action.TWOFACTOR_RECOVERY_CODES_GENERATED: _CONCERNED,
+    Action.TWOFACTOR_RECOVERY_CODE_USED: _CONCERNED,
+    Action.TWOFACTOR_FAILED: _CONCERNED,
 }
 
 

@@ -360,6 +360,7 @@ def template_context() -> dict[str, Any]:
         "Permission": policy.Permission,
         "roles": policy.roles_of(person),
         "nav_counts": nav_counts(person),
+        "second_factor_needed": policy.needs_second_factor(person),
     }
 
 

@@ -7,6 +7,7 @@ the suite's kind and send requests from many threads at once with `requests`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -16,10 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import requests
 
 from infrawg.extensions import db
-from infrawg.membership.models import MembershipStatus, Person
+from infrawg.membership.models import MembershipStatus, Person, RecoveryCode, TotpFactor
 from tests.conftest import PASSWORD, migrated_app, password_hash
 from tests.servers.live import LiveSite, fresh_database
 
@@ -46,8 +48,22 @@ def live_site(tmp_path: Path, **config: Any) -> Iterator[LiveSite]:
             site.stop()
 
 
+RECOVERY_CODES = 40
+_codes_used: dict[str, int] = {}
+_codes_lock = threading.Lock()
+
+
+def recovery_code(email: str, number: int) -> str:
+    """The ``number``-th test recovery code of ``email`` (12 digits, as the site cleans them)."""
+    prefix = int(hashlib.sha256(email.encode()).hexdigest()[:8], 16) % 10**6
+    return f"{prefix:06d}{number:06d}"
+
+
 def make_person(name: str, email: str) -> Person:
-    """A member of the group, straight in the database (inside an app context)."""
+    """A member of the group, straight in the database (inside an app context), with an
+    authenticator app and recovery codes: staff, chair and board need a second factor,
+    and many visitors signing in as one person at once each burn a recovery code (a
+    TOTP code works once per 30 seconds)."""
     person = Person(
         name=name,
         email=email,
@@ -57,7 +73,25 @@ def make_person(name: str, email: str) -> Person:
     )
     db.session.add(person)
     db.session.flush()
+    db.session.add(TotpFactor(person_id=person.id, secret=pyotp.random_base32()))
+    db.session.add_all(
+        RecoveryCode(
+            person_id=person.id,
+            code_hash=hashlib.sha256(recovery_code(email, n).encode()).hexdigest(),
+        )
+        for n in range(RECOVERY_CODES)
+    )
+    db.session.flush()
+    with _codes_lock:
+        _codes_used[email] = 0
     return person
+
+
+def next_recovery_code(email: str) -> str:
+    with _codes_lock:
+        number = _codes_used.get(email, 0)
+        _codes_used[email] = number + 1
+    return recovery_code(email, number)
 
 
 class Visitor:
@@ -92,6 +126,10 @@ class Visitor:
         self.get("/signin")
         response = self.post("/signin", {"email": email, "password": PASSWORD})
         assert response.status_code == 303, response.text[-600:]
+        if response.headers["Location"].endswith("/signin/two-factor"):
+            self.get("/signin/two-factor")
+            response = self.post("/signin/two-factor", {"code": next_recovery_code(email)})
+            assert response.status_code == 303, response.text[-600:]
         self.get("/dashboard")  # a fresh CSRF token for the signed-in session
         return self
 

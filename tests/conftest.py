@@ -242,19 +242,28 @@ class People:
         db.session.commit()
         return person
 
-    def sign_in(self, client: FlaskClient, person: Person) -> FlaskClient:
-        user_id = session_user_id(person)
+    def sign_in(
+        self, client: FlaskClient, person: Person, second_factor: bool = True
+    ) -> FlaskClient:
+        """Sign ``person`` in on ``client``; the session has passed its second factor just
+        now unless ``second_factor=False`` (the tests of the two-factor rule sign in for real
+        through the forms, tests/membership/test_two_factor.py)."""
+        user_id = session_user_id(person, second_factor=second_factor)
         with client.session_transaction() as session:
             session["_user_id"] = user_id
             session["_fresh"] = True
         return client
 
 
-def session_user_id(person: Person, user_agent: str = "pytest") -> str:
-    """A server-side session for ``person`` (committed), as the Flask-Login id naming it."""
+def session_user_id(person: Person, user_agent: str = "pytest", second_factor: bool = True) -> str:
+    """A server-side session for ``person`` (committed), as the Flask-Login id naming it;
+    it passed a second factor just now (staff, chair and board need one) unless told not."""
     from infrawg.membership.accounts import open_session
+    from infrawg.timeutil import utcnow
 
     open_session(person, user_agent, "127.0.0.1")
+    if second_factor and person.signed_in_session is not None:
+        person.signed_in_session.second_factor_at = utcnow()
     db.session.commit()
     return person.get_id()
 

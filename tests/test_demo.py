@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from flask import Flask
 
@@ -61,11 +62,24 @@ def demo_password(output: str) -> str:
     return match.group(1)
 
 
+def demo_totp_secret(output: str) -> str:
+    match = re.search(r"authenticator-app\n.*\n.*\):\n\s+([A-Z2-7]+)\n", output)
+    assert match, output
+    return match.group(1)
+
+
+def demo_recovery_codes(output: str) -> list[str]:
+    match = re.search(r"Recovery codes of chair@example.org \(each works once\):\n(.+)\n", output)
+    assert match, output
+    return match.group(1).split()
+
+
 def test_demo_loads_on_a_fresh_database_and_its_accounts_see_the_main_pages(demo_app):
     runner = demo_app.test_cli_runner()
     loaded = runner.invoke(args=["infrawg", "demo", "--if-empty"])
     assert loaded.exit_code == 0, loaded.output
     password = demo_password(loaded.output)
+    secret = demo_totp_secret(loaded.output)
 
     refused = []
     with demo_app.app_context():
@@ -73,12 +87,32 @@ def test_demo_loads_on_a_fresh_database_and_its_accounts_see_the_main_pages(demo
             client = demo_app.test_client()
             signed_in = client.post("/signin", data={"email": email, "password": password})
             assert signed_in.status_code == 303, (email, signed_in.status_code)
+            if email in ("chair@example.org", "staff1@example.org"):
+                # The demo's privileged accounts are asked for the printed key's code.
+                assert signed_in.location.endswith("/signin/two-factor"), email
+                code = pyotp.TOTP(secret).now()
+                second = client.post("/signin/two-factor", data={"code": code})
+                assert second.status_code == 303, (email, second.status_code)
             for page in pages:
                 status = client.get(page).status_code
                 if status != 200:
                     refused.append(f"{page} as {email}: {status}")
             db.session.remove()
     assert not refused, "\n".join(refused)
+
+
+def test_demo_chair_signs_in_with_a_printed_recovery_code_once(demo_app):
+    runner = demo_app.test_cli_runner()
+    loaded = runner.invoke(args=["infrawg", "demo", "--if-empty"])
+    password = demo_password(loaded.output)
+    code = demo_recovery_codes(loaded.output)[0]
+    with demo_app.app_context():
+        for expected in (303, 422):
+            client = demo_app.test_client()
+            data = {"email": "chair@example.org", "password": password}
+            assert client.post("/signin", data=data).location.endswith("/signin/two-factor")
+            assert client.post("/signin/two-factor", data={"code": code}).status_code == expected
+            db.session.remove()
 
 
 def test_demo_if_empty_loads_nothing_the_second_time(demo_app):

@@ -13,7 +13,7 @@ def init_app(app: Flask) -> None:
     # Imported here, not at the top: importing the package (for its models) loads no views.
     from infrawg import cli, web
     from infrawg.extensions import login_manager
-    from infrawg.membership import auth_views, views
+    from infrawg.membership import auth_views, twofactor_views, views
     from infrawg.membership import jobs as _jobs  # noqa: F401  (the list's jobs, by name)
     from infrawg.membership.cli import list_cli
 
@@ -21,5 +21,6 @@ def init_app(app: Flask) -> None:
     auth_views.register_oidc(app)
     app.register_blueprint(bp)
     app.register_blueprint(auth_bp)
+    twofactor_views.init_app(app)
     web.add_nav_counter(app, views.nav_counts)
     cli.add_command(app, list_cli)

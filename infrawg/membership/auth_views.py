@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from requests.exceptions import RequestException
 
 from infrawg.actions import Action
@@ -32,6 +32,7 @@ from infrawg.membership.forms import (
     SignInForm,
 )
 from infrawg.membership.models import AccountSession, Person
+from infrawg.membership.twofactor_views import after_first_factor, start_session
 from infrawg.policy import public, signed_in
 from infrawg.web import confirm_first, form_or_refused, redirect_after_post, refused, render, submit
 
@@ -46,11 +47,7 @@ def load_user(user_id: str) -> Person | None:
     return accounts.person_for_session(int(person_id), token)
 
 
-def start_session(person: Person, remember: bool = False) -> None:
-    """Sign ``person`` in on this browser: a session row, then Flask-Login's cookies."""
-    accounts.open_session(person, request.user_agent.string, request.remote_addr, remember)
-    db.session.commit()
-    login_user(person, remember=remember)
+__all__ = ["start_session"]  # the membership views sign a confirmed joiner in with it
 
 
 @auth_bp.before_app_request
@@ -156,8 +153,10 @@ def signin():
         )
 
     def welcome(person: Person):
-        start_session(person, remember=bool(form.remember.data))
-        return redirect(_safe_next(request.args.get("next")), code=303)
+        # A second factor, when the person has one, comes before the session opens.
+        return after_first_factor(
+            person, bool(form.remember.data), _safe_next(request.args.get("next"))
+        )
 
     if not form.is_submitted():
         return signin_page()
@@ -268,8 +267,9 @@ def reset_password(token: str):
         return render("membership/reset_password.html", status=status, form=form, person=person)
 
     def password_set(person: Person):
-        start_session(person)
-        return redirect_after_post(url_for("membership.dashboard"), "Your password is set.")
+        # The mailed link stands for the password only: a second factor is still asked.
+        flash("Your password is set.", "ok")
+        return after_first_factor(person, False, url_for("membership.dashboard"))
 
     if not form.is_submitted():
         return reset_page()
@@ -309,8 +309,9 @@ def oidc_callback():
     def welcome(person: Person):
         if current is not None:
             return redirect_after_post(url_for("membership.account"), "The login is linked.")
-        start_session(person)
-        return redirect(url_for("membership.dashboard"), code=303)
+        # The provider's amr/acr claims do not stand for our second factor (README,
+        # "Two-factor sign-in"): the person's own factor is asked for as after a password.
+        return after_first_factor(person, False, url_for("membership.dashboard"))
 
     # Not a form: the provider's answer, whose refusals are the error page.
     return submit(

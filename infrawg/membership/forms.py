@@ -102,3 +102,26 @@ class DriftActionForm(FlaskForm):
     email = HiddenField(validators=[DataRequired(), Length(max=320)])
     action = HiddenField(validators=[DataRequired(), Length(max=20)])
     reason = TextAreaField("Reason (required for a known exception)", validators=[Length(max=2000)])
+
+
+class SecondFactorForm(FlaskForm):
+    """The second step of signing in: a code, or a security key's answer."""
+
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[Optional(), Length(max=40)],
+    )
+    credential = HiddenField(validators=[Optional(), Length(max=20000)])
+
+
+class TotpSetupForm(FlaskForm):
+    code = StringField(
+        "The six-digit code the app shows", validators=[DataRequired(), Length(max=12)]
+    )
+
+
+class SecurityKeyForm(FlaskForm):
+    name = StringField(
+        "A name for the key", validators=[DataRequired(), Length(max=100), SingleLine()]
+    )
+    credential = HiddenField(validators=[DataRequired(), Length(max=20000)])

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.enums import LabelledEnum
@@ -155,6 +155,8 @@ class AccountSession(Model):
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When this session last passed a second factor (sign-in or a re-check); None: never.
+    second_factor_at: Mapped[datetime | None]
 
     @property
     def device(self) -> str:
@@ -236,3 +238,63 @@ class ListDriftSeen(Model):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     on_list: Mapped[bool] = mapped_column(Boolean)  # True: on the list but not a member
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Two-factor sign-in (infrawg/membership/twofactor.py) ----------------------------------
+
+
+class TotpFactor(Model):
+    """An authenticator app (TOTP, RFC 6238) of one person.
+
+    The shared secret is stored as it is (the app and the site must both know it); the
+    last accepted time step is kept so that a code works once.
+    """
+
+    __tablename__ = "totp_factor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), unique=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    last_step: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    @property
+    def audit_label(self) -> str:
+        return "authenticator app"
+
+
+class SecurityKey(Model):
+    """A WebAuthn credential (security key or passkey) of one person: its public key only."""
+
+    __tablename__ = "security_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # base64url of the credential id the authenticator chose (at most 1023 bytes).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    @property
+    def audit_label(self) -> str:
+        return f"security key {self.name}"
+
+
+class RecoveryCode(Model):
+    """A one-time recovery code: only its SHA-256 is kept (the code is random, 60 bits)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    @property
+    def audit_label(self) -> str:
+        return "recovery codes"

@@ -39,10 +39,16 @@ def live_config(smtp_server) -> dict:
 
 
 @pytest.fixture
-def live_site(tmp_path, live_config, mailbox) -> Iterator[LiveSite]:
+def live_host() -> str:
+    """The host name of the live site's URL (a module sets "localhost" for WebAuthn)."""
+    return "127.0.0.1"
+
+
+@pytest.fixture
+def live_site(tmp_path, live_config, live_host, mailbox) -> Iterator[LiveSite]:
     with fresh_database(os.environ.get("INFRAWG_TEST_DATABASE_URL"), tmp_path) as url:
         app = migrated_app(url, **live_config)
-        site = LiveSite(app)
+        site = LiveSite(app, host=live_host)
         # Links in mail must point at this server.
         app.config["BASE_URL"] = site.url
         site.start()
@@ -59,3 +65,35 @@ def page(browser) -> Iterator[Page]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def enrol_totp(person_id: int) -> str:
+    """Give the person an authenticator app (inside the live site's app context); its key."""
+    import pyotp
+
+    from infrawg.extensions import db
+    from infrawg.membership.models import TotpFactor
+
+    secret = pyotp.random_base32()
+    db.session.add(TotpFactor(person_id=person_id, secret=secret, last_step=0))
+    db.session.commit()
+    return secret
+
+
+def sign_in_with_totp(page: Page, url: str, email: str, secret: str) -> None:
+    """Sign in through the forms: the password, then the authenticator app's code."""
+    import pyotp
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{url}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{url}/signin/two-factor")
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+        pyotp.TOTP(secret).now()
+    )
+    page.get_by_role("button", name="Confirm and sign in").click()
+    expect(page).to_have_url(f"{url}/dashboard")

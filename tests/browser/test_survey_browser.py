@@ -11,6 +11,7 @@ from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.surveys.models import Audience, Response, SurveyParticipant
+from tests.browser.conftest import enrol_totp, sign_in_with_totp
 from tests.conftest import PASSWORD, password_hash
 from tests.surveys.factories import make_survey
 
@@ -94,8 +95,9 @@ def test_the_chair_reorders_questions_with_htmx(live_site, page: Page):
         db.session.add(RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="test"))
         db.session.commit()
         survey_id = make_survey(chair, Audience.MEMBERS, opened=False).id
+        secret = enrol_totp(chair.id)  # the chair's powers need a second factor
 
-    sign_in(page, live_site.url, "chair@example.org")
+    sign_in_with_totp(page, live_site.url, "chair@example.org", secret)
     page.goto(f"{live_site.url}/surveys/{survey_id}")
     prompts = page.locator("#questions li.question .prompt")
     first, second = prompts.nth(0).inner_text(), prompts.nth(1).inner_text()

@@ -98,4 +98,37 @@ ROWS = [
         "/account/logins/999999/unlink",
         post_profile(ALL_SIGNED_IN, 404),
     ),
+    # Two-factor sign-in: the second step needs a right password first (404 without one).
+    Row("auth.second_factor", "GET", "/signin/two-factor", profile(404)),
+    Row("auth.second_factor", "POST", "/signin/two-factor", profile(404), {"code": "123456"}),
+    Row("auth.two_factor", "GET", "/account/two-factor", SIGNED_IN),
+    Row("auth.add_totp", "GET", "/account/two-factor/totp", SIGNED_IN),
+    Row("auth.add_totp", "POST", "/account/two-factor/totp", post_profile(ALL_SIGNED_IN, 422)),
+    Row(
+        "auth.remove_totp",
+        "POST",
+        "/account/two-factor/totp/remove",
+        post_profile(ALL_SIGNED_IN, 404),
+    ),
+    Row("auth.add_security_key", "GET", "/account/two-factor/security-keys", SIGNED_IN),
+    Row(
+        "auth.add_security_key",
+        "POST",
+        "/account/two-factor/security-keys",
+        post_profile(ALL_SIGNED_IN, 422),
+        {"name": "key"},
+    ),
+    Row(
+        "auth.remove_security_key",
+        "POST",
+        "/account/two-factor/security-keys/999999/remove",
+        post_profile(ALL_SIGNED_IN, 404),
+    ),
+    Row(
+        "auth.new_recovery_codes",
+        "POST",
+        "/account/two-factor/recovery-codes",
+        # no second factor yet: nothing to make codes for
+        post_profile(ALL_SIGNED_IN, 409),
+    ),
 ]

@@ -99,3 +99,34 @@ def test_oidc_is_refused_clearly_when_not_configured(app, client):
     response = client.get("/signin/oidc")
     assert response.status_code == 403
     assert "not configured" in html(response).select_one(".message").text
+
+
+def test_provider_amr_and_acr_do_not_stand_for_the_second_factor(client, provider, chair):
+    """Decided in README "Two-factor sign-in": a provider's word that it used several
+    factors (RFC 8176 amr, an acr) is not our second factor; the chair's own is asked for."""
+    import pyotp
+
+    from infrawg.membership.models import TotpFactor
+
+    secret = pyotp.random_base32()
+    db.session.add(TotpFactor(person_id=chair.id, secret=secret, last_step=0))
+    db.session.commit()
+    user = OIDCUser(sub="oidc-cleo", email=chair.email, amr=["mfa", "hwk", "otp"], acr="phrh")
+    response = sign_in_at_provider(client, provider, user)
+    assert response.status_code == 303
+    assert response.location.endswith("/signin/two-factor")
+    assert client.get("/chair").status_code == 302  # not signed in yet
+    done = client.post("/signin/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 303
+    assert client.get("/chair").status_code == 200
+
+
+def test_provider_amr_gives_a_chair_without_a_factor_no_powers(client, provider, people):
+    from infrawg.governance.models import Role
+
+    chair = people.make("Oona Chair", roles=(Role.CHAIR,))
+    user = OIDCUser(sub="oidc-oona", email=chair.email, amr=["mfa"], acr="phrh")
+    response = sign_in_at_provider(client, provider, user)
+    assert response.status_code == 303
+    assert response.location.endswith("/account/two-factor")
+    assert client.get("/chair").status_code == 403

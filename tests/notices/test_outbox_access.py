@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import pytest
 
 from infrawg import create_app
@@ -69,6 +70,10 @@ def test_a_newcomer_reads_the_outbox_after_signing_in_as_the_demo_staff_member(a
         "/signin", data={"email": "staff1@example.org", "password": password}
     )
     assert signed_in.status_code in (302, 303)
+    # The demo staff member's second factor: the code of the key the demo printed.
+    secret = re.search(r"authenticator-app\n.*\n.*\):\n\s+([A-Z2-7]+)\n", result.output).group(1)
+    code = pyotp.TOTP(secret).now()
+    assert demo_staff.post("/signin/two-factor", data={"code": code}).status_code == 303
     mail = html(demo_staff.get("/dev/outbox")).select_one("article.mail")
     assert mail.select_one("h2").text == "[Infra-WG] Confirm your email"
     link = link_in(mail.select_one("pre").text, "/join/confirm/")

@@ -195,6 +195,32 @@ def test_a_zone_already_hosted_cannot_be_requested_twice(tenant, organisation, d
 # -- decisions (R9) ------------------------------------------------------------------------------
 
 
+def test_approving_a_service_asks_for_the_second_factor_after_15_minutes(
+    tenant, organisation, dns_type, chair_client, chair
+):
+    from datetime import timedelta
+
+    import pyotp
+
+    from infrawg.membership.models import AccountSession, TotpFactor
+    from infrawg.timeutil import utcnow
+
+    secret = pyotp.random_base32()
+    db.session.add(TotpFactor(person_id=chair.id, secret=secret))
+    request_zone(tenant, organisation, dns_type)
+    service = db.session.scalar(select(Service))
+    for record in db.session.scalars(select(AccountSession)):
+        record.second_factor_at = utcnow() - timedelta(minutes=16)
+    db.session.commit()
+    url = f"/services/{service.id}/decide/approve"
+    assert chair_client.post(url, data={"reason": "ok"}).status_code == 401
+    assert db.session.get(Service, service.id).state == ServiceState.REQUESTED
+    code = pyotp.TOTP(secret).now()
+    approved = chair_client.post(url, data={"reason": "ok", "second_factor_code": code})
+    assert approved.status_code == 303
+    assert db.session.get(Service, service.id).state == ServiceState.APPROVED
+
+
 def test_chair_approves_and_provisioning_is_queued(
     tenant, organisation, dns_type, chair_client, tenant_member
 ):

@@ -44,10 +44,12 @@ def fresh_database(base_url: str | None, tmp_dir: Path) -> Iterator[str]:
 class LiveSite:
     """``app`` served by werkzeug in a daemon thread; ``url`` is its base URL."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, host: str = "127.0.0.1") -> None:
+        # ``host`` names the loopback server in ``url``: WebAuthn needs "localhost" (an
+        # IP address cannot be a relying party id), the other tests keep 127.0.0.1.
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.url = f"http://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> LiveSite:

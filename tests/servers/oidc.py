@@ -52,6 +52,8 @@ ID_TOKEN_CLAIMS = [
     "email",
     "email_verified",
     "name",
+    "amr",
+    "acr",
 ]
 # RFC 6749 recommends at most ten minutes for an authorization code.
 CODE_LIFETIME = 600
@@ -65,6 +67,9 @@ class OIDCUser:
     email: str
     email_verified: bool = True
     name: str = "Test Person"
+    # How the provider says it authenticated the person (RFC 8176 amr values, an acr).
+    amr: list[str] | None = None
+    acr: str | None = None
 
 
 @dataclass
@@ -188,12 +193,18 @@ class _Store:
 def _user_info(user: OIDCUser, scope: str) -> UserInfo:
     # The same claims go into the id_token and the userinfo response, filtered by the granted
     # scope. email_verified is passed through untouched: the site must see False when it is False.
-    return UserInfo(
+    info = UserInfo(
         sub=user.sub,
         name=user.name,
         email=user.email,
         email_verified=user.email_verified,
     ).filter(scope)
+    # amr and acr belong to no scope: they travel with every id_token that has them.
+    if user.amr is not None:
+        info["amr"] = user.amr
+    if user.acr is not None:
+        info["acr"] = user.acr
+    return info
 
 
 class _Server(AuthorizationServer):

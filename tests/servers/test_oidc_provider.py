@@ -285,3 +285,21 @@ def test_authlib_flask_client_signs_in_like_the_site(provider: OIDCProvider) -> 
     assert signed_in.json["sub"] == BOB.sub
     assert signed_in.json["email"] == BOB.email
     assert signed_in.json["email_verified"] is False
+
+
+def test_id_token_carries_the_amr_and_acr_the_user_was_given(
+    provider: OIDCProvider, metadata: dict
+) -> None:
+    # The two-factor tests rely on it: the site sees the provider's amr and acr claims.
+    provider.add_user(OIDCUser(sub="mfa-user", email="mfa@example.org", amr=["mfa"], acr="phrh"))
+    provider.sign_in_as("mfa-user")
+    session = _session(provider)
+    nonce = secrets.token_urlsafe(16)
+    location, state = _authorize(session, metadata, nonce)
+    token = session.fetch_token(
+        metadata["token_endpoint"], authorization_response=location, state=state
+    )
+    claims = _validated_id_token(
+        token["id_token"], metadata, provider, nonce, token["access_token"]
+    )
+    assert claims["amr"] == ["mfa"] and claims["acr"] == "phrh"
