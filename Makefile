@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3 pebble
+SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3 pebble prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager
 
 .PHONY: help run test test-sqlite test-postgresql lint typecheck bench load system-packages install clean
 .DEFAULT_GOAL := help
