@@ -2,12 +2,16 @@
 
 It fits the Provider protocol as it is: the resource is one organisation's set of targets
 (`ref` is its id), `read` parses the files back, `plan` is a pure diff of targets, `execute`
-writes (by rename), lets promtool judge the result and reloads Prometheus, and `verify` asks
-Prometheus itself (`/api/v1/targets`) whether it now scrapes each target.
+writes (by rename), lets promtool judge the result and reloads Prometheus when its rules or
+configuration changed, and `verify` asks Prometheus itself (`/api/v1/targets`) whether it now
+scrapes each target.
 """
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from infrawg.provisioning.base import (
@@ -38,7 +42,7 @@ from infrawg.provisioning.providers.monitoring.spec import (
     Target,
 )
 
-__all__ = ["MonitoringProvider", "diff_targets", "install_base"]
+__all__ = ["MonitoringProvider", "diff_targets", "directory_lock", "install_base"]
 
 
 def install_base(config: MonitoringConfig) -> list[str]:
@@ -54,6 +58,23 @@ def install_base(config: MonitoringConfig) -> list[str]:
     if write_atomically(config.config_file, main, check=lambda p: check_config(config, p)):
         log.append(f"wrote {config.config_file}")
     return log
+
+
+@contextmanager
+def directory_lock(config: MonitoringConfig) -> Iterator[None]:
+    """Hold the directory's lock file: one writer at a time, across processes and threads.
+
+    Writing an organisation's files, promtool's verdict on the whole directory and the
+    rollback when it refuses belong together; a second writer in between would have its
+    files judged, or rolled back, with ours.
+    """
+    config.directory.mkdir(parents=True, exist_ok=True)
+    with (config.directory / ".lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def diff_targets(desired: MonitoringSpec, current: MonitoringSpec | None) -> list[Change]:
@@ -123,8 +144,17 @@ class MonitoringProvider(Provider[MonitoringSpec]):
         return self.make_plan(spec, observed, diff_targets(spec, observed.state), warnings)
 
     def execute(self, plan: Plan[MonitoringSpec]) -> list[str]:
-        spec = plan.spec
-        log = install_base(self.config)
+        with directory_lock(self.config):
+            base = install_base(self.config)
+            log = base + self._write(plan.spec)
+        if base:
+            # Rules and the main configuration take effect only on reload; target files
+            # need none (file_sd reads them; see `reload`).
+            log += self.reload()
+        return log
+
+    def _write(self, spec: MonitoringSpec) -> list[str]:
+        log = []
         previous: dict[Path, str | None] = {}
         for job in Job:
             path = self.config.targets_file(spec.organisation, job)
@@ -142,7 +172,6 @@ class MonitoringProvider(Provider[MonitoringSpec]):
         except ProviderError:
             self._restore(previous)
             raise
-        log += self._reload()
         return log
 
     def verify(self, spec: MonitoringSpec) -> list[Check]:
@@ -182,18 +211,17 @@ class MonitoringProvider(Provider[MonitoringSpec]):
         return checks
 
     def destroy(self, ref: str) -> ApplyResult:
-        """Stop watching the organisation: remove its target files and reload."""
+        """Stop watching the organisation: remove its target files (file_sd notices)."""
         organisation = str(ref)
         before = self.read(organisation)
         removed = []
-        for job in Job:
-            path = self.config.targets_file(organisation, job)
-            if path.exists():
-                path.unlink()
-                removed.append(path)
+        with directory_lock(self.config):
+            for job in Job:
+                path = self.config.targets_file(organisation, job)
+                if path.exists():
+                    path.unlink()
+                    removed.append(path)
         log = [f"removed {p}" for p in removed]
-        if removed:
-            log += self._reload()
         changes = tuple(
             Change(Op.DELETE, t.path, t, None)
             for t in (before.state.targets if before.state else ())
@@ -207,11 +235,26 @@ class MonitoringProvider(Provider[MonitoringSpec]):
             fingerprint=self.read(organisation).fingerprint,
         )
 
-    def _reload(self) -> list[str]:
-        # file_sd picks changes up within refresh_interval anyway; the reload makes the rules
-        # and configuration take effect and the new targets appear at once.
+    def install(self) -> list[str]:
+        """Bring the rules and main configuration up to date and reload when they changed.
+
+        For deployment and start-up commands (never in create_app): a changed setting such as
+        `instance_down_for` changes no organisation's targets, so no plan would carry it.
+        """
+        with directory_lock(self.config):
+            log = install_base(self.config)
+        return log + self.reload() if log else log
+
+    def reload(self) -> list[str]:
+        """POST /-/reload, so new rules and configuration take effect.
+
+        Target files need no reload: file_sd watches them (and re-reads them every
+        `refresh_interval`), and Prometheus hands discovered changes to its scrapers about
+        every 5 s either way, so a new target is scraped within ~5 s of being written, and a
+        Prometheus that is briefly down does not fail a target change.
+        """
         if not self.config.prometheus_url:
-            return ["no prometheus_url: Prometheus picks the files up by itself"]
+            return ["no prometheus_url: reload Prometheus to load the new rules"]
         prometheus.reload(self.config.prometheus_url, self.config.timeout)
         return [f"reloaded Prometheus at {self.config.prometheus_url}"]
 
