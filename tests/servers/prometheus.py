@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import socketserver
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -160,15 +161,20 @@ class NodeExporter(_HttpDaemon):
 
 @dataclass
 class BlackboxExporter(_HttpDaemon):
-    """The blackbox exporter with the `ssh_banner` and `http_2xx` modules."""
+    """The blackbox exporter with the `ssh_banner` and `http_2xx` modules; `ca_file` is the
+    test CA that HTTPS probes trust (as a real one trusts the public CAs)."""
 
     BINARY = BLACKBOX_EXPORTER
     READY_PATH = "/-/healthy"
+    ca_file: Path | None = None
     directory: Path = field(default_factory=lambda: _mkdtemp("blackbox"))
 
     def arguments(self) -> list[str]:
         config = self.directory / "blackbox.yml"
-        config.write_text(json.dumps(BLACKBOX_CONFIG, indent=2))
+        modules = json.loads(json.dumps(BLACKBOX_CONFIG))
+        if self.ca_file is not None:
+            modules["modules"]["http_2xx"]["http"]["tls_config"] = {"ca_file": str(self.ca_file)}
+        config.write_text(json.dumps(modules, indent=2))
         return [
             f"--config.file={config}",
             f"--web.listen-address={self.address}",
@@ -246,9 +252,10 @@ class ReceivedPost:
 
 class WebhookReceiver:
     """An HTTP server on a loopback port that keeps every POST and answers 200 to all (an
-    empty 200 on GET /metrics is a successful scrape, so it can stand in for an exporter)."""
+    empty 200 on GET /metrics is a successful scrape, so it can stand in for an exporter).
+    With `ssl_context` it speaks HTTPS: a web server whose certificate a probe reads."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.received: list[ReceivedPost] = []
         self.lock = threading.Lock()
         receiver = self
@@ -275,12 +282,16 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> WebhookReceiver:
         self.thread.start()
