@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import trustme
 
 from infrawg.provisioning.providers.monitoring import (
     MonitoringConfig,
@@ -40,6 +41,7 @@ def fast_config(directory: Path, **settings: object) -> MonitoringConfig:
         "refresh_interval": "1s",
         "instance_down_for": "2s",
         "probe_failed_for": "2s",
+        "certificate_expiry_for": "1s",
         "timeout": 5.0,
     }
     defaults.update(settings)
@@ -65,8 +67,17 @@ def node_exporter() -> Iterator[NodeExporter]:
 
 
 @pytest.fixture(scope="module")
-def blackbox() -> Iterator[BlackboxExporter]:
-    with BlackboxExporter() as server:
+def test_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def blackbox(
+    test_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BlackboxExporter]:
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    test_ca.cert_pem.write_to_path(str(ca_file))
+    with BlackboxExporter(ca_file=ca_file) as server:
         yield server
 
 

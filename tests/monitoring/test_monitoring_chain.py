@@ -6,11 +6,14 @@ site parses. Nothing here is a mock of Prometheus."""
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
+import trustme
 
 from infrawg.errors import Invalid
 from infrawg.provisioning.providers.monitoring import (
@@ -298,3 +301,63 @@ def test_r13_status_query_is_cached_and_never_blocks(
         assert time.monotonic() - started < 0.05
     finally:
         silent.stop()
+
+
+def test_r13_https_probe_reads_the_certificate_and_an_expiring_one_alerts(
+    provider: MonitoringProvider, prometheus: PrometheusServer, test_ca: trustme.CA
+) -> None:
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    leaf = test_ca.issue_cert("127.0.0.1", not_after=expires)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(context)
+    site = WebhookReceiver(ssl_context=context).start()
+    try:
+        url = f"{site.url}/"
+        spec = MonitoringSpec("org-tls", (Target(TargetKind.HTTPS, url, "31"),))
+        _apply(provider, spec)
+        expiry = eventually(
+            lambda: _value(prometheus, 'probe_ssl_earliest_cert_expiry{organisation="org-tls"}'),
+            what="the certificate's expiry probed",
+        )
+        assert abs(expiry - expires.timestamp()) < 2
+        assert _value(prometheus, 'probe_success{organisation="org-tls"}') == 1
+
+        def expiring() -> list[dict[str, Any]]:
+            return [
+                a
+                for a in prometheus_api.alerts(prometheus.url)
+                if a["labels"].get("alertname") == "CertificateExpiresSoon"
+                and a["labels"].get("service") == "31"
+                and a["state"] == "firing"
+            ]
+
+        alert = eventually(expiring, what="CertificateExpiresSoon firing")[0]
+        assert alert["labels"]["instance"] == url
+        assert alert["labels"]["organisation"] == "org-tls"
+    finally:
+        provider.destroy("org-tls")
+        site.stop()
+
+
+def test_r13_changed_rules_reach_prometheus_by_reload(
+    tmp_path: Any, node_exporter: NodeExporter
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = MonitoringProvider(fast_config(tmp_path, prometheus_url=url))
+    install_base(first.config)
+
+    def down_for() -> float:
+        groups = requests.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        rules = {r["name"]: r for g in groups for r in g["rules"]}
+        return float(rules["InstanceDown"]["duration"])
+
+    with PrometheusServer(config_file=first.config.config_file, port=port):
+        assert down_for() == 2
+        assert first.install() == []  # nothing changed, no reload
+        slower = MonitoringProvider(
+            fast_config(tmp_path, prometheus_url=url, instance_down_for="7s")
+        )
+        log = slower.install()
+        assert log[-1] == f"reloaded Prometheus at {url}"
+        assert down_for() == 7
