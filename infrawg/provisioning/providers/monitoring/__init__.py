@@ -15,6 +15,7 @@ from infrawg.provisioning.providers.monitoring.alerts import (
     WebhookNotification,
     bearer_token,
     parse_webhook,
+    read_webhook,
     token_matches,
 )
 from infrawg.provisioning.providers.monitoring.prometheus import (
@@ -30,6 +31,7 @@ from infrawg.provisioning.providers.monitoring.provider import (
 )
 from infrawg.provisioning.providers.monitoring.render import (
     PromtoolRefused,
+    check_alertmanager_config,
     render_alertmanager_config,
     render_prometheus_config,
     render_rules,
@@ -40,6 +42,8 @@ from infrawg.provisioning.providers.monitoring.spec import (
     MonitoringSpec,
     Target,
     TargetKind,
+    certificate_targets,
+    server_targets,
 )
 
 __all__ = [
@@ -58,11 +62,15 @@ __all__ = [
     "TargetStatus",
     "WebhookNotification",
     "bearer_token",
+    "certificate_targets",
+    "check_alertmanager_config",
     "diff_targets",
     "install_base",
     "parse_webhook",
+    "read_webhook",
     "render_alertmanager_config",
     "render_prometheus_config",
     "render_rules",
+    "server_targets",
     "token_matches",
 ]

@@ -1,11 +1,13 @@
 """Alerts coming back: Alertmanager's webhook payload (version 4) as typed events, and the
 token check for the endpoint that receives it.
 
-The route is not here: the incident area owns it. Its view should read the body and the
-`Authorization` header, refuse unless `token_matches(bearer_token(header), configured)`,
-then call `parse_webhook(body)` and, for each `AlertEvent` with a `service`, open the
-incident on that service (status firing, keyed by `fingerprint`, R5 notice to its tenant
-members) or resolve it (status resolved).
+The route is not here: the incident area owns it. Its view calls
+`read_webhook(request.headers.get("Authorization"), request.get_data(), configured_token)`
+(NotAllowed for a wrong token, Invalid for a body that is not Alertmanager's), then, for each
+`AlertEvent` with a `service`: firing opens the incident on that service keyed by
+`incident_key` (Alertmanager repeats a firing alert every repeat_interval, so opening must be
+idempotent) with the R5 notice to its tenant members; resolved closes the incident with that
+key. Alerts without a `service` label are about the monitoring itself, not a tenant.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from infrawg.errors import Invalid
+from infrawg.errors import Invalid, NotAllowed
 from infrawg.provisioning.secrets import Secret
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "WebhookNotification",
     "bearer_token",
     "parse_webhook",
+    "read_webhook",
     "token_matches",
 ]
 
@@ -74,6 +77,12 @@ class AlertEvent:
     @property
     def firing(self) -> bool:
         return self.status is AlertStatus.FIRING
+
+    @property
+    def incident_key(self) -> str:
+        """The same alert firing again after it resolved is a new incident: the fingerprint
+        (a hash of the labels) is the same, the start is not."""
+        return f"{self.fingerprint}@{self.starts_at.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,16 @@ def _time(value: Any, what: str) -> datetime | None:
     if parsed.tzinfo is None:
         raise Invalid(f"The {what} {value!r} has no time zone.")
     return parsed.astimezone(UTC)
+
+
+def read_webhook(
+    authorization: str | None, body: bytes | str, token: Secret | str
+) -> WebhookNotification:
+    """The webhook endpoint's whole check: the bearer token first (NotAllowed, and nothing
+    about the body is looked at), then the payload (Invalid saying what is wrong)."""
+    if not token_matches(bearer_token(authorization), token):
+        raise NotAllowed("The alert webhook token is missing or wrong.")
+    return parse_webhook(body)
 
 
 def bearer_token(authorization: str | None) -> str | None:

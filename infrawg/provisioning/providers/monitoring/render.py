@@ -26,6 +26,7 @@ from infrawg.provisioning.providers.monitoring.spec import (
 
 __all__ = [
     "PromtoolRefused",
+    "check_alertmanager_config",
     "check_config",
     "check_rules",
     "parse_targets_file",
@@ -283,6 +284,24 @@ def _promtool(config: MonitoringConfig, *args: str) -> None:
 def check_rules(config: MonitoringConfig, path: Path) -> None:
     """`promtool check rules path`; PromtoolRefused with promtool's message when invalid."""
     _promtool(config, "rules", str(path))
+
+
+def check_alertmanager_config(path: Path, amtool: str = "/usr/bin/amtool") -> None:
+    """`amtool check-config path` (Debian's prometheus-alertmanager ships it);
+    PromtoolRefused with amtool's message when invalid."""
+    try:
+        result = subprocess.run(  # noqa: S603 - configured binary, arguments are ours
+            [amtool, "check-config", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except FileNotFoundError as exc:
+        raise ProviderError(f"amtool is not at {amtool}; install prometheus-alertmanager.") from exc
+    if result.returncode != 0:
+        output = (result.stderr + result.stdout).strip()
+        raise PromtoolRefused(f"amtool check-config refused {path}: {output[-2000:]}")
 
 
 def check_config(config: MonitoringConfig, path: Path) -> None:

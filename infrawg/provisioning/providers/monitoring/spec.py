@@ -18,7 +18,15 @@ from urllib.parse import urlsplit
 from infrawg.errors import Invalid
 from infrawg.provisioning.base import Spec
 
-__all__ = ["Job", "MonitoringConfig", "MonitoringSpec", "Target", "TargetKind"]
+__all__ = [
+    "Job",
+    "MonitoringConfig",
+    "MonitoringSpec",
+    "Target",
+    "TargetKind",
+    "certificate_targets",
+    "server_targets",
+]
 
 # Organisation and service ids end up in file names and label values: keep them plain.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -124,6 +132,33 @@ class MonitoringSpec(Spec):
 
     def for_job(self, job: Job) -> tuple[Target, ...]:
         return tuple(t for t in self.targets if t.kind.job is job)
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def server_targets(
+    service: str | int, host: str, *, node_port: int = 9100, ssh_port: int = 22
+) -> tuple[Target, Target]:
+    """What a VM is watched by (R13): its node exporter and a probe of its SSH port."""
+    return (
+        Target(TargetKind.NODE, _host_port(host, node_port), str(service)),
+        Target(TargetKind.SSH, _host_port(host, ssh_port), str(service)),
+    )
+
+
+def certificate_targets(
+    service: str | int, hosts: tuple[str, ...] | list[str], *, port: int = 443
+) -> tuple[Target, ...]:
+    """What a TLS certificate is watched by: an HTTPS probe of each of its hosts (wildcard
+    names cannot be probed and are left out)."""
+    suffix = "" if port == 443 else f":{port}"
+    return tuple(
+        Target(TargetKind.HTTPS, f"https://{host.rstrip('.')}{suffix}/", str(service))
+        for host in hosts
+        if not host.startswith("*")
+    )
 
 
 @dataclass(frozen=True)
