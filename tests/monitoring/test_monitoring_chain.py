@@ -15,7 +15,7 @@ import pytest
 import requests
 import trustme
 
-from infrawg.errors import Invalid
+from infrawg.errors import Invalid, NotAllowed
 from infrawg.provisioning.providers.monitoring import (
     AlertStatus,
     Health,
@@ -29,6 +29,7 @@ from infrawg.provisioning.providers.monitoring import (
     bearer_token,
     install_base,
     parse_webhook,
+    read_webhook,
     token_matches,
 )
 from infrawg.provisioning.providers.monitoring import prometheus as prometheus_api
@@ -111,7 +112,10 @@ def test_r13_dead_target_fires_the_alert(
         lambda: notification(AlertStatus.FIRING), what="the firing webhook POST"
     )
     assert post.path == "/alerts"
-    assert token_matches(bearer_token(post.headers.get("Authorization")), WEBHOOK_TOKEN)
+    # What the endpoint will do with the real request: token, then payload.
+    assert read_webhook(post.headers.get("Authorization"), post.body, WEBHOOK_TOKEN) == parsed
+    with pytest.raises(NotAllowed):
+        read_webhook(post.headers.get("Authorization"), post.body, "another token")
     assert parsed.status is AlertStatus.FIRING
     assert event.name == "InstanceDown"
     assert event.organisation == "org-dead"
@@ -129,6 +133,7 @@ def test_r13_dead_target_fires_the_alert(
     finally:
         revived.stop()
     assert resolved.fingerprint == event.fingerprint
+    assert resolved.incident_key == event.incident_key  # closes the incident it opened
     assert resolved.ends_at is not None and resolved.ends_at > resolved.starts_at
     provider.destroy("org-dead")
     assert not provider.read("org-dead").exists
@@ -259,6 +264,18 @@ def test_r13_webhook_payload_parsed_and_token_checked() -> None:
     assert not token_matches("s3cre", Secret("s3cret", "env:X"))
     assert not token_matches(None, "s3cret")
     assert not token_matches("", "")  # an unset token never opens the endpoint
+    with pytest.raises(NotAllowed):
+        read_webhook(None, json.dumps(WEBHOOK_BODY), "s3cret")
+    with pytest.raises(NotAllowed):  # the token is checked before the body is read
+        read_webhook("Bearer wrong", b"not json", "s3cret")
+    assert read_webhook("Bearer s3cret", json.dumps(WEBHOOK_BODY), "s3cret") == parsed
+
+    # The same alert firing again after it resolved opens a new incident.
+    again = json.loads(json.dumps(WEBHOOK_BODY))
+    again["alerts"][0]["startsAt"] = "2026-12-02T08:00:00Z"
+    refired = parse_webhook(json.dumps(again)).alerts[0]
+    assert refired.fingerprint == first.fingerprint
+    assert refired.incident_key != first.incident_key
 
 
 def test_r13_status_query_is_cached_and_never_blocks(

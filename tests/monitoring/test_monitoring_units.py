@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infrawg.errors import Invalid
-from infrawg.provisioning.base import Op, ProviderError
+from infrawg.provisioning.base import Op, Provider, ProviderError, StalePlan
 from infrawg.provisioning.providers.monitoring import (
     Job,
     MonitoringConfig,
@@ -19,8 +19,14 @@ from infrawg.provisioning.providers.monitoring import (
     PromtoolRefused,
     Target,
     TargetKind,
+    certificate_targets,
+    check_alertmanager_config,
+    render_alertmanager_config,
     render_prometheus_config,
+    server_targets,
 )
+from infrawg.provisioning.registry import build_config
+from infrawg.registry import verify_class
 from tests.monitoring.conftest import fast_config
 
 
@@ -151,3 +157,57 @@ def test_r13_concurrent_writers_share_one_directory(tmp_path: Path) -> None:
     leftovers = [p for p in tmp_path.rglob("*.tmp")]
     assert leftovers == []
     assert provider.verify(specs[0])[0].ok  # promtool check config
+
+
+def test_r13_alertmanager_config_is_checked_by_amtool(tmp_path: Path) -> None:
+    good = tmp_path / "alertmanager.yml"
+    good.write_text(
+        json.dumps(render_alertmanager_config("https://site.example.org/alerts", "t0ken"))
+    )
+    check_alertmanager_config(good)
+    broken_config = render_alertmanager_config("https://site.example.org/alerts", "t0ken")
+    broken_config["route"]["receiver"] = "nobody"
+    broken = tmp_path / "broken.yml"
+    broken.write_text(json.dumps(broken_config))
+    with pytest.raises(PromtoolRefused, match="nobody"):
+        check_alertmanager_config(broken)
+
+
+def test_r13_a_server_and_a_certificate_become_targets() -> None:
+    node, ssh = server_targets(12, "vm1.example.org")
+    assert (node.path, ssh.path) == ("node vm1.example.org:9100", "ssh vm1.example.org:22")
+    assert node.service == ssh.service == "12"
+    assert server_targets(12, "2001:db8::1", ssh_port=2222)[1].address == "[2001:db8::1]:2222"
+    probes = certificate_targets(13, ["www.example.org.", "*.example.org", "example.org"])
+    assert [t.address for t in probes] == ["https://www.example.org/", "https://example.org/"]
+    assert certificate_targets(13, ["a.example"], port=8443)[0].address == "https://a.example:8443/"
+
+
+def test_r13_provider_conforms_and_refuses_a_stale_plan(tmp_path: Path) -> None:
+    assert verify_class(Provider, MonitoringProvider, factory=None) == []
+    provider = MonitoringProvider(fast_config(tmp_path))
+    plan = provider.plan_for(MonitoringSpec("9", (Target("node", "vm1:9100", "1"),)))
+    # Someone else writes the organisation's targets after the plan was made.
+    provider.apply(provider.plan_for(MonitoringSpec("9", (Target("node", "vm2:9100", "1"),))))
+    with pytest.raises(StalePlan):
+        provider.apply(plan)
+    dry = provider.apply(provider.plan_for(MonitoringSpec("9")), dry_run=True)
+    assert not dry.applied and provider.read("9").exists
+
+
+def test_r13_settings_come_as_plain_text(tmp_path: Path) -> None:
+    config = build_config(
+        MonitoringConfig,
+        {
+            "directory": str(tmp_path),
+            "prometheus_url": "http://127.0.0.1:9090",
+            "alertmanager_urls": "http://127.0.0.1:9093,http://127.0.0.1:9094",
+            "certificate_days": "21",
+            "timeout": "1.5",
+        },
+    )
+    assert config.directory == tmp_path
+    assert config.alertmanager_urls == ("http://127.0.0.1:9093", "http://127.0.0.1:9094")
+    assert (config.certificate_days, config.timeout) == (21, 1.5)
+    with pytest.raises(Invalid, match="directory"):
+        build_config(MonitoringConfig, {})
