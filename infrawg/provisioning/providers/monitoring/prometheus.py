@@ -145,17 +145,27 @@ class PrometheusStatus:
         self.failure_ttl = failure_ttl
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, ServerStatus]] = {}
+        self._asking: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def status(self, organisation: str | int, service: str | int) -> ServerStatus:
-        """The service's status, from the cache when fresh; never raises."""
+        """The service's status, from the cache when fresh; never raises.
+
+        While one thread asks Prometheus, the others get the last answer (even an expired
+        one) instead of waiting for theirs; only a service never asked before waits, and at
+        most `timeout`.
+        """
         key = (str(organisation), str(service))
-        now = self._clock()
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        result = self._fetch(*key)
+            if cached is not None and (cached[0] > self._clock() or key in self._asking):
+                return cached[1]
+            self._asking.add(key)
+        try:
+            result = self._fetch(*key)
+        finally:
+            with self._lock:
+                self._asking.discard(key)
         ttl = self.failure_ttl if result.problem else self.ttl
         with self._lock:
             self._cache[key] = (self._clock() + ttl, result)

@@ -191,10 +191,26 @@ def _min_duration(a: str, b: str) -> str:
 
 
 def render_alertmanager_config(
-    webhook_url: str, token: str, *, group_wait: str = "30s", repeat_interval: str = "4h"
+    webhook_url: str,
+    token: str | None = None,
+    *,
+    token_file: Path | None = None,
+    group_wait: str = "30s",
+    repeat_interval: str = "4h",
 ) -> dict[str, Any]:
     """An Alertmanager configuration that sends every alert, and its resolution, to the
-    site's webhook with the token as a bearer credential (see `alerts.bearer_token`)."""
+    site's webhook with the token as a bearer credential (see `alerts.read_webhook`).
+
+    Prefer `token_file` (a file only Alertmanager's user reads) over `token`, which puts
+    the secret in the configuration itself.
+    """
+    if (token is None) == (token_file is None):
+        raise ValueError("give the webhook token either as text or as a file, not both")
+    authorization: dict[str, str] = {"type": "Bearer"}
+    if token_file is not None:
+        authorization["credentials_file"] = str(token_file)
+    else:
+        authorization["credentials"] = str(token)
     return {
         "route": {
             "receiver": "infrawg",
@@ -210,7 +226,7 @@ def render_alertmanager_config(
                     {
                         "url": webhook_url,
                         "send_resolved": True,
-                        "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
+                        "http_config": {"authorization": authorization},
                     }
                 ],
             }
