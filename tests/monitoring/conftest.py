@@ -89,9 +89,14 @@ def webhook() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(scope="module")
-def alertmanager(webhook: WebhookReceiver) -> Iterator[AlertmanagerServer]:
+def alertmanager(
+    webhook: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AlertmanagerServer]:
+    token_file = tmp_path_factory.mktemp("alertmanager-secret") / "webhook-token"
+    token_file.write_text(WEBHOOK_TOKEN)
+    token_file.chmod(0o600)
     config = render_alertmanager_config(
-        f"{webhook.url}/alerts", WEBHOOK_TOKEN, group_wait="1s", repeat_interval="1h"
+        f"{webhook.url}/alerts", token_file=token_file, group_wait="1s", repeat_interval="1h"
     )
     with AlertmanagerServer(config=config) as server:
         yield server

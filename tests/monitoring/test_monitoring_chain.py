@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -320,6 +321,24 @@ def test_r13_status_query_is_cached_and_never_blocks(
         silent.stop()
 
 
+def test_r13_a_page_does_not_wait_while_another_asks_prometheus() -> None:
+    silent = SilentServer()
+    now = [0.0]
+    status = PrometheusStatus(silent.url, timeout=1.0, failure_ttl=10, clock=lambda: now[0])
+    try:
+        last = status.status("org-s", "1")  # costs one timeout, then cached
+        now[0] += 11  # expired: the next caller asks again
+        asking = threading.Thread(target=status.status, args=("org-s", "1"))
+        asking.start()
+        time.sleep(0.2)  # it is now waiting for the silent server
+        started = time.monotonic()
+        assert status.status("org-s", "1") is last  # the last answer, at once
+        assert time.monotonic() - started < 0.05
+        asking.join()
+    finally:
+        silent.stop()
+
+
 def test_r13_https_probe_reads_the_certificate_and_an_expiring_one_alerts(
     provider: MonitoringProvider, prometheus: PrometheusServer, test_ca: trustme.CA
 ) -> None:
@@ -351,6 +370,7 @@ def test_r13_https_probe_reads_the_certificate_and_an_expiring_one_alerts(
         alert = eventually(expiring, what="CertificateExpiresSoon firing")[0]
         assert alert["labels"]["instance"] == url
         assert alert["labels"]["organisation"] == "org-tls"
+        assert all(c.ok for c in provider.verify(spec))
     finally:
         provider.destroy("org-tls")
         site.stop()

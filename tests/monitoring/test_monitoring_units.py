@@ -171,6 +171,14 @@ def test_r13_alertmanager_config_is_checked_by_amtool(tmp_path: Path) -> None:
     broken.write_text(json.dumps(broken_config))
     with pytest.raises(PromtoolRefused, match="nobody"):
         check_alertmanager_config(broken)
+    token_file = tmp_path / "token"
+    token_file.write_text("t0ken")
+    from_file = render_alertmanager_config("https://site.example.org/a", token_file=token_file)
+    assert "credentials" not in json.dumps(from_file).replace("credentials_file", "")
+    good.write_text(json.dumps(from_file))
+    check_alertmanager_config(good)
+    with pytest.raises(ValueError, match="not both"):
+        render_alertmanager_config("https://site.example.org/a", "t", token_file=token_file)
 
 
 def test_r13_a_server_and_a_certificate_become_targets() -> None:
