@@ -126,6 +126,21 @@ def test_r13_a_foreign_target_file_is_reported(tmp_path: Path) -> None:
     path.write_text('[{"targets": ["vm1:9100"], "labels": {"organisation": "8"}}]')
     with pytest.raises(ProviderError, match=str(path)):
         provider.read("7")
+    for text in (
+        json.dumps(
+            [
+                {
+                    "targets": ["no port"],
+                    "labels": {"organisation": "7", "kind": "node", "service": "1"},
+                }
+            ]
+        ),
+        '[{"targets": ["vm1:9100"], "labels": ["organisation"]}]',
+        "{not json",
+    ):
+        path.write_text(text)
+        with pytest.raises(ProviderError, match="not a target file written by infrawg"):
+            provider.read("7")
 
 
 def test_r13_concurrent_writers_share_one_directory(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infrawg.errors import Invalid
 from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.providers.monitoring.spec import (
     Job,
@@ -67,7 +68,7 @@ def parse_targets_file(text: str, organisation: str) -> list[Target]:
                 raise ValueError(f"organisation label {labels.get('organisation')!r}")
             for address in group["targets"]:
                 found.append(Target(labels["kind"], address, labels["service"]))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, Invalid) as exc:
         raise ProviderError(f"not a target file written by infrawg: {exc}") from exc
     return found
 
