@@ -17,6 +17,7 @@ import requests
 import trustme
 
 from infrawg.errors import Invalid, NotAllowed
+from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.providers.monitoring import (
     AlertStatus,
     Health,
@@ -398,3 +399,17 @@ def test_r13_changed_rules_reach_prometheus_by_reload(
         log = slower.install()
         assert log[-1] == f"reloaded Prometheus at {url}"
         assert down_for() == 7
+
+
+def test_r13_a_prometheus_that_refuses_reloads_says_how_to_fix_it(tmp_path: Any) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    provider = MonitoringProvider(fast_config(tmp_path, prometheus_url=url))
+    install_base(provider.config)
+    with (
+        PrometheusServer(config_file=provider.config.config_file, port=port, lifecycle=False),
+        pytest.raises(ProviderError, match=r"start it with --web\.enable-lifecycle"),
+    ):
+        provider.reload()
+    with pytest.raises(ProviderError, match="could not be reloaded"):
+        provider.reload()  # and one that is not there at all

@@ -119,22 +119,24 @@ class _HttpDaemon(ServerProcess):
 
 @dataclass
 class PrometheusServer(_HttpDaemon):
-    """Prometheus reading `config_file` (the site's rendered one), lifecycle API on."""
+    """Prometheus reading `config_file` (the site's rendered one), lifecycle API on unless
+    `lifecycle` is False (as a misconfigured production one might be)."""
 
     BINARY = PROMETHEUS
     READY_PATH = "/-/ready"
     config_file: Path = Path("/nonexistent")
+    lifecycle: bool = True
     directory: Path = field(default_factory=lambda: _mkdtemp("prometheus"))
 
     def arguments(self) -> list[str]:
-        return [
+        arguments = [
             f"--config.file={self.config_file}",
             f"--storage.tsdb.path={self.directory / 'data'}",
             f"--web.listen-address={self.address}",
-            "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=1h",
             "--log.level=warn",
         ]
+        return [*arguments, "--web.enable-lifecycle"] if self.lifecycle else arguments
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         response = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5)
