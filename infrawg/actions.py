@@ -134,3 +134,8 @@ class Action(StrEnum):
     DNS_DNSSEC_ON = "dns.dnssec_on"
     DNS_DNSSEC_OFF = "dns.dnssec_off"
     DNS_APPLY_REQUESTED = "dns.apply_requested"
+    # R5: impact notices name tenants' services: staff's; an acknowledgement is the person's.
+    NOTICE_ANNOUNCED = "notice.announced"
+    NOTICE_UPDATED = "notice.updated"
+    NOTICE_RESOLVED = "notice.resolved"
+    NOTICE_ACKNOWLEDGED = "notice.acknowledged"
