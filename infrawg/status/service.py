@@ -278,8 +278,13 @@ def audience(service_ids: Iterable[int], *, new: bool = True) -> Audience:
     return Audience(services, organisations, contacts)
 
 
-def check_notice(actor: Person, data: NoticeInput) -> tuple[NoticeInput, Audience]:
-    """The notice as it would be sent (the "check your answers" page shows it)."""
+def check_notice(
+    actor: Person, data: NoticeInput, *, live_services: bool = True
+) -> tuple[NoticeInput, Audience]:
+    """The notice as it would be sent (the "check your answers" page shows it).
+
+    ``live_services=False`` lets the demo data announce on its requested zone.
+    """
     policy.require(actor, Permission.NOTICE_MANAGE)
     cleaned = NoticeInput(
         kind=data.kind,
@@ -303,12 +308,12 @@ def check_notice(actor: Person, data: NoticeInput) -> tuple[NoticeInput, Audienc
     )
     if cleaned.ends_at is not None and cleaned.ends_at <= cleaned.starts_at:
         raise Invalid("The end must come after the start.", field="ends_at")
-    return cleaned, audience(cleaned.service_ids)
+    return cleaned, audience(cleaned.service_ids, new=live_services)
 
 
-def announce(actor: Person, data: NoticeInput) -> ImpactNotice:
+def announce(actor: Person, data: NoticeInput, *, live_services: bool = True) -> ImpactNotice:
     """R5: record the notice and mail every affected organisation's tenant members."""
-    data, people = check_notice(actor, data)
+    data, people = check_notice(actor, data, live_services=live_services)
     notice = ImpactNotice(
         kind=data.kind,
         title=data.title,
