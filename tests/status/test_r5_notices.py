@@ -299,3 +299,30 @@ def test_the_status_page_lists_current_upcoming_and_recently_resolved(
     }
     assert summaries == {"current": ["Now"], "upcoming": ["Soon"], "resolved": ["Done"]}
     assert soon.id != now_on.id
+
+
+def test_r5_an_update_reaches_a_new_liaison_and_not_one_who_left(client, people, staff, tenants):
+    # R5: the contacts are the organisation's tenant members now.
+    from infrawg.tenants.models import TenantMember
+
+    notice = announce(client, people, staff, tenants.service_a)
+    tenancy = db.session.scalar(
+        select(TenantMember).where(
+            TenantMember.person_id == tenants.abe.id,
+            TenantMember.organisation_id == tenants.org_a.id,
+        )
+    )
+    tenancy.ended_at = utcnow()
+    newcomer = people.make("Nia New", email="nia@example.org")
+    db.session.add(TenantMember(organisation_id=tenants.org_a.id, person_id=newcomer.id))
+    db.session.commit()
+    response = client.post(f"/status/notices/{notice.id}/update", data={"body": "Moved."})
+    assert response.status_code == 303
+    assert [m.subject.split(":")[0] for m in outbox_to(newcomer.email)] == ["[Infra-WG] Update"]
+    assert len(outbox_to(tenants.abe.email)) == 1  # the notice only
+    assert len(outbox_to(tenants.ann.email)) == 2
+    # Abe no longer reads the notice; Nia does, and can acknowledge it.
+    people.sign_in(client, tenants.abe)
+    assert client.post(f"/status/notices/{notice.id}/acknowledge").status_code == 404
+    people.sign_in(client, newcomer)
+    assert client.post(f"/status/notices/{notice.id}/acknowledge").status_code == 303
