@@ -58,6 +58,9 @@ class OutboxMail(Model):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"), index=True)
 
     job: Mapped[Job | None] = relationship(lazy="raise")
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        lazy="raise", order_by="OutboxAttachment.id"
+    )
 
     @property
     def recipient_list(self) -> list[str]:
@@ -78,3 +81,10 @@ class OutboxAttachment(Model):
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @property
+    def text(self) -> str | None:
+        """The file as text, for the development outbox (text/* types only)."""
+        if not self.content_type.startswith("text/"):
+            return None
+        return self.data.decode("utf-8", errors="replace")

@@ -326,3 +326,12 @@ def test_r5_an_update_reaches_a_new_liaison_and_not_one_who_left(client, people,
     assert client.post(f"/status/notices/{notice.id}/acknowledge").status_code == 404
     people.sign_in(client, newcomer)
     assert client.post(f"/status/notices/{notice.id}/acknowledge").status_code == 303
+
+
+def test_the_development_outbox_shows_the_notice_ics(client, people, staff, tenants):
+    notice = announce(client, people, staff, tenants.service_a)
+    page = html(client.get("/dev/outbox"))
+    attached = page.select(".mail .attachment")
+    assert len(attached) == 2  # Ann's and Abe's mail
+    assert attached[0].summary.text == f"Attached: notice-{notice.id}.ics (text/calendar)"
+    assert "BEGIN:VCALENDAR" in attached[0].pre.text
