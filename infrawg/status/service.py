@@ -220,6 +220,11 @@ def notices_for(person: Person) -> list[TenantNotice]:
     ]
 
 
+def tenant_notice(person: Person, notice: ImpactNotice) -> TenantNotice:
+    """One notice as ``person`` sees it (after they acknowledged it)."""
+    return next(t for t in notices_for(person) if t.notice.id == notice.id)
+
+
 def waiting_acknowledgement(person: Person) -> int:
     """How many open notices the person was told of and has not acknowledged (the nav)."""
     return (

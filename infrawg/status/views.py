@@ -22,6 +22,7 @@ from infrawg.web import (
     refused,
     render,
     submit,
+    wants_fragment,
 )
 
 
@@ -74,10 +75,19 @@ def mine():
 @requires(Permission.DASHBOARD_READ)
 def acknowledge(notice_id: int):
     notice = service.get_notice(notice_id)
+
+    def done(_: object):
+        if wants_fragment():  # htmx: the notice again, acknowledged
+            return render(
+                "status/_mine_notice.html",
+                t=service.tenant_notice(current_user, service.get_notice(notice_id)),
+            )
+        return redirect_after_post(url_for("status.mine"), "Thank you: acknowledged.")
+
     return submit(
         ConfirmForm(),
         lambda: service.acknowledge(current_user, notice),
-        done=lambda _: redirect_after_post(url_for("status.mine"), "Thank you: acknowledged."),
+        done=done,
         again=refused,
     )
 

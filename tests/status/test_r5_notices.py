@@ -335,3 +335,14 @@ def test_the_development_outbox_shows_the_notice_ics(client, people, staff, tena
     assert len(attached) == 2  # Ann's and Abe's mail
     assert attached[0].summary.text == f"Attached: notice-{notice.id}.ics (text/calendar)"
     assert "BEGIN:VCALENDAR" in attached[0].pre.text
+
+
+def test_acknowledging_with_htmx_swaps_the_notice_in_place(client, people, staff, tenants):
+    notice = announce(client, people, staff, tenants.service_a)
+    people.sign_in(client, tenants.ann)
+    response = client.post(f"/status/notices/{notice.id}/acknowledge", htmx=True)
+    assert response.status_code == 200
+    fragment = html(response)
+    assert fragment.select_one("html") is None
+    assert fragment.select_one(f"article#notice-{notice.id} .acknowledged") is not None
+    assert fragment.select_one("button") is None
