@@ -8,7 +8,16 @@ from typing import Any
 from flask import Flask
 
 # One sub-package per area, each registering itself with init_app(app), in this order.
-AREAS = ("jobs", "membership", "governance", "tenants", "provisioning", "archives", "surveys")
+AREAS = (
+    "jobs",
+    "membership",
+    "governance",
+    "tenants",
+    "provisioning",
+    "archives",
+    "surveys",
+    "status",
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

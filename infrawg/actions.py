@@ -142,3 +142,8 @@ class Action(StrEnum):
     TWOFACTOR_RECOVERY_CODES_GENERATED = "twofactor.recovery_codes_generated"
     TWOFACTOR_RECOVERY_CODE_USED = "twofactor.recovery_code_used"
     TWOFACTOR_FAILED = "twofactor.failed"
+    # R5: impact notices name tenants' services: staff's; an acknowledgement is the person's.
+    NOTICE_ANNOUNCED = "notice.announced"
+    NOTICE_UPDATED = "notice.updated"
+    NOTICE_RESOLVED = "notice.resolved"
+    NOTICE_ACKNOWLEDGED = "notice.acknowledged"

@@ -26,6 +26,8 @@ from infrawg.governance.models import Role, RoleGrant
 from infrawg.jobs.models import Job
 from infrawg.jobs.service import subject_of
 from infrawg.membership.models import Person, SecurityKey, TotpFactor
+from infrawg.provisioning.models import Service
+from infrawg.status.models import ImpactNotice, NoticeService
 from infrawg.surveys.models import Survey, SurveyManager
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from infrawg.timeutil import utcnow
@@ -73,6 +75,8 @@ class Permission(StrEnum):
     ARCHIVE_QUARANTINE = "archives:quarantine:manage"
     MAIL_READ = "notices:mail:read"
     MAIL_RETRY = "notices:mail:retry"
+    NOTICE_MANAGE = "status:notice:manage"
+    NOTICE_READ = "status:notice:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -165,6 +169,11 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {
 # site sent (the development outbox) or could not deliver yet, and send it again.
 ROLE_PERMISSIONS[Role.STAFF] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
 ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
+
+# R5: staff and the chair announce impact notices and read every one; a tenant member reads
+# those about their own organisations' services (the subject rule below).
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.NOTICE_MANAGE, Permission.NOTICE_READ}
+ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.NOTICE_MANAGE, Permission.NOTICE_READ}
 
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})
@@ -324,6 +333,28 @@ def _tenant_member_manages_services(person: Person, subject: Any) -> bool:
     if organisation is None:
         return False
     return _is_tenant_member_of(person, db.session.get(TenantOrganisation, organisation))
+
+
+@subject_rule(Permission.NOTICE_READ)
+def _tenant_member_reads_notice(person: Person, notice: Any) -> bool:
+    # R5: the tenant members of an affected organisation are the ones told.
+    if not isinstance(notice, ImpactNotice) or not person.is_member:
+        return False
+    affected = (
+        select(Service.organisation_id)
+        .join(NoticeService, NoticeService.service_id == Service.id)
+        .where(NoticeService.notice_id == notice.id)
+    )
+    return (
+        db.session.scalar(
+            select(TenantMember.id).where(
+                TenantMember.person_id == person.id,
+                TenantMember.ended_at.is_(None),
+                TenantMember.organisation_id.in_(affected),
+            )
+        )
+        is not None
+    )
 
 
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:
@@ -590,6 +621,12 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.TWOFACTOR_RECOVERY_CODES_GENERATED: _CONCERNED,
     Action.TWOFACTOR_RECOVERY_CODE_USED: _CONCERNED,
     Action.TWOFACTOR_FAILED: _CONCERNED,
+    # R5: a notice names the services (and organisations) it is about, across tenants:
+    # staff's; each tenant member reads it on the site. Acknowledging is the person's own.
+    Action.NOTICE_ANNOUNCED: _STAFF,
+    Action.NOTICE_UPDATED: _STAFF,
+    Action.NOTICE_RESOLVED: _STAFF,
+    Action.NOTICE_ACKNOWLEDGED: _CONCERNED,
 }
 
 

@@ -361,6 +361,7 @@ def template_context() -> dict[str, Any]:
         "roles": policy.roles_of(person),
         "nav_counts": nav_counts(person),
         "second_factor_needed": policy.needs_second_factor(person),
+        "nav_areas": current_app.extensions.get(_NAV_AREAS, []),
     }
 
 
@@ -374,6 +375,17 @@ def add_nav_counter(app: Flask, func: NavCounter) -> None:
     counters = app.extensions.setdefault(_NAV_COUNTERS, [])
     if func not in counters:
         counters.append(func)
+
+
+_NAV_AREAS = "infrawg_nav_areas"
+
+
+def add_nav_area(app: Flask, area: str) -> None:
+    """Register, for ``app``, an area whose ``templates/<area>/_nav.html``,
+    ``_dashboard.html`` and ``_waiting.html`` the navigation and the dashboard include."""
+    areas = app.extensions.setdefault(_NAV_AREAS, [])
+    if area not in areas:
+        areas.append(area)
 
 
 def nav_counts(person) -> dict[str, int]:

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 import pyotp
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from infrawg.extensions import db
+from infrawg.status.models import ImpactNotice, NoticeState
 from tests.conftest import FormClient, migrated_app
 from tests.servers.live import fresh_database
 
@@ -34,9 +36,17 @@ PAGES = {
         "/archives/",
         "/charter",
         "/dev/outbox",
+        "/status",
+        "/status/notices",
     ],
     "staff1@example.org": ["/dashboard", "/services", "/jobs", "/membership/applications"],
-    "tenant1@example.org": ["/dashboard", "/services", "/services/request", "/surveys"],
+    "tenant1@example.org": [
+        "/dashboard",
+        "/services",
+        "/services/request",
+        "/surveys",
+        "/status/mine",
+    ],
     "member1@example.org": ["/dashboard", "/archives/", "/goals", "/projects"],
     "applicant@example.org": ["/dashboard", "/account/status"],
 }
@@ -80,6 +90,11 @@ def test_demo_loads_on_a_fresh_database_and_its_accounts_see_the_main_pages(demo
     assert loaded.exit_code == 0, loaded.output
     password = demo_password(loaded.output)
     secret = demo_totp_secret(loaded.output)
+    with demo_app.app_context():
+        # R5: an upcoming maintenance and a resolved incident, told to the tenant members.
+        states = sorted(db.session.scalars(select(ImpactNotice.state)))
+        assert states == [NoticeState.OPEN, NoticeState.RESOLVED]
+        db.session.remove()
 
     refused = []
     with demo_app.app_context():

@@ -90,8 +90,9 @@ def test_each_app_keeps_its_own_nav_counters(app, database_url):
     other = create_app(base_config(database_url))
     mine = app.extensions["infrawg_nav_counters"]
     theirs = other.extensions["infrawg_nav_counters"]
-    # jobs, membership, governance, provisioning, surveys: one each, not one per app built.
-    assert len(mine) == len(theirs) == 5
+    # jobs, membership, governance, provisioning, surveys, status: one each, not one per app
+    # built.
+    assert len(mine) == len(theirs) == 6
     assert mine is not theirs
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import click
 from flask import Flask, current_app, has_request_context, render_template
 from flask_mail import Connection, Message
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import infrawg.jobs.runner as jobs
@@ -35,7 +36,7 @@ from infrawg.aftercommit import after_commit, on_commit
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.jobs.models import Job, JobState
-from infrawg.notices.models import UNDELIVERED, MailState, OutboxMail
+from infrawg.notices.models import UNDELIVERED, MailState, OutboxAttachment, OutboxMail
 from infrawg.registry import find_service
 from infrawg.timeutil import utcnow
 
@@ -51,10 +52,20 @@ LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a mail: its name, MIME type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMail:
     recipients: tuple[str, ...]
     subject: str
     body: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class MailBackend(Protocol):
@@ -108,6 +119,15 @@ def _store(message: OutgoingMail, state: MailState) -> OutboxMail:
     )
     db.session.add(row)
     db.session.flush()
+    for attachment in message.attachments:
+        db.session.add(
+            OutboxAttachment(
+                mail_id=row.id,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                data=attachment.data,
+            )
+        )
     return row
 
 
@@ -132,9 +152,16 @@ def has_line_break(text: str) -> bool:
     return any(char in LINE_BREAKS for char in text)
 
 
-def send_mail(recipients: str | Iterable[str], subject: str, template: str, **context) -> None:
+def send_mail(
+    recipients: str | Iterable[str],
+    subject: str,
+    template: str,
+    attachments: Iterable[Attachment] = (),
+    **context,
+) -> None:
     """Render ``templates/notices/<template>.txt`` and send it with the configured backend.
 
+    ``attachments`` (an impact notice's .ics) are stored with the mail and sent with it.
     The mail is stored in the caller's transaction; a subject or address that would inject a
     header is refused (``Invalid``) before anything is stored, so the act fails with it.
     """
@@ -145,7 +172,14 @@ def send_mail(recipients: str | Iterable[str], subject: str, template: str, **co
         raise Invalid("A name or title must be on one line: line breaks cannot go into mail.")
     body = render_template(f"notices/{template}.txt", **context)
     backend: MailBackend = find_service("mail")
-    backend.send(OutgoingMail(recipients=to, subject=f"[Infra-WG] {subject}", body=body))
+    backend.send(
+        OutgoingMail(
+            recipients=to,
+            subject=f"[Infra-WG] {subject}",
+            body=body,
+            attachments=tuple(attachments),
+        )
+    )
 
 
 # -- delivery ------------------------------------------------------------------------------------
@@ -182,6 +216,12 @@ def deliver(ctx: jobs.JobContext, mail_id: int) -> None:
         return
     recipients: list[str | tuple[str, str]] = list(row.recipient_list)
     message = Message(subject=row.subject, recipients=recipients, body=row.body)
+    for attachment in db.session.scalars(
+        select(OutboxAttachment)
+        .where(OutboxAttachment.mail_id == row.id)
+        .order_by(OutboxAttachment.id)
+    ):
+        message.attach(attachment.filename, attachment.content_type, attachment.data)
     if message.has_bad_headers():
         raise Invalid("The subject or an address has a line break; the mail cannot be sent.")
     ctx.log(f"sending {row.subject!r} to {len(row.recipient_list)} recipient(s)")

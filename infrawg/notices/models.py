@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.extensions import Model, enum_type
@@ -58,6 +58,9 @@ class OutboxMail(Model):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"), index=True)
 
     job: Mapped[Job | None] = relationship(lazy="raise")
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        lazy="raise", order_by="OutboxAttachment.id"
+    )
 
     @property
     def recipient_list(self) -> list[str]:
@@ -66,3 +69,22 @@ class OutboxMail(Model):
     @property
     def audit_label(self) -> str:
         return f"mail #{self.id} {self.subject!r}"
+
+
+class OutboxAttachment(Model):
+    """A file sent with a mail (an impact notice's .ics), kept with the mail's row."""
+
+    __tablename__ = "outbox_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[int] = mapped_column(ForeignKey("outbox_mail.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @property
+    def text(self) -> str | None:
+        """The file as text, for the development outbox (text/* types only)."""
+        if not self.content_type.startswith("text/"):
+            return None
+        return self.data.decode("utf-8", errors="replace")

@@ -23,6 +23,7 @@ def outbox():
     page = paginate(
         select(OutboxMail)
         .where(OutboxMail.state == MailState.DEVELOPMENT)
+        .options(selectinload(OutboxMail.attachments))
         .order_by(OutboxMail.id.desc()),
         per_page=20,
     )

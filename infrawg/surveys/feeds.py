@@ -23,7 +23,7 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _utc(moment: datetime) -> datetime:
+def aware_utc(moment: datetime) -> datetime:
     """Our times are naive UTC; the libraries want them aware."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
@@ -45,7 +45,7 @@ def goals_atom(
     feed.title(_xml_text(f"{site_name} goals for {year}"))
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.link(href=page_url, rel="alternate", type="text/html")
-    feed.updated(_utc(updated))
+    feed.updated(aware_utc(updated))
     feed.author(name=_xml_text(f"The chair of the {site_name}"))
     feed.language("en")
     for goal in goals:
@@ -55,9 +55,9 @@ def goals_atom(
         entry.link(href=goal_url(goal), rel="alternate", type="text/html")
         # The feed lists published goals only: each has its time of publication.
         published = goal.published_at or goal.updated_at
-        entry.published(_utc(published))
+        entry.published(aware_utc(published))
         changed = [goal.updated_at, published, *(u.created_at for u in goal.updates)]
-        entry.updated(_utc(max(changed)))
+        entry.updated(aware_utc(max(changed)))
         entry.category(term=goal.status.value, label=goal.status.label)
         entry.summary(_xml_text(goal_summary(goal)), type="text")
         entry.content(_xml_text(goal_content(goal)), type="text")
@@ -101,12 +101,12 @@ def project_calendar(project: Project, host: str, now: datetime, link: str) -> b
             description += f"\n\n{milestone.notes}"
         event = Event()
         event.add("uid", f"milestone-{milestone.id}@{host}")
-        event.add("dtstamp", _utc(now))
-        event.add("last-modified", _utc(milestone.updated_at))
+        event.add("dtstamp", aware_utc(now))
+        event.add("last-modified", aware_utc(milestone.updated_at))
         event.add("dtstart", milestone.due_on)
         event.add("dtend", milestone.due_on + timedelta(days=1))
-        event.add("summary", _ics_text(f"{project.name}: {milestone.title}"))
-        event.add("description", _ics_text(description))
+        event.add("summary", ics_text(f"{project.name}: {milestone.title}"))
+        event.add("description", ics_text(description))
         event.add("url", link)
         event.add("status", "CONFIRMED")
         event.add("transp", "TRANSPARENT")
@@ -114,5 +114,5 @@ def project_calendar(project: Project, host: str, now: datetime, link: str) -> b
     return calendar.to_ical()
 
 
-def _ics_text(text: str) -> str:
+def ics_text(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
