@@ -70,6 +70,7 @@ class Permission(StrEnum):
     ARCHIVE_QUARANTINE = "archives:quarantine:manage"
     MAIL_READ = "notices:mail:read"
     MAIL_RETRY = "notices:mail:retry"
+    COMPONENTS_READ = "site:components:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -162,6 +163,10 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {
 # site sent (the development outbox) or could not deliver yet, and send it again.
 ROLE_PERMISSIONS[Role.STAFF] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
 ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
+
+# The living style guide (/dev/components) is a tool for the people who work on the site.
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.COMPONENTS_READ}
+ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.COMPONENTS_READ}
 
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})

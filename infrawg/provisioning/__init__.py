@@ -19,6 +19,37 @@ def init_app(app: Flask) -> None:
     jobs.install_session_hooks()
     app.register_blueprint(bp)
     web.add_nav_counter(app, views.nav_counts)
+    web.add_nav_link(app, *nav_links())
     cli.add_command(app, worker_command)
     cli.add_command(app, requeue_command)
     service.init_signals(app)
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.SERVICES,
+            "Services",
+            "provisioning.services",
+            web.permitted(Permission.SERVICE_VIEW),
+            count="service_requests",
+            id="nav-services",
+            order=10,
+            current=("provisioning.",),
+        ),
+        NavLink(
+            NavGroup.SERVICES,
+            "Jobs",
+            "provisioning.job_queue",
+            web.permitted(Permission.JOB_MANAGE),
+            count="dead_jobs",
+            count_label="gave up",
+            id="nav-jobs",
+            order=20,
+            current=("provisioning.job",),
+        ),
+    )
