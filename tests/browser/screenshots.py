@@ -21,23 +21,26 @@ from tests.browser.crawl import NARROW, PAGES, PERSONAS, WIDE, demo_site, signed
 
 def main(argv: list[str]) -> int:
     folder = Path(argv[1] if len(argv) > 1 else "screenshots")
-    with tempfile.TemporaryDirectory() as tmp, demo_site(Path(tmp)) as demo:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for viewport in (WIDE, NARROW):
-                target = folder / str(viewport["width"])
-                target.mkdir(parents=True, exist_ok=True)
-                for persona, email in PERSONAS.items():
-                    context = signed_in_context(browser, demo, email, viewport)
-                    page = context.new_page()
-                    for stop in PAGES[persona]:
-                        visit(page, stop)
-                        page.screenshot(path=target / f"{persona}-{stop.name}.png", full_page=True)
-                    if viewport is NARROW:
-                        page.locator("summary.menu-button").click()
-                        page.screenshot(path=target / f"{persona}-menu-open.png")
-                    context.close()
-            browser.close()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        demo_site(Path(tmp)) as demo,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for viewport in (WIDE, NARROW):
+            target = folder / str(viewport["width"])
+            target.mkdir(parents=True, exist_ok=True)
+            for persona, email in PERSONAS.items():
+                context = signed_in_context(browser, demo, email, viewport)
+                page = context.new_page()
+                for stop in PAGES[persona]:
+                    visit(page, stop)
+                    page.screenshot(path=target / f"{persona}-{stop.name}.png", full_page=True)
+                if viewport is NARROW:
+                    page.locator("summary.menu-button").click()
+                    page.screenshot(path=target / f"{persona}-menu-open.png")
+                context.close()
+        browser.close()
     count = sum(1 for _ in folder.rglob("*.png"))
     print(f"{count} screenshots in {folder}/")
     return 0

@@ -39,6 +39,8 @@ def test_r3_the_chair_grants_a_staff_request_inline(live_site, page: Page, mailb
     page.get_by_label("Email").fill("chair@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    # The queue is in the menu of its area, opened from the navigation.
+    page.locator("nav summary", has_text="People and organisations").click()
     page.get_by_role("link", name="Chair's queue").click()
     expect(page.locator("#nav-chair-queue .count")).to_have_text("1")
 
