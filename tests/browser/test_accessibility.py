@@ -1,6 +1,6 @@
 """The main pages of the demo, as anonymous, member, tenant member, staff and chair, in
 Chromium: no serious or critical WCAG 2.1 AA violation found by axe-core (vendored,
-tests/browser/vendor/), and at 390 px wide no sideways scroll of the page and a navigation
+tests/browser/vendor/) and no sideways scroll at 1280 px, and at 390 px wide no sideways scroll of the page and a navigation
 no taller than a quarter of the screen until its Menu button opens it."""
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def test_main_pages_have_no_serious_wcag_21_aa_violation(browser: Browser, demo,
         for stop in PAGES[persona]:
             visit(page, stop)
             problems += [f"{stop.name} ({page.url}): {v}" for v in _violations(page)]
+            scroll, width = page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            if scroll > width:
+                problems.append(f"{stop.name}: the page is {scroll}px wide in {width}px")
     finally:
         context.close()
     assert not problems, "\n".join(problems)
