@@ -1,7 +1,7 @@
 """The main pages of the demo, as anonymous, member, tenant member, staff and chair, in
 Chromium: no serious or critical WCAG 2.1 AA violation found by axe-core (vendored,
-tests/browser/vendor/) and no sideways scroll at 1280 px, and at 390 px wide no sideways scroll of the page and a navigation
-no taller than a quarter of the screen until its Menu button opens it."""
+tests/browser/vendor/) and no sideways scroll at 1280 px; at 390 px wide no sideways scroll
+and a navigation no taller than a quarter of the screen until its Menu button opens it."""
 
 from __future__ import annotations
 
