@@ -1,5 +1,6 @@
-// The navigation works without this file (every menu is a <details>); with it, opening one
-// area's menu closes the others, and a click elsewhere or Escape closes them all.
+// The site works without this file. With it: opening one area's menu closes the others, a
+// click elsewhere or Escape closes them all (every menu is a <details>); and a form that came
+// back with errors moves the focus to its error summary, so screen readers read it first.
 (function () {
   "use strict";
   function groups() { return document.querySelectorAll("details[data-nav-group]"); }
@@ -18,4 +19,10 @@
     var open = document.querySelector("details[data-nav-group][open]");
     if (open) { open.open = false; open.querySelector("summary").focus(); }
   });
+  function focusErrors(root) {
+    var summary = (root || document).querySelector("form .error-summary");
+    if (summary) { summary.focus(); }
+  }
+  document.addEventListener("DOMContentLoaded", function () { focusErrors(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { focusErrors(event.target); });
 })();
