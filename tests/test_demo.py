@@ -20,6 +20,7 @@ from infrawg.archives.models import Message, Quarantine
 from infrawg.demo_data import DEMO_ARCHIVE
 from infrawg.demo_data import archive as demo_archive
 from infrawg.extensions import db
+from infrawg.provisioning.models import Job, JobState
 from tests.conftest import FormClient, migrated_app
 from tests.servers.live import fresh_database
 
@@ -124,6 +125,10 @@ def test_demo_archive_ships_in_the_package_and_loads_without_anything_outside_it
         assert messages and messages >= 300
         assert len(quarantined) == 1
         assert f"with {messages} messages, 1 quarantined" in loaded.output
+        # A job that failed and succeeded on its retry, and one that gave up.
+        jobs = {job.state: job for job in db.session.scalars(select(Job))}
+        assert jobs[JobState.SUCCEEDED].attempts == 2
+        assert jobs[JobState.DEAD].last_error
 
         client = demo_app.test_client()
         password = demo_password(loaded.output)
