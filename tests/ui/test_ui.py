@@ -7,6 +7,8 @@ from __future__ import annotations
 from importlib import import_module
 from pathlib import Path
 
+import pytest
+
 from infrawg.enums import LabelledEnum
 from infrawg.styleguide import STATE_MODULES
 from infrawg.ui import TONES, NavGroup, Tone, tone_of
@@ -128,3 +130,19 @@ def test_style_guide_shows_every_component_and_every_state(client, people, staff
         assert page.select_one(selector) is not None, selector
     shown = {span.get_text(strip=True) for span in page.select("#all-states .tag")}
     assert "Gave up" in shown and "Awaiting email confirmation" in shown
+
+
+@pytest.mark.own_app
+def test_a_link_an_area_registers_appears_in_its_group_for_whom_it_allows(app, client):
+    from infrawg import web
+    from infrawg.ui import NavLink
+
+    web.add_nav_link(app, NavLink(NavGroup.SURVEYS, "Sample page", "governance.charter", order=99))
+    web.add_nav_link(
+        app,
+        NavLink(NavGroup.SURVEYS, "Hidden", "governance.charter", visible=lambda person: False),
+    )
+    page = html(client.get("/"))
+    surveys = page.select_one("nav .nav__group:has(> summary:-soup-contains('Surveys and goals'))")
+    labels = [a.get_text(strip=True) for a in surveys.select(".nav__sub a")]
+    assert labels == ["Goals", "Sample page"]
