@@ -114,6 +114,9 @@ def test_demo_archive_ships_in_the_package_and_loads_without_anything_outside_it
     # the repository (the archive is package data, infrawg/demo_data/infra.mbox.xz).
     package = Path(infrawg.__file__).resolve().parent
     assert DEMO_ARCHIVE.is_file() and package in DEMO_ARCHIVE.parents
+    for demo_module in (package / "demo.py", *package.glob("*/demo.py")):
+        assert "../shared" not in demo_module.read_text(), f"{demo_module} reads outside the repo"
+        assert "shared/corpus" not in demo_module.read_text(), demo_module
     monkeypatch.chdir(tmp_path)
     loaded = demo_app.test_cli_runner().invoke(args=["infrawg", "demo", "--if-empty"])
     assert loaded.exit_code == 0, loaded.output
