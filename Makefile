@@ -19,7 +19,7 @@ SYSTEM_PACKAGES += prometheus prometheus-node-exporter prometheus-blackbox-expor
 # libvirt provider says it is not installed.
 BUILD_PACKAGES := libvirt-dev pkg-config gcc python3-dev
 
-.PHONY: help run test test-sqlite test-postgresql lint typecheck bench load system-packages install clean
+.PHONY: help run test test-sqlite test-postgresql lint typecheck bench load screenshots system-packages install clean
 .DEFAULT_GOAL := help
 
 # Coverage of the package, reported by both test runs; the floor is fail_under in
@@ -94,6 +94,9 @@ bench: $(STAMP) system-packages ## benchmarks, printed as tables
 
 load: $(STAMP) ## 50 users for 60 s against gunicorn on PostgreSQL (not part of make test)
 	INFRAWG_TEST_DATABASE_URL=$${INFRAWG_TEST_DATABASE_URL:-$(PG_TEST_URL)} PYTHONPATH=. $(BIN)/python tests/bench/load_site.py
+
+screenshots: $(STAMP) system-packages ## PNGs of the main pages of the demo at 1280 and 390 px wide, in screenshots/
+	PYTHONPATH=. $(BIN)/python -m tests.browser.screenshots screenshots
 
 clean: ## remove the .venv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints. Nothing runs at import."""
     from importlib import import_module
 
-    from infrawg import aftercommit, cli, notices, registry, serving, startup, web
+    from infrawg import aftercommit, cli, notices, registry, serving, startup, styleguide, web
     from infrawg.config import build_config
     from infrawg.extensions import csrf, db, htmx, init_limiter, login_manager, mail, migrate
     from infrawg.notices import mail as notices_mail
@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # handlers of the other areas' signals it reacts to.
         import_module(f"infrawg.{area}").init_app(app)
     notices.init_app(app)
+    styleguide.init_app(app)
 
     web.init_app(app)
     serving.init_app(app)

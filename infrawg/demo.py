@@ -30,7 +30,10 @@ PEOPLE = [
     ("Theo Tenant", "tenant2@example.org", MembershipStatus.MEMBER, ()),  # Community Meetups
     ("Bo Board", "board@example.org", MembershipStatus.LEFT, (Role.BOARD,)),
     ("Ada Applicant", "applicant@example.org", MembershipStatus.AWAITING_APPROVAL, ()),
+    ("Dan Declined", "declined@example.org", MembershipStatus.DECLINED, ()),
 ]
+# Why the declined applicant was declined (what their status page shows).
+DECLINED_REASON = "Not a foundation member according to the roster of 2026-01."
 
 
 def load_demo(if_empty: bool = False) -> None:
@@ -50,10 +53,14 @@ def load_demo(if_empty: bool = False) -> None:
             declared_foundation_member=True,
             email_confirmed_at=utcnow(),
         )
+        if status == MembershipStatus.DECLINED:
+            person.status_reason = DECLINED_REASON
         db.session.add(person)
         db.session.flush()
         people[email] = person
         audit.record(None, Action.DEMO_CREATED, person, "demo data")
+        if status == MembershipStatus.DECLINED:
+            audit.record(None, Action.MEMBERSHIP_DECLINED, person, DECLINED_REASON)
         if status == MembershipStatus.MEMBER:
             follow_membership(email)
         for role in roles:

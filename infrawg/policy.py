@@ -77,6 +77,7 @@ class Permission(StrEnum):
     MAIL_RETRY = "notices:mail:retry"
     NOTICE_MANAGE = "status:notice:manage"
     NOTICE_READ = "status:notice:read"
+    COMPONENTS_READ = "site:components:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -174,6 +175,9 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.MAIL_READ, Permission.MAIL_RETRY}
 # those about their own organisations' services (the subject rule below).
 ROLE_PERMISSIONS[Role.STAFF] |= {Permission.NOTICE_MANAGE, Permission.NOTICE_READ}
 ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.NOTICE_MANAGE, Permission.NOTICE_READ}
+# The living style guide (/dev/components) is a tool for the people who work on the site.
+ROLE_PERMISSIONS[Role.STAFF] |= {Permission.COMPONENTS_READ}
+ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.COMPONENTS_READ}
 
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})

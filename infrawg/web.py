@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from infrawg import audit, policy
+from infrawg import audit, policy, ui
 from infrawg.errors import DomainError, Invalid, NotAllowed
 from infrawg.extensions import db, login_manager
 
@@ -355,13 +355,16 @@ def security_headers(response: Response) -> Response:
 def template_context() -> dict[str, Any]:
     # Outside a request (mail sent by a job) there is no current user at all.
     person = current_user if getattr(current_user, "is_authenticated", False) else None
+    counts = nav_counts(person)
     return {
         "can": lambda permission, subject=None: policy.can(person, permission, subject),
         "Permission": policy.Permission,
         "roles": policy.roles_of(person),
-        "nav_counts": nav_counts(person),
+        "nav_counts": counts,
         "second_factor_needed": policy.needs_second_factor(person),
-        "nav_areas": current_app.extensions.get(_NAV_AREAS, []),
+        # Called by _nav.html only: pages rendered without the database replace the nav.
+        "nav_groups": lambda: ui.nav_groups(person, counts),
+        "work_total": lambda: ui.work_total(counts),
     }
 
 
@@ -377,15 +380,16 @@ def add_nav_counter(app: Flask, func: NavCounter) -> None:
         counters.append(func)
 
 
-_NAV_AREAS = "infrawg_nav_areas"
+def add_nav_link(app: Flask, *links: ui.NavLink) -> None:
+    """Register, for ``app``, entries of the navigation (grouped by area, shown to whom
+    ``visible`` allows, with a count of the nav counters). Each area adds its own in its
+    ``init_app``; the nav is built from these, never from a list kept by hand."""
+    ui.add_nav_links(app, links)
 
 
-def add_nav_area(app: Flask, area: str) -> None:
-    """Register, for ``app``, an area whose ``templates/<area>/_nav.html``,
-    ``_dashboard.html`` and ``_waiting.html`` the navigation and the dashboard include."""
-    areas = app.extensions.setdefault(_NAV_AREAS, [])
-    if area not in areas:
-        areas.append(area)
+def permitted(permission: policy.Permission) -> ui.Visible:
+    """A nav link's ``visible``: shown to whom ``policy.can`` allows ``permission``."""
+    return lambda person: policy.can(person, permission)
 
 
 def nav_counts(person) -> dict[str, int]:
@@ -483,4 +487,5 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine)
     app.jinja_env.globals["site_name"] = "Infra-WG"
+    app.jinja_env.filters["tone"] = ui.tone_of
     app.jinja_env.globals["config_mail_backend"] = lambda: current_app.config["MAIL_BACKEND"]

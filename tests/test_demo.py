@@ -1,18 +1,27 @@
 """`flask infrawg demo` (what `make run` loads): on a fresh database, the demo accounts sign in
-and the main pages answer."""
+and the main pages answer; the demo archive ships in the package and needs nothing outside
+the repository."""
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyotp
 import pytest
+from bs4 import BeautifulSoup
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+import infrawg
+from infrawg.archives.models import Message, Quarantine
+from infrawg.demo_data import DEMO_ARCHIVE
+from infrawg.demo_data import archive as demo_archive
 from infrawg.extensions import db
+from infrawg.jobs.models import Job, JobState
 from infrawg.status.models import ImpactNotice, NoticeState
 from tests.conftest import FormClient, migrated_app
 from tests.servers.live import fresh_database
@@ -38,8 +47,15 @@ PAGES = {
         "/dev/outbox",
         "/status",
         "/status/notices",
+        "/organisations",
     ],
-    "staff1@example.org": ["/dashboard", "/services", "/jobs", "/membership/applications"],
+    "staff1@example.org": [
+        "/dashboard",
+        "/services",
+        "/jobs",
+        "/membership/applications",
+        "/archives/quarantine",
+    ],
     "tenant1@example.org": [
         "/dashboard",
         "/services",
@@ -49,6 +65,7 @@ PAGES = {
     ],
     "member1@example.org": ["/dashboard", "/archives/", "/goals", "/projects"],
     "applicant@example.org": ["/dashboard", "/account/status"],
+    "declined@example.org": ["/account/status"],
 }
 
 
@@ -136,3 +153,44 @@ def test_demo_if_empty_loads_nothing_the_second_time(demo_app):
     again = runner.invoke(args=["infrawg", "demo", "--if-empty"])
     assert again.exit_code == 0, again.output
     assert "nothing loaded" in again.output
+
+
+def test_demo_archive_ships_in_the_package_and_loads_without_anything_outside_it(
+    demo_app, monkeypatch, tmp_path
+):
+    # Run from a directory with no ../shared next to it: nothing the demo reads is outside
+    # the repository (the archive is package data, infrawg/demo_data/infra.mbox.xz).
+    package = Path(infrawg.__file__).resolve().parent
+    assert DEMO_ARCHIVE.is_file() and package in DEMO_ARCHIVE.parents
+    for demo_module in (package / "demo.py", *package.glob("*/demo.py")):
+        assert "../shared" not in demo_module.read_text(), f"{demo_module} reads outside the repo"
+        assert "shared/corpus" not in demo_module.read_text(), demo_module
+    monkeypatch.chdir(tmp_path)
+    loaded = demo_app.test_cli_runner().invoke(args=["infrawg", "demo", "--if-empty"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "../shared" not in loaded.output and "not found" not in loaded.output
+
+    with demo_app.app_context():
+        messages = db.session.scalar(select(func.count()).select_from(Message))
+        quarantined = db.session.scalars(select(Quarantine)).all()
+        assert messages and messages >= 300
+        assert len(quarantined) == 1
+        assert f"with {messages} messages, 1 quarantined" in loaded.output
+        # A job that failed and succeeded on its retry, and one that gave up.
+        jobs = {job.state: job for job in db.session.scalars(select(Job))}
+        assert jobs[JobState.SUCCEEDED].attempts == 2
+        assert jobs[JobState.DEAD].last_error
+
+        client = demo_app.test_client()
+        password = demo_password(loaded.output)
+        client.post("/signin", data={"email": "member1@example.org", "password": password})
+        page = BeautifulSoup(client.get("/archives/infra/").data, "html.parser")
+        subjects = [a.get_text(strip=True) for a in page.select("a[href*='/threads/']")]
+        assert "Renewing the wildcard certificate for docs" in subjects
+        db.session.remove()
+
+
+def test_demo_archive_is_what_its_generator_writes():
+    # infrawg/demo_data/archive.py is deterministic; regenerate the file after changing it.
+    with lzma.open(DEMO_ARCHIVE) as archive:
+        assert archive.read() == demo_archive.mbox_bytes()

@@ -22,7 +22,7 @@ NOT_ROUTES = {"static"}
 
 def all_rows() -> list[Row]:
     rows: list[Row] = []
-    for area in (*AREAS, "notices", "serving"):
+    for area in (*AREAS, "notices", "serving", "ui"):
         try:
             rows.extend(import_module(f"tests.{area}.routes").ROWS)
         except ModuleNotFoundError:

@@ -17,5 +17,49 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     web.add_nav_counter(app, views.nav_counts)
+    web.add_nav_link(app, *nav_links())
     cli.add_command(app, bootstrap_command)
     service.init_signals(app)
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.PEOPLE,
+            "People",
+            "governance.people",
+            web.permitted(Permission.DIRECTORY_READ),
+            order=10,
+            current=("governance.people", "governance.person"),
+        ),
+        NavLink(
+            NavGroup.PEOPLE,
+            "Chair's queue",
+            "governance.chair_queue",
+            web.permitted(Permission.STAFF_DECIDE),
+            count="chair_queue",
+            id="nav-chair-queue",
+            order=40,
+        ),
+        NavLink(
+            NavGroup.PEOPLE,
+            "Board's queue",
+            "governance.board_queue",
+            web.permitted(Permission.APPLICATION_DECIDE_BOARD),
+            count="board_queue",
+            id="nav-board-queue",
+            order=41,
+        ),
+        NavLink(
+            NavGroup.PEOPLE,
+            "Audit trail",
+            "governance.audit_trail",
+            web.permitted(Permission.AUDIT_READ),
+            order=50,
+        ),
+        NavLink(NavGroup.PEOPLE, "Charter", "governance.charter", order=90),
+    )

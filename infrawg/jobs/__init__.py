@@ -27,6 +27,27 @@ def init_app(app: Flask) -> None:
     runner.install_session_hooks()
     app.register_blueprint(bp)
     web.add_nav_counter(app, views.nav_counts)
+    web.add_nav_link(app, *nav_links())
     cli.add_command(app, worker_command)
     cli.add_command(app, requeue_command)
     views.start_worker_on_first_request(app)
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.SERVICES,
+            "Jobs",
+            "jobs.job_queue",
+            web.permitted(Permission.JOB_MANAGE),
+            count="dead_jobs",
+            count_label="gave up",
+            id="nav-jobs",
+            order=20,
+            current=("jobs.",),
+        ),
+    )

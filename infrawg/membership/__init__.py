@@ -23,4 +23,37 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     twofactor_views.init_app(app)
     web.add_nav_counter(app, views.nav_counts)
+    web.add_nav_link(app, *nav_links())
     cli.add_command(app, list_cli)
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.PEOPLE,
+            "Applications",
+            "membership.applications",
+            web.permitted(Permission.MEMBERSHIP_DECIDE),
+            count="applications",
+            id="nav-applications",
+            order=30,
+        ),
+        NavLink(
+            NavGroup.PEOPLE,
+            "List drift",
+            "membership.drift",
+            web.permitted(Permission.MEMBERSHIP_DRIFT_READ),
+            order=60,
+        ),
+        NavLink(
+            NavGroup.PEOPLE,
+            "Roster",
+            "membership.roster",
+            web.permitted(Permission.ROSTER_MANAGE),
+            order=61,
+        ),
+    )

@@ -25,4 +25,24 @@ def init_app(app: Flask) -> None:
         "service",
         lambda item: (item.name, url_for("provisioning.service_page", service_id=item.id)),
     )
+    web.add_nav_link(app, *nav_links())
     service.init_signals(app)
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.SERVICES,
+            "Services",
+            "provisioning.services",
+            web.permitted(Permission.SERVICE_VIEW),
+            count="service_requests",
+            id="nav-services",
+            order=10,
+            current=("provisioning.",),
+        ),
+    )

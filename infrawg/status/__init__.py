@@ -26,5 +26,38 @@ def init_app(app: Flask) -> None:
     from infrawg.status import views  # noqa: F401  (the blueprint's routes)
 
     app.register_blueprint(bp)
-    web.add_nav_area(app, "status")
     web.add_nav_counter(app, _waiting)
+    web.add_nav_link(app, *nav_links())
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.SERVICES,
+            "Impact notices",
+            "status.notices",
+            web.permitted(Permission.NOTICE_MANAGE),
+            id="nav-notices",
+            order=30,
+            current=("status.notice",),
+        ),
+        NavLink(
+            NavGroup.SERVICES,
+            "My notices",
+            "status.mine",
+            lambda person: (
+                web.permitted(Permission.DASHBOARD_READ)(person)
+                and not web.permitted(Permission.NOTICE_MANAGE)(person)
+            ),
+            count="impact_notices",
+            count_label="to acknowledge",
+            id="nav-my-notices",
+            order=30,
+        ),
+        # The status page is public: it names nothing private.
+        NavLink(NavGroup.SERVICES, "Status", "status.status_page", id="nav-status", order=40),
+    )

@@ -19,4 +19,36 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     web.add_nav_counter(app, answers.nav_counts)
+    web.add_nav_link(app, *nav_links())
     cli.add_command(app, surveys_cli)
+
+
+def nav_links():
+    from infrawg import web
+    from infrawg.policy import Permission
+    from infrawg.ui import NavGroup, NavLink
+
+    return (
+        NavLink(
+            NavGroup.SURVEYS,
+            "Surveys",
+            "surveys.surveys",
+            web.permitted(Permission.SURVEY_READ),
+            count="surveys",
+            count_label="to answer",
+            id="nav-surveys",
+            order=10,
+            current=("surveys.",),
+        ),
+        NavLink(
+            NavGroup.SURVEYS, "Goals", "surveys.goals_index", order=20, current=("surveys.goal",)
+        ),
+        NavLink(
+            NavGroup.SURVEYS,
+            "Milestones",
+            "surveys.projects",
+            web.permitted(Permission.MILESTONE_READ),
+            order=30,
+            current=("surveys.project", "surveys.milestone"),
+        ),
+    )

@@ -1,4 +1,5 @@
-"""Demo data of tenants: two organisations with their tenant members, a CO application."""
+"""Demo data of tenants: two organisations with their tenant members, a CO application
+waiting for the board, and a declined one (R8: kept, with the reasons)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,42 @@ def load_demo(people: dict[str, Person]) -> None:
     db.session.flush()
     audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, sprints.name)
     audit.record(chair, Action.CO_APPLICATION_CHAIR_APPROVED, application, reason)
+
+    _declined_application(people, chair)
+
+
+def _declined_application(people: dict[str, Person], chair: Person) -> None:
+    # R8: a declined application is kept, with both decisions and their reasons.
+    applicant = people["member1@example.org"]
+    crypto = _organisation(
+        kind=OrganisationKind.CO,
+        name="Token Mining Club",
+        slug="token-mining-club",
+        description="Runs mining rigs for a community token.",
+        mission="Fund events with mined tokens.",
+        status=OrganisationStatus.DECLINED,
+        status_reason="Declined by the chair and the board",
+    )
+    db.session.add(TenantMember(organisation_id=crypto.id, person_id=applicant.id))
+    now = utcnow()
+    application = COApplication(
+        organisation_id=crypto.id,
+        applicant_id=applicant.id,
+        services="Eight VMs with GPUs, running all year.",
+        mission_statement="Mined tokens would pay for meetups.",
+        state=ApplicationState.DECLINED,
+    )
+    reason = "Not in the foundation's mission, and beyond the group's capacity."
+    application.decisions.append(
+        ApplicationDecision(
+            side=Side.CHAIR,
+            decision=Decision.DECLINE,
+            decision_reason=reason,
+            decided_at=now,
+            decided_by_id=chair.id,
+        )
+    )
+    db.session.add(application)
+    db.session.flush()
+    audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, crypto.name)
+    audit.record(chair, Action.CO_APPLICATION_CHAIR_DECLINED, application, reason)

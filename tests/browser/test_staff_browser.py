@@ -38,6 +38,8 @@ def test_r3_the_chair_grants_a_staff_request_inline(live_site, page: Page, mailb
         secret = enrol_totp(chair.id)  # the chair's powers need a second factor
 
     sign_in_with_totp(page, live_site.url, "chair@example.org", secret)
+    # The queue is in the menu of its area, opened from the navigation.
+    page.locator("nav summary", has_text="People and organisations").click()
     page.get_by_role("link", name="Chair's queue").click()
     expect(page.locator("#nav-chair-queue .count")).to_have_text("1")
 
