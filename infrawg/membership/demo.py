@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from infrawg.extensions import db
+from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.membership.lists import SYNC_JOB
 from infrawg.membership.models import Person
-from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.timeutil import utcnow
 
 DOWN = "Mailman at http://127.0.0.1:8001 did not answer: connection refused"

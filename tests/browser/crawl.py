@@ -72,7 +72,7 @@ PAGES: dict[str, list[Stop]] = {
         Stop("dashboard", "/dashboard"),
         Stop("applications", "/membership/applications"),
         Stop("services", "/services"),
-        Stop("jobs", "/services/jobs"),
+        Stop("jobs", "/jobs"),
         Stop("quarantine", "/archives/quarantine"),
         Stop("outbox", "/dev/outbox"),
         Stop("components", "/dev/components"),
