@@ -21,6 +21,8 @@ STATE_MODULES = (
     "infrawg.governance.models",
     "infrawg.tenants.models",
     "infrawg.provisioning.models",
+    "infrawg.jobs.models",
+    "infrawg.status.models",
     "infrawg.surveys.models",
     "infrawg.notices.models",
     "infrawg.archives.models",

@@ -57,6 +57,7 @@ TONES: dict[str, dict[str, Tone]] = {
         "decommissioned": N,
     },
     "JobState": {"queued": W, "running": A, "succeeded": K, "failed": W, "dead": D},
+    "NoticeState": {"open": W, "resolved": K},
     "SurveyState": {"draft": N, "open": A, "closed": K},
     "GoalStatus": {"planned": N, "in_progress": A, "done": K, "dropped": D},
     "MilestoneStatus": {"planned": N, "in_progress": A, "done": K, "slipped": D},

@@ -76,7 +76,8 @@ def test_nav_groups_areas_and_marks_the_current_section(client, people, member):
 def test_nav_shows_only_what_the_person_may_open(client, people, member):
     anonymous = html(client.get("/"))
     links = [a.get_text(strip=True) for a in anonymous.select("nav a.nav__link")]
-    assert links == ["Goals", "Charter", "Join", "Sign in"]
+    # The status page names nothing private (R5), so visitors see it too.
+    assert links == ["Status", "Goals", "Charter", "Join", "Sign in"]
     people.sign_in(client, member)
     page = html(client.get("/dashboard"))
     hrefs = {a["href"] for a in page.select("nav a")}
