@@ -1,0 +1,378 @@
+"""Benchmark of the pages: req/s of each page as a ratio of a bare Flask page's, same run.
+
+Run by `make bench` (PYTHONPATH=.), not by `make test`. For each engine (SQLite, and
+PostgreSQL on INFRAWG_TEST_DATABASE_URL's server or postgresql+psycopg://postgres@127.0.0.1:5432/test)
+and each size (the demo data; with BENCH_FOUNDATION=1 a foundation's size, made by
+`flask infrawg bench-data`), on a fresh database:
+
+- serves the site and a bare Flask page (tests/bench/bare_app.py) under the same gunicorn
+  (2 sync workers), drives both with wrk (8 connections), rounds interleaved: bare, then
+  every page, BENCH_ROUNDS times; each page's figure is the median over the rounds of its
+  req/s divided by the bare page's req/s of the same round;
+- then profiles each page in-process (cProfile over the Flask test client on the same
+  database) and prints where the time goes: SQL (queries and time per request), templates,
+  the app's own code, Flask and the rest.
+
+BENCH_QUICK=1: one round of 2 s per page, no profile (about a minute per engine).
+BENCH_ENGINES=sqlite,postgresql picks the engines; BENCH_PROFILE=0 skips the profile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from tests.bench.load_site import PG_DEFAULT, ROOT, prepare, stop
+from tests.servers.live import fresh_database
+from tests.servers.ports import free_port
+
+BIN = Path(sys.executable).parent
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS") or (1 if QUICK else 3))
+SECONDS = float(os.environ.get("BENCH_SECONDS") or (2 if QUICK else 5))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") == "1"
+FOUNDATION = os.environ.get("BENCH_FOUNDATION") == "1"
+ENGINES = os.environ.get("BENCH_ENGINES", "sqlite,postgresql").split(",")
+CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
+THREAD_LINK = re.compile(r'href="(/archives/infra/threads/\d+)"')
+RESULTS_LINK = re.compile(r'href="(/surveys/\d+/results)"')
+
+# (row, who signs in, target ratio)
+PAGES = [
+    ("member dashboard", "member1@example.org", 0.35),
+    ("archive thread page", "member1@example.org", 0.35),
+    ("archive search results", "member1@example.org", 0.25),
+    ("people directory", "member1@example.org", 0.35),
+    ("survey results", "chair@example.org", 0.30),
+]
+
+
+def sign_in(base: str, email: str, password: str) -> requests.Session:
+    http = requests.Session()
+    page = http.get(f"{base}/signin", timeout=30)
+    token = CSRF.search(page.text).group(1)
+    response = http.post(
+        f"{base}/signin",
+        data={"email": email, "password": password, "csrf_token": token},
+        allow_redirects=False,
+        timeout=30,
+    )
+    if response.status_code != 303:
+        sys.exit(f"sign-in of {email} answered {response.status_code}")
+    return http
+
+
+def median_thread(http: requests.Session, base: str) -> str:
+    """A thread of middling size from the list's first page (threads are the bench's)."""
+    paths = sorted(set(THREAD_LINK.findall(http.get(f"{base}/archives/infra/", timeout=30).text)))
+    if not paths:
+        sys.exit("no thread on /archives/infra/")
+    return paths[len(paths) // 2]
+
+
+def page_paths(base: str, password: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Each row's path, and each row's session cookie."""
+    sessions = {email: sign_in(base, email, password) for _, email, _ in PAGES}
+    member = sessions["member1@example.org"]
+    chair = sessions["chair@example.org"]
+    results = RESULTS_LINK.findall(chair.get(f"{base}/surveys", timeout=30).text)
+    if not results:
+        sys.exit("no survey with results on /surveys")
+    paths = {
+        "member dashboard": "/dashboard",
+        "archive thread page": median_thread(member, base),
+        "archive search results": "/archives/search?q=driver",
+        "people directory": "/people",
+        "survey results": results[0],
+    }
+    cookies = {}
+    for row, email, _ in PAGES:
+        http = sessions[email]
+        response = http.get(base + paths[row], allow_redirects=False, timeout=30)
+        if response.status_code != 200:
+            sys.exit(f"{row}: {paths[row]} answered {response.status_code}")
+        cookies[row] = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    return paths, cookies
+
+
+def gunicorn(env: dict[str, str], app: str, port: int, log: Path) -> subprocess.Popen:
+    """``app`` under the production settings (deploy/gunicorn.conf.py: its access log,
+    its hooks), with sync workers; its output goes to ``log``."""
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--config",
+            "deploy/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "sync",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"gunicorn {app} exited at start:\n{log.read_text()[-3000:]}")
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+            return server
+        except requests.RequestException:
+            time.sleep(0.3)
+    stop(server)
+    sys.exit(f"gunicorn {app} did not answer within 60 s")
+
+
+def wrk(url: str, cookie: str | None = None, seconds: float = SECONDS) -> tuple[float, int]:
+    """(requests per second, responses that were not 2xx/3xx or failed)."""
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket = re.search(r"Socket errors: connect (\d+), read \d+, write (\d+), timeout (\d+)", out)
+    if socket:
+        bad += int(socket.group(1)) + int(socket.group(2)) + int(socket.group(3))
+    return rate, bad
+
+
+def measure(base: str, bare: str, paths: dict[str, str], cookies: dict[str, str]) -> dict:
+    """Interleaved rounds: the bare page, then each page; ratios within a round."""
+    for row in paths:  # warm up: templates compiled, connections open, caches filled
+        wrk(base + paths[row], cookies[row], seconds=1)
+    wrk(bare, seconds=1)
+    ratios: dict[str, list[float]] = {row: [] for row in paths}
+    rates: dict[str, list[float]] = {row: [] for row in paths} | {"bare": []}
+    errors: dict[str, int] = {row: 0 for row in paths}
+    for _ in range(ROUNDS):
+        reference, _ = wrk(bare)
+        rates["bare"].append(reference)
+        for row in paths:
+            rate, bad = wrk(base + paths[row], cookies[row])
+            rates[row].append(rate)
+            ratios[row].append(rate / reference)
+            errors[row] += bad
+    return {
+        "ratio": {row: statistics.median(v) for row, v in ratios.items()},
+        "rate": {row: statistics.median(v) for row, v in rates.items()},
+        "errors": errors,
+    }
+
+
+PROFILE_CHILD = r"""
+import cProfile, json, pstats, sys, time
+from sqlalchemy import event
+from wsgi import app
+from infrawg.extensions import db
+
+paths, cookies, repeat = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+with app.app_context():
+    engine = db.engine
+sql = {"n": 0, "t": 0.0}
+def before(conn, cursor, statement, parameters, context, executemany):
+    context._bench_start = time.perf_counter()
+def after(conn, cursor, statement, parameters, context, executemany):
+    sql["n"] += 1
+    sql["t"] += time.perf_counter() - context._bench_start
+event.listen(engine, "before_cursor_execute", before)
+event.listen(engine, "after_cursor_execute", after)
+out = {}
+for row, path in paths.items():
+    client = app.test_client()
+    for part in cookies[row].split("; "):
+        name, _, value = part.partition("=")
+        client.set_cookie(name, value)
+    for _ in range(3):
+        assert client.get(path).status_code == 200, path
+    sql["n"], sql["t"] = 0, 0.0
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.enable()
+    for _ in range(repeat):
+        client.get(path)
+    profile.disable()
+    wall = time.perf_counter() - start
+    queries, sql_time = sql["n"], sql["t"]
+    stats = pstats.Stats(profile)
+    by_part = {}
+    for (filename, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
+        if "sqlalchemy" in filename or "psycopg" in filename or "sqlite3" in filename:
+            part = "SQLAlchemy + driver (Python)"
+        elif "jinja2" in filename or "markupsafe" in filename or "/templates/" in filename:
+            part = "Jinja2"
+        elif "/infrawg/" in filename:
+            part = "infrawg"
+        elif "flask_limiter" in filename or "limits/" in filename:
+            part = "rate limiter"
+        elif "flask_wtf" in filename or "wtforms" in filename or "itsdangerous" in filename:
+            part = "CSRF, forms, signing"
+        elif "flask" in filename or "werkzeug" in filename or "blinker" in filename:
+            part = "Flask, Werkzeug"
+        else:
+            part = "other"
+        by_part[part] = by_part.get(part, 0.0) + tt
+    own = []
+    for (filename, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
+        if "/infrawg/" in filename or "/templates/" in filename:
+            short = filename.split("/infrawg/")[-1] if "/infrawg/" in filename else filename
+            own.append((ct, f"{short}:{line} {name}", nc))
+    own.sort(reverse=True)
+    total = sum(by_part.values()) or 1.0
+    out[row] = {
+        "ms": wall / repeat * 1000,
+        "queries": queries / repeat,
+        "sql_ms": sql_time / repeat * 1000,
+        "parts": {k: v / total for k, v in sorted(by_part.items(), key=lambda i: -i[1])},
+        "top": [(ct / repeat * 1000, label, nc // repeat) for ct, label, nc in own[:12]],
+    }
+print(json.dumps(out))
+"""
+
+
+def profile(env: dict[str, str], paths: dict[str, str], cookies: dict[str, str]) -> dict:
+    repeat = "20"
+    done = subprocess.run(
+        [sys.executable, "-c", PROFILE_CHILD, json.dumps(paths), json.dumps(cookies), repeat],
+        cwd=ROOT,
+        env=env | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr[-2000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_engine(engine: str, size: str) -> dict:
+    base_url = None
+    if engine == "postgresql":
+        base_url = os.environ.get("INFRAWG_TEST_DATABASE_URL") or PG_DEFAULT
+        if not base_url.startswith("postgresql"):
+            base_url = PG_DEFAULT
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+    try:
+        with fresh_database(base_url, tmp) as url:
+            env = {
+                **os.environ,
+                "FLASK_APP": "wsgi",
+                "INFRAWG_DATABASE_URL": url,
+                "INFRAWG_SECRET_KEY": secrets.token_urlsafe(32),
+                "INFRAWG_MAIL_BACKEND": "outbox",
+                "INFRAWG_ARCHIVE_DIR": str(tmp / "archive"),
+                "INFRAWG_EMBEDDED_WORKER": "0",
+                "INFRAWG_RATELIMIT_SIGNIN": "10000 per minute",
+            }
+            env.pop("INFRAWG_REDIS_URL", None)
+            password = prepare(env, tmp)
+            if size == "foundation":
+                from tests.bench.load_site import flask
+
+                flask(env, "infrawg", "bench-data")
+            site_port, bare_port = free_port(), free_port()
+            log = tmp / "gunicorn.log"
+            site = gunicorn(env, "wsgi:app", site_port, log)
+            bare = gunicorn(env, "tests.bench.bare_app:app", bare_port, log)
+            try:
+                base = f"http://127.0.0.1:{site_port}"
+                paths, cookies = page_paths(base, password)
+                result = measure(base, f"http://127.0.0.1:{bare_port}/", paths, cookies)
+            finally:
+                stop(site)
+                stop(bare)
+            if PROFILE:
+                result["profile"] = profile(env, paths, cookies)
+            result["paths"] = paths
+            return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_table(size: str, results: dict[str, dict]) -> None:
+    names = list(results)
+    print(
+        f"\nPages, {size} data: req/s as a ratio of a bare Flask page's (gunicorn {WORKERS} "
+        f"sync workers, wrk {CONNECTIONS} connections, median of {ROUNDS} interleaved "
+        f"round(s) of {SECONDS:g} s)"
+    )
+    header = f"| {'measure':<24} |" + "".join(f" {n:>17} |" for n in names) + " target |"
+    print(header)
+    print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
+    rows = [("bare Flask page (req/s)", None)] + [(row, target) for row, _, target in PAGES]
+    for row, target in rows:
+        cells = []
+        for name in names:
+            r = results[name]
+            if "error" in r:
+                cells.append("error")
+            elif target is None:
+                cells.append(f"{r['rate']['bare']:,.0f}")
+            else:
+                bad = f" {r['errors'][row]}err" if r["errors"][row] else ""
+                cells.append(f"{r['ratio'][row]:.2f} ({r['rate'][row]:,.0f}/s){bad}")
+        goal = f">={target:.2f}" if target else ""
+        print(f"| {row:<24} |" + "".join(f" {c:>17} |" for c in cells) + f" {goal:>6} |")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{name}: {r['error']}")
+        prof = r.get("profile")
+        if not prof:
+            continue
+        print(f"\nWhere the time goes, {name}, {size} data (in-process, cProfile, per request):")
+        if "error" in prof:
+            print(prof["error"])
+            continue
+        for row, p in sorted(prof.items(), key=lambda i: -i[1]["ms"]):
+            parts = ", ".join(f"{k} {v:.0%}" for k, v in p["parts"].items() if v >= 0.03)
+            print(
+                f"- {row}: {p['ms']:.1f} ms, {p['queries']:.0f} queries "
+                f"({p['sql_ms']:.1f} ms in the database driver); {parts}"
+            )
+            for ms, label, calls in p["top"][:8]:
+                print(f"    {ms:6.1f} ms  x{calls:<3} {label}")
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("bench_pages: wrk is missing (apt-get install wrk); skipped")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    sizes = ["demo"] + (["foundation"] if FOUNDATION else [])
+    for size in sizes:
+        results = {}
+        for engine in ENGINES:
+            name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[engine]
+            try:
+                results[name] = run_engine(engine, size)
+            except (subprocess.SubprocessError, OSError, requests.RequestException) as exc:
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        print_table(size, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
