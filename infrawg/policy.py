@@ -8,6 +8,7 @@ subject (a tenant member of *this* organisation) are answered by ``can`` too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -194,8 +195,15 @@ def forget_roles() -> None:
 
 
 def permissions_of(person: Person | None) -> frozenset[Permission]:
+    return _permissions_of_roles(roles_of(person))
+
+
+@functools.cache
+def _permissions_of_roles(roles: frozenset[Role]) -> frozenset[Permission]:
+    # A page asks can() a few dozen times (the nav, its buttons); the union of the role
+    # sets is worked out once per combination of roles (there are a handful), not each time.
     perms: set[Permission] = set()
-    for role in roles_of(person):
+    for role in roles:
         perms |= ROLE_PERMISSIONS[role]
     return frozenset(perms)
 
