@@ -13,6 +13,8 @@ and each size (the demo data; with BENCH_FOUNDATION=1 a foundation's size, made 
   database) and prints where the time goes: SQL (queries and time per request), templates,
   the app's own code, Flask and the rest.
 
+BENCH_BASELINE=<git revision>: the same database is served by that revision's code too,
+in the same rounds, as extra rows (before/after on one noisy machine).
 BENCH_QUICK=1: one round of 2 s per page, no profile (about a minute per engine).
 BENCH_ENGINES=sqlite,postgresql picks the engines; BENCH_PROFILE=0 skips the profile.
 """
@@ -46,6 +48,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") == "1"
 FOUNDATION = os.environ.get("BENCH_FOUNDATION") == "1"
+# A commit (or any git revision) whose code serves the same database beside this tree's.
+BASELINE = os.environ.get("BENCH_BASELINE", "")
 ENGINES = os.environ.get("BENCH_ENGINES", "sqlite,postgresql").split(",")
 CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
 THREAD_LINK = re.compile(r'href="(/archives/infra/threads/\d+)"')
@@ -109,7 +113,9 @@ def page_paths(base: str, password: str) -> tuple[dict[str, str], dict[str, str]
     return paths, cookies
 
 
-def gunicorn(env: dict[str, str], app: str, port: int, log: Path) -> subprocess.Popen:
+def gunicorn(
+    env: dict[str, str], app: str, port: int, log: Path, cwd: Path = ROOT
+) -> subprocess.Popen:
     """``app`` under the production settings (deploy/gunicorn.conf.py: its access log,
     its hooks), with sync workers; its output goes to ``log``."""
     server = subprocess.Popen(
@@ -125,7 +131,7 @@ def gunicorn(env: dict[str, str], app: str, port: int, log: Path) -> subprocess.
             "sync",
             app,
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -159,22 +165,27 @@ def wrk(url: str, cookie: str | None = None, seconds: float = SECONDS) -> tuple[
     return rate, bad
 
 
-def measure(base: str, bare: str, paths: dict[str, str], cookies: dict[str, str]) -> dict:
-    """Interleaved rounds: the bare page, then each page; ratios within a round."""
-    for row in paths:  # warm up: templates compiled, connections open, caches filled
-        wrk(base + paths[row], cookies[row], seconds=1)
+def measure(
+    sites: dict[str, str], bare: str, paths: dict[str, str], cookies: dict[str, str]
+) -> dict:
+    """Interleaved rounds: the bare page, then each page on each site (this tree, and the
+    baseline's when there is one); ratios within a round."""
+    rows = [(row, site) for row in paths for site in sites]
+    for row, site in rows:  # warm up: templates compiled, connections open, caches filled
+        wrk(sites[site] + paths[row], cookies[row], seconds=1)
     wrk(bare, seconds=1)
-    ratios: dict[str, list[float]] = {row: [] for row in paths}
-    rates: dict[str, list[float]] = {row: [] for row in paths} | {"bare": []}
-    errors: dict[str, int] = {row: 0 for row in paths}
+    keys = [row if site == "site" else f"{row} [{site}]" for row, site in rows]
+    ratios: dict[str, list[float]] = {key: [] for key in keys}
+    rates: dict[str, list[float]] = {key: [] for key in keys} | {"bare": []}
+    errors: dict[str, int] = {key: 0 for key in keys}
     for _ in range(ROUNDS):
         reference, _ = wrk(bare)
         rates["bare"].append(reference)
-        for row in paths:
-            rate, bad = wrk(base + paths[row], cookies[row])
-            rates[row].append(rate)
-            ratios[row].append(rate / reference)
-            errors[row] += bad
+        for key, (row, site) in zip(keys, rows, strict=True):
+            rate, bad = wrk(sites[site] + paths[row], cookies[row])
+            rates[key].append(rate)
+            ratios[key].append(rate / reference)
+            errors[key] += bad
     return {
         "ratio": {row: statistics.median(v) for row, v in ratios.items()},
         "rate": {row: statistics.median(v) for row, v in rates.items()},
@@ -295,15 +306,30 @@ def run_engine(engine: str, size: str) -> dict:
                 flask(env, "infrawg", "bench-data")
             site_port, bare_port = free_port(), free_port()
             log = tmp / "gunicorn.log"
-            site = gunicorn(env, "wsgi:app", site_port, log)
-            bare = gunicorn(env, "tests.bench.bare_app:app", bare_port, log)
+            servers = [
+                gunicorn(env, "wsgi:app", site_port, log),
+                gunicorn(env, "tests.bench.bare_app:app", bare_port, log),
+            ]
+            sites = {"site": f"http://127.0.0.1:{site_port}"}
             try:
-                base = f"http://127.0.0.1:{site_port}"
-                paths, cookies = page_paths(base, password)
-                result = measure(base, f"http://127.0.0.1:{bare_port}/", paths, cookies)
+                if BASELINE:
+                    # The same database served by the code of another commit, measured in
+                    # the same rounds: a before/after that the machine's noise cannot fake.
+                    tree = tmp / "baseline"
+                    tree.mkdir()
+                    archive = subprocess.run(
+                        ["git", "archive", BASELINE], cwd=ROOT, capture_output=True, check=True
+                    ).stdout
+                    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+                    port = free_port()
+                    servers.append(gunicorn(env, "wsgi:app", port, log, cwd=tree))
+                    sites[f"at {BASELINE}"] = f"http://127.0.0.1:{port}"
+                paths, cookies = page_paths(sites["site"], password)
+                bare = f"http://127.0.0.1:{bare_port}/"
+                result = measure(sites, bare, paths, cookies)
             finally:
-                stop(site)
-                stop(bare)
+                for server in servers:
+                    stop(server)
             if PROFILE:
                 result["profile"] = profile(env, paths, cookies)
             result["paths"] = paths
@@ -319,10 +345,16 @@ def print_table(size: str, results: dict[str, dict]) -> None:
         f"sync workers, wrk {CONNECTIONS} connections, median of {ROUNDS} interleaved "
         f"round(s) of {SECONDS:g} s)"
     )
-    header = f"| {'measure':<24} |" + "".join(f" {n:>17} |" for n in names) + " target |"
+    width = max(len(row) for row in results[names[0]].get("ratio", {"": 0})) + 2
+    width = max(width, 24)
+    header = f"| {'measure':<{width}} |" + "".join(f" {n:>17} |" for n in names) + " target |"
     print(header)
     print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
-    rows = [("bare Flask page (req/s)", None)] + [(row, target) for row, _, target in PAGES]
+    rows: list[tuple[str, float | None]] = [("bare Flask page (req/s)", None)]
+    for row, _, target in PAGES:
+        rows.append((row, target))
+        if BASELINE:
+            rows.append((f"{row} [at {BASELINE}]", target))
     for row, target in rows:
         cells = []
         for name in names:
@@ -335,7 +367,7 @@ def print_table(size: str, results: dict[str, dict]) -> None:
                 bad = f" {r['errors'][row]}err" if r["errors"][row] else ""
                 cells.append(f"{r['ratio'][row]:.2f} ({r['rate'][row]:,.0f}/s){bad}")
         goal = f">={target:.2f}" if target else ""
-        print(f"| {row:<24} |" + "".join(f" {c:>17} |" for c in cells) + f" {goal:>6} |")
+        print(f"| {row:<{width}} |" + "".join(f" {c:>17} |" for c in cells) + f" {goal:>6} |")
     for name, r in results.items():
         if "error" in r:
             print(f"{name}: {r['error']}")
