@@ -243,7 +243,10 @@ def bench_data_command(
     add_organisations(organisations, people)
     added = add_responses(responses, people)
     db.session.commit()
-    click.echo(f"bench data: {len(people)} members, {organisations} organisations, {added} responses")
+    click.echo(
+        f"bench data: {len(people)} members, {organisations} organisations, "
+        f"{added} survey responses"
+    )
     if messages and corpus is not None:
         with tempfile.TemporaryDirectory(prefix="infrawg-bench-") as tmp:
             mbox = Path(tmp) / "bench.mbox"
