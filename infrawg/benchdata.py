@@ -64,7 +64,7 @@ def replicate_mbox(source: Path, target: IO[bytes], messages: int) -> int:
 
 def _messages(source: Path) -> Iterator[bytes]:
     opener = lzma.open if source.suffix == ".xz" else open
-    with opener(source, "rb") as lines:  # type: ignore[operator]
+    with opener(source, "rb") as lines:
         message: list[bytes] = []
         for line in lines:
             if line.startswith(b"From ") and message:
@@ -252,5 +252,5 @@ def bench_data_command(
             mbox = Path(tmp) / "bench.mbox"
             with mbox.open("wb") as target:
                 replicate_mbox(corpus, target, messages)
-            summary = import_mbox(db.session, list_name, mbox)
+            summary = import_mbox(db.session(), list_name, mbox)
         click.echo(f"bench data: {summary.line()}")
