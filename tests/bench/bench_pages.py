@@ -136,6 +136,7 @@ def gunicorn(
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+    SERVERS[f"127.0.0.1:{port}"] = server.pid
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -149,20 +150,46 @@ def gunicorn(
     sys.exit(f"gunicorn {app} did not answer within 60 s")
 
 
-def wrk(url: str, cookie: str | None = None, seconds: float = SECONDS) -> tuple[float, int]:
-    """(requests per second, responses that were not 2xx/3xx or failed)."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(url: str) -> float:
+    """CPU seconds used so far by the gunicorn workers that serve ``url``."""
+    master = SERVERS[url.split("/")[2]]
+    total = 0.0
+    for task in Path(f"/proc/{master}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
+
+
+# host:port -> the gunicorn master's pid (its workers are its children)
+SERVERS: dict[str, int] = {}
+
+
+def wrk(url: str, cookie: str | None = None, seconds: float = SECONDS) -> tuple[float, int, float]:
+    """(requests per second, responses that were not 2xx/3xx or failed, CPU ms of the
+    workers per request). The CPU figure hardly depends on what else the machine runs;
+    it leaves out the database server's own CPU (PostgreSQL's backends)."""
+    cpu = server_cpu(url)
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
+    cpu = server_cpu(url) - cpu
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))
     bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket = re.search(r"Socket errors: connect (\d+), read \d+, write (\d+), timeout (\d+)", out)
     if socket:
         bad += int(socket.group(1)) + int(socket.group(2)) + int(socket.group(3))
-    return rate, bad
+    return rate, bad, cpu * 1000 / max(done, 1)
 
 
 def measure(
@@ -177,18 +204,25 @@ def measure(
     keys = [row if site == "site" else f"{row} [{site}]" for row, site in rows]
     ratios: dict[str, list[float]] = {key: [] for key in keys}
     rates: dict[str, list[float]] = {key: [] for key in keys} | {"bare": []}
+    cpu: dict[str, list[float]] = {key: [] for key in keys} | {"bare": []}
+    cpu_ratios: dict[str, list[float]] = {key: [] for key in keys}
     errors: dict[str, int] = {key: 0 for key in keys}
     for _ in range(ROUNDS):
-        reference, _ = wrk(bare)
+        reference, _, reference_cpu = wrk(bare)
         rates["bare"].append(reference)
+        cpu["bare"].append(reference_cpu)
         for key, (row, site) in zip(keys, rows, strict=True):
-            rate, bad = wrk(sites[site] + paths[row], cookies[row])
+            rate, bad, ms = wrk(sites[site] + paths[row], cookies[row])
             rates[key].append(rate)
             ratios[key].append(rate / reference)
+            cpu[key].append(ms)
+            cpu_ratios[key].append(reference_cpu / ms if ms else 0.0)
             errors[key] += bad
     return {
         "ratio": {row: statistics.median(v) for row, v in ratios.items()},
         "rate": {row: statistics.median(v) for row, v in rates.items()},
+        "cpu": {row: statistics.median(v) for row, v in cpu.items()},
+        "cpu_ratio": {row: statistics.median(v) for row, v in cpu_ratios.items()},
         "errors": errors,
     }
 
@@ -343,11 +377,13 @@ def print_table(size: str, results: dict[str, dict]) -> None:
     print(
         f"\nPages, {size} data: req/s as a ratio of a bare Flask page's (gunicorn {WORKERS} "
         f"sync workers, wrk {CONNECTIONS} connections, median of {ROUNDS} interleaved "
-        f"round(s) of {SECONDS:g} s)"
+        f"round(s) of {SECONDS:g} s).\nEach cell: the req/s ratio, the CPU ratio (the bare "
+        "page's worker CPU per request over the page's), then req/s and worker CPU ms per "
+        "request."
     )
     width = max(len(row) for row in results[names[0]].get("ratio", {"": 0})) + 2
     width = max(width, 24)
-    header = f"| {'measure':<{width}} |" + "".join(f" {n:>17} |" for n in names) + " target |"
+    header = f"| {'measure':<{width}} |" + "".join(f" {n:>30} |" for n in names) + " target |"
     print(header)
     print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
     rows: list[tuple[str, float | None]] = [("bare Flask page (req/s)", None)]
@@ -362,12 +398,15 @@ def print_table(size: str, results: dict[str, dict]) -> None:
             if "error" in r:
                 cells.append("error")
             elif target is None:
-                cells.append(f"{r['rate']['bare']:,.0f}")
+                cells.append(f"{r['rate']['bare']:,.0f}/s {r['cpu']['bare']:.2f}ms")
             else:
                 bad = f" {r['errors'][row]}err" if r["errors"][row] else ""
-                cells.append(f"{r['ratio'][row]:.2f} ({r['rate'][row]:,.0f}/s){bad}")
+                cells.append(
+                    f"{r['ratio'][row]:.2f} {r['cpu_ratio'][row]:.2f} "
+                    f"({r['rate'][row]:,.0f}/s {r['cpu'][row]:.1f}ms){bad}"
+                )
         goal = f">={target:.2f}" if target else ""
-        print(f"| {row:<{width}} |" + "".join(f" {c:>17} |" for c in cells) + f" {goal:>6} |")
+        print(f"| {row:<{width}} |" + "".join(f" {c:>30} |" for c in cells) + f" {goal:>6} |")
     for name, r in results.items():
         if "error" in r:
             print(f"{name}: {r['error']}")
