@@ -335,9 +335,11 @@ def run_engine(engine: str, size: str) -> dict:
             env.pop("INFRAWG_REDIS_URL", None)
             password = prepare(env, tmp)
             if size == "foundation":
-                from tests.bench.load_site import flask
+                from tests.bench.load_site import corpus, flask
 
-                flask(env, "infrawg", "bench-data")
+                source = corpus()
+                extra = ["--corpus", str(source)] if source else ["--messages", "0"]
+                flask(env, "infrawg", "bench-data", *extra)
             site_port, bare_port = free_port(), free_port()
             log = tmp / "gunicorn.log"
             servers = [
