@@ -355,6 +355,10 @@ def security_headers(response: Response) -> Response:
 def template_context() -> dict[str, Any]:
     # Outside a request (mail sent by a job) there is no current user at all.
     person = current_user if getattr(current_user, "is_authenticated", False) else None
+    if person is not None:
+        # The person itself, not Flask-Login's proxy: a page asks can() a few dozen times,
+        # and every attribute read through the proxy looks the user up again.
+        person = person._get_current_object()
     return {
         "can": lambda permission, subject=None: policy.can(person, permission, subject),
         "Permission": policy.Permission,
