@@ -19,7 +19,7 @@ SYSTEM_PACKAGES += prometheus prometheus-node-exporter prometheus-blackbox-expor
 # libvirt provider says it is not installed.
 BUILD_PACKAGES := libvirt-dev pkg-config gcc python3-dev
 
-.PHONY: help run test test-sqlite test-postgresql lint typecheck bench load screenshots system-packages install clean
+.PHONY: help run test test-sqlite test-postgresql lint typecheck bench bench-packages load screenshots system-packages install clean
 .DEFAULT_GOAL := help
 
 # Coverage of the package, reported by both test runs; the floor is fail_under in
@@ -89,7 +89,19 @@ test-postgresql: $(STAMP) system-packages ## the whole suite on PostgreSQL at PG
 
 test: lint test-sqlite test-postgresql ## lint, then the whole suite on SQLite and on PostgreSQL
 
-bench: $(STAMP) system-packages ## benchmarks, printed as tables
+# wrk drives bench_pages.py (the site and a bare Flask page under the same gunicorn).
+BENCH_PACKAGES := wrk
+bench-packages: ## the Debian packages the benchmarks use (wrk; as root; only when missing)
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "Missing Debian packages:$$missing (run make bench as root, or install them)"; exit 1; fi; \
+	fi
+
+# BENCH_QUICK=1: one short round per page, no profile, demo size only.
+bench: $(STAMP) system-packages bench-packages ## benchmarks, printed as tables (BENCH_QUICK=1: a quick pass)
 	@for b in tests/bench/bench_*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done
 
 load: $(STAMP) ## 50 users for 60 s against gunicorn on PostgreSQL (not part of make test)

@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from infrawg.benchdata import bench_data_command
 from infrawg.demo import load_demo
 from infrawg.upgrade import upgrade_command
 
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     """The `flask infrawg` group of this app, before the areas add to it."""
     group = AppGroup("infrawg", help="Infra-WG site commands.")
     group.add_command(demo_command)
+    group.add_command(bench_data_command)
     group.add_command(upgrade_command)
     app.extensions[_GROUP] = group
     app.cli.add_command(group)

@@ -8,6 +8,7 @@ subject (a tenant member of *this* organisation) are answered by ``can`` too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -257,8 +258,17 @@ def recheck_due(person: Person | None, permission: Permission | None = None) -> 
 
 
 def permissions_of(person: Person | None) -> frozenset[Permission]:
+    # Only the powers usable now: a role that needs a second factor the session has not
+    # passed gives nothing (SECOND_FACTOR_ROLES).
+    return _permissions_of_roles(powers_of(person))
+
+
+@functools.cache
+def _permissions_of_roles(roles: frozenset[Role]) -> frozenset[Permission]:
+    # A page asks can() a few dozen times (the nav, its buttons); the union of the role
+    # sets is worked out once per combination of roles (there are a handful), not each time.
     perms: set[Permission] = set()
-    for role in powers_of(person):
+    for role in roles:
         perms |= ROLE_PERMISSIONS[role]
     return frozenset(perms)
 

@@ -7,7 +7,7 @@ Templates use them through ``templates/_macros.html`` (``tag(state)``) and ``_na
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
@@ -163,7 +163,7 @@ class ShownGroup:
         return any(link.current for link in self.links)
 
 
-def nav_groups(person: Any, counts: dict[str, int]) -> list[ShownGroup]:
+def nav_groups(person: Any, counts: Mapping[str, int]) -> list[ShownGroup]:
     """The navigation this person sees, grouped by area, with counts and the current link."""
     endpoint = request.endpoint
     by_group: dict[NavGroup, list[ShownLink]] = {group: [] for group in NavGroup}
@@ -185,7 +185,7 @@ def nav_groups(person: Any, counts: dict[str, int]) -> list[ShownGroup]:
     return [ShownGroup(group, shown) for group, shown in by_group.items() if shown]
 
 
-def work_total(counts: dict[str, int]) -> int:
+def work_total(counts: Mapping[str, int]) -> int:
     """Everything waiting for the person, for the Work entry (the keys the links show)."""
     keys = {link.count for link in current_app.extensions.get(_NAV_LINKS, ()) if link.count}
     return sum(value for key, value in counts.items() if key in keys)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy.exc
@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import Select, event
+from sqlalchemy import ColumnElement, Select, event, select
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
@@ -355,6 +355,10 @@ def security_headers(response: Response) -> Response:
 def template_context() -> dict[str, Any]:
     # Outside a request (mail sent by a job) there is no current user at all.
     person = current_user if getattr(current_user, "is_authenticated", False) else None
+    if person is not None:
+        # The person itself, not Flask-Login's proxy: a page asks can() a few dozen times,
+        # and every attribute read through the proxy looks the user up again.
+        person = person._get_current_object()
     counts = nav_counts(person)
     return {
         "can": lambda permission, subject=None: policy.can(person, permission, subject),
@@ -368,7 +372,10 @@ def template_context() -> dict[str, Any]:
     }
 
 
-NavCounter = Callable[[Any], dict[str, int]]
+# A counter gives, per nav link, a number or a one-column count query (a Select or a
+# column expression): the queries of every area are run together, as one statement.
+NavCount = int | Select | ColumnElement[int]
+NavCounter = Callable[[Any], Mapping[str, NavCount]]
 _NAV_COUNTERS = "infrawg_nav_counters"
 
 
@@ -392,15 +399,52 @@ def permitted(permission: policy.Permission) -> ui.Visible:
     return lambda person: policy.can(person, permission)
 
 
-def nav_counts(person) -> dict[str, int]:
-    """Counts of what waits for this person, shown beside the navigation links."""
+class NavCounts(Mapping[str, int]):
+    """The counts of what waits for a person, worked out when a template first reads one:
+    a page or fragment that shows none (an htmx row, an error page) runs no count query."""
+
+    def __init__(self, person: Any) -> None:
+        self._person = person
+        self._counts: dict[str, int] | None = None
+
+    def _load(self) -> dict[str, int]:
+        if self._counts is None:
+            counts: dict[str, int] = {}
+            pending: dict[str, ColumnElement[int]] = {}
+            for counter in current_app.extensions.get(_NAV_COUNTERS, ()):
+                for key, value in counter(self._person).items():
+                    if isinstance(value, int):
+                        counts[key] = value
+                    else:
+                        pending[key] = (
+                            value.scalar_subquery() if isinstance(value, Select) else value
+                        )
+            if pending:
+                # Every area's count in one statement: one round trip, whatever the role.
+                row = db.session.execute(
+                    select(*(column.label(key) for key, column in pending.items()))
+                ).one()
+                counts.update({key: int(row._mapping[key] or 0) for key in pending})
+            self._counts = counts
+        return self._counts
+
+    def __getitem__(self, key: str) -> int:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def nav_counts(person) -> Mapping[str, int]:
+    """Counts of what waits for this person, shown beside the navigation links (once per
+    request, and only when read)."""
     if person is None:
         return {}
     if "nav_counts" not in g:
-        counts: dict[str, int] = {}
-        for counter in current_app.extensions.get(_NAV_COUNTERS, ()):
-            counts.update(counter(person))
-        g.nav_counts = counts
+        g.nav_counts = NavCounts(person)
     return g.nav_counts
 
 

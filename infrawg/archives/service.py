@@ -134,6 +134,12 @@ def lists_overview(person: Any) -> list[ListSummary]:
     return [ListSummary(ml, *counts.get(ml.id, (0, None))) for ml in lists]
 
 
+def visible_list_names(person: Any) -> list[str]:
+    """The names of the lists ``person`` may see something of (R16), in order."""
+    stmt = visible_lists(person).with_only_columns(MailingList.name).order_by(MailingList.name)
+    return list(db.session.scalars(stmt))
+
+
 def get_list(person: Any, name: str) -> MailingList:
     """The list called ``name`` if ``person`` may see anything of it (R16), else hidden."""
     found = db.session.scalar(visible_lists(person).where(MailingList.name == name))

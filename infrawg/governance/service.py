@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from flask import Flask
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy, signals
@@ -90,11 +90,13 @@ def open_staff_requests():
     )
 
 
+def open_staff_requests_count() -> Select:
+    """The count of open staff requests, as a query (the nav runs it with the others)."""
+    return select(func.count()).where(StaffRequest.state == StaffRequestState.OPEN)
+
+
 def count_open_staff_requests() -> int:
-    return (
-        db.session.scalar(select(func.count()).where(StaffRequest.state == StaffRequestState.OPEN))
-        or 0
-    )
+    return db.session.scalar(open_staff_requests_count()) or 0
 
 
 def staff_requests_of(person: Person) -> list[StaffRequest]:

@@ -28,6 +28,7 @@ from infrawg.membership.people import get_person, person_by_email
 from infrawg.policy import Permission, can, public, requires, signed_in
 from infrawg.tenants.forms import ReasonForm
 from infrawg.web import (
+    NavCount,
     confirm_first,
     incomplete_form,
     paginate,
@@ -38,14 +39,15 @@ from infrawg.web import (
 )
 
 
-def nav_counts(person) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def nav_counts(person) -> dict[str, NavCount]:
+    counts: dict[str, NavCount] = {}
     if can(person, Permission.STAFF_DECIDE):
-        counts["chair_queue"] = service.count_open_staff_requests() + (
-            applications.count_applications_waiting_for("chair")
+        counts["chair_queue"] = (
+            service.open_staff_requests_count().scalar_subquery()
+            + applications.applications_waiting_count("chair").scalar_subquery()
         )
     if can(person, Permission.APPLICATION_DECIDE_BOARD):
-        counts["board_queue"] = applications.count_applications_waiting_for("board")
+        counts["board_queue"] = applications.applications_waiting_count("board")
     return counts
 
 

@@ -82,17 +82,19 @@ def open_session(
 
 def person_for_session(person_id: int, token: str) -> Person | None:
     """The person a session cookie signs in, or None when the session has ended."""
-    record = db.session.scalar(
-        select(AccountSession).where(
+    # One query for the session and its person: this runs at the start of every request.
+    found = db.session.execute(
+        select(AccountSession, Person)
+        .join(Person, Person.id == AccountSession.person_id)
+        .where(
             AccountSession.token_hash == _token_hash(token), AccountSession.person_id == person_id
         )
-    )
-    if record is None:
+    ).first()
+    if found is None:
         return None
-    person = db.session.get(Person, person_id)
-    if person is not None:
-        person.signed_in_session = record
-        person._session_token = token
+    record, person = found
+    person.signed_in_session = record
+    person._session_token = token
     return person
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 
 from infrawg import audit, policy, signals
 from infrawg.actions import Action
@@ -179,13 +179,13 @@ def pending_applications():
     )
 
 
+def pending_applications_count() -> Select:
+    """The count of applications awaiting approval, as a query (for the nav)."""
+    return select(func.count()).where(Person.status == MembershipStatus.AWAITING_APPROVAL)
+
+
 def count_pending_applications() -> int:
-    return (
-        db.session.scalar(
-            select(func.count()).where(Person.status == MembershipStatus.AWAITING_APPROVAL)
-        )
-        or 0
-    )
+    return db.session.scalar(pending_applications_count()) or 0
 
 
 def decide_application(actor: Person, person: Person, approve: bool, reason: str) -> None:

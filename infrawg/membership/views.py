@@ -23,6 +23,7 @@ from infrawg.membership.forms import (
 from infrawg.membership.models import Person
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
+    NavCount,
     form_or_refused,
     paginate,
     redirect_after_post,
@@ -32,9 +33,9 @@ from infrawg.web import (
 )
 
 
-def nav_counts(person) -> dict[str, int]:
+def nav_counts(person) -> dict[str, NavCount]:
     if can(person, Permission.MEMBERSHIP_DECIDE):
-        return {"applications": service.count_pending_applications()}
+        return {"applications": service.pending_applications_count()}
     return {}
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from infrawg import audit, policy
@@ -353,10 +353,17 @@ def record_answering(
 
 def count_waiting_for(person: Person) -> int:
     """Open surveys with a member section this member has not answered yet (one query)."""
+    query = waiting_count(person)
+    return query if isinstance(query, int) else db.session.scalar(query) or 0
+
+
+def waiting_count(person: Person) -> Select | int:
+    """``count_waiting_for`` as a query (the nav runs it with the others); 0 for a
+    person who is not a member."""
     if not person.is_member:
         return 0
     answered = select(SurveyParticipant.survey_id).where(SurveyParticipant.person_id == person.id)
-    waiting = db.session.scalar(
+    return (
         select(func.count())
         .select_from(Survey)
         .where(
@@ -367,4 +374,3 @@ def count_waiting_for(person: Person) -> int:
             Survey.id.not_in(answered),
         )
     )
-    return waiting or 0

@@ -5,7 +5,7 @@ declined application kept, not deleted. The organisations themselves are in serv
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy, signals
@@ -80,9 +80,13 @@ def applications_waiting_for(side: str):
     )
 
 
+def applications_waiting_count(side: str) -> Select:
+    """The count of CO applications waiting for ``side``, as a query (for the nav)."""
+    return select(func.count()).where(COApplication.state.in_(WAITING_FOR[side]))
+
+
 def count_applications_waiting_for(side: str) -> int:
-    stmt = select(func.count()).where(COApplication.state.in_(WAITING_FOR[side]))
-    return db.session.scalar(stmt) or 0
+    return db.session.scalar(applications_waiting_count(side)) or 0
 
 
 def applications_waiting_for_others(side: str) -> list[COApplication]:

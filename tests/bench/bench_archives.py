@@ -23,9 +23,20 @@ import tempfile
 import time
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus/linux-i2c-10k.mbox.xz"
+# shared/corpus beside the checkout, or beside any folder above it (a git worktree's).
+CORPUS = next(
+    (
+        parent / "shared/corpus/linux-i2c-10k.mbox.xz"
+        for parent in Path(__file__).resolve().parents
+        if (parent / "shared/corpus/linux-i2c-10k.mbox.xz").is_file()
+    ),
+    Path(__file__).resolve().parents[2].parent / "shared/corpus/linux-i2c-10k.mbox.xz",
+)
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LIST = "linux-i2c"
+# The larger archive of the import and search rows (0: skip it). BENCH_QUICK=1 skips it.
+BIG_MESSAGES = 0 if os.environ.get("BENCH_QUICK") == "1" else 40_000
+BIG_MESSAGES = int(os.environ.get("BENCH_BIG_MESSAGES") or BIG_MESSAGES)
 BIG_THREAD = "20200908224006.25636-1-digetx@gmail.com"  # 146 messages
 
 IMPORT_CHILD = r"""
@@ -155,6 +166,47 @@ def measure_pages(url: str, archive: Path, queries: list[str]) -> dict:
     }
 
 
+def measure_search(url: str, archive: Path, queries: list[str]) -> dict:
+    """Search p50/p95 on a database: the service call and the whole page (test client)."""
+    from infrawg import create_app
+    from infrawg.archives import search, service
+    from infrawg.extensions import db
+    from infrawg.membership.models import MembershipStatus, Person
+    from tests.conftest import base_config, session_user_id
+
+    app = create_app(base_config(url) | {"ARCHIVE_DIR": str(archive)})
+    with app.app_context():
+        person = Person(
+            name="Bench Reader",
+            email="bench@example.org",
+            status=MembershipStatus.MEMBER,
+            declared_foundation_member=True,
+        )
+        db.session.add(person)
+        db.session.commit()
+        user_id = session_user_id(person)
+        times = []
+        for text in queries:
+            start = time.perf_counter()
+            service.search_messages(person, search.SearchQuery(text=text), 1, per_page=20)
+            times.append((time.perf_counter() - start) * 1000)
+        db.session.remove()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = user_id
+    pages = []
+    for text in queries:
+        start = time.perf_counter()
+        assert client.get(f"/archives/search?q={text}").status_code == 200
+        pages.append((time.perf_counter() - start) * 1000)
+    with app.app_context():
+        db.engine.dispose()
+    return {
+        "search_p95": percentile(times, 95),
+        "search_page_p95": percentile(pages, 95),
+    }
+
+
 def main() -> None:
     from tests.servers.live import fresh_database
 
@@ -167,6 +219,12 @@ def main() -> None:
         with lzma.open(CORPUS) as source, mbox.open("wb") as target:
             shutil.copyfileobj(source, target, 1 << 20)
         queries = draw_queries(mbox)
+        big = tmp / "linux-i2c-big.mbox"
+        if BIG_MESSAGES:
+            from infrawg.benchdata import replicate_mbox
+
+            with big.open("wb") as target:
+                replicate_mbox(mbox, target, BIG_MESSAGES)
         pg = os.environ.get("INFRAWG_TEST_DATABASE_URL") or PG_DEFAULT
         results = {}
         for name, base in (("SQLite", None), ("PostgreSQL", pg)):
@@ -175,11 +233,22 @@ def main() -> None:
                     archive = tmp / f"archive-{name}"
                     imported = run_import(url, mbox, archive)
                     results[name] = imported | measure_pages(url, archive, queries)
+                if BIG_MESSAGES:
+                    # The same corpus four times over (Message-IDs rewritten), into an
+                    # empty database: the rate should not fall with the archive's size.
+                    with fresh_database(base, tmp) as url:
+                        archive = tmp / f"archive-big-{name}"
+                        grown = run_import(url, big, archive)
+                        results[name]["big"] = grown | measure_search(url, archive, queries)
             except Exception as exc:  # a missing server is reported, not fatal
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
         print_table(results)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rate(result: dict) -> float:
+    return result["read"] / result["seconds"]
 
 
 def print_table(results: dict[str, dict]) -> None:
@@ -207,11 +276,41 @@ def print_table(results: dict[str, dict]) -> None:
             result = results[name]
             cells.append("error" if "error" in result else value(result))
         print(f"{label:<34}" + "".join(f"{c:>14}" for c in cells) + f"  {target}")
+    if BIG_MESSAGES and any("big" in r for r in results.values()):
+        big_rows = [
+            (
+                f"import rate, {BIG_MESSAGES:,} messages (msg/s)",
+                lambda r: f"{rate(r['big']):,.0f}",
+                ">= 1,000",
+            ),
+            (
+                "  rate at 40k / rate at 10k",
+                lambda r: f"{rate(r['big']) / rate(r):.2f}",
+                "~1 (linear)",
+            ),
+            (
+                "  import peak memory (MiB RSS)",
+                lambda r: f"{r['big']['maxrss_kb'] / 1024:,.0f}",
+                "bounded",
+            ),
+            ("search p95, service (ms)", lambda r: f"{r['big']['search_p95']:.1f}", "<= 30"),
+            (
+                "search p95, whole page (ms)",
+                lambda r: f"{r['big']['search_page_p95']:.1f}",
+                "<= 50",
+            ),
+        ]
+        print(f"\nArchives: {BIG_MESSAGES:,} messages (the corpus repeated), 200 searches")
+        for label, value, target in big_rows:
+            cells = ["error" if "big" not in results[n] else value(results[n]) for n in names]
+            print(f"{label:<34}" + "".join(f"{c:>14}" for c in cells) + f"  {target}")
     for name, result in results.items():
         if "error" in result:
             print(f"{name}: {result['error']}")
         else:
             print(f"{name}: {result['line']}")
+            if "big" in result:
+                print(f"{name}: {result['big']['line']}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ builds it with `flask db upgrade`, loads `flask infrawg demo` (and the first mes
 the archive corpus when the demo could not find it), serves the site with gunicorn on a
 loopback port, then runs LOAD_USERS users (default 50) for LOAD_SECONDS (default 60) over
 a mix of pages: home, goals, archives, a list, threads, search, and the dashboard signed
-in. Prints requests, errors and p50/p95/p99 per page as a table; the database is dropped
+in, and two writes: a member saving a survey answer as a draft, and a tenant member
+changing a DNS record of their zone (the demo's zone is made active for it, with one
+record). Prints requests, errors and p50/p95/p99 per page as a table; the database is dropped
 afterwards. Every request goes to 127.0.0.1; every loop is bounded in time and count.
 """
 
@@ -49,16 +51,41 @@ ARCHIVE_MESSAGES = 500
 CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
 THREAD_LINK = re.compile(r'href="(/archives/infra/threads/\d+)"')
 
-# (page, weight, needs sign-in)
+DNS_EDITOR = "tenant1@example.org"  # a tenant member of the demo zone's organisation
+
+# (page, weight, who: None for anyone, "member" for the signed-in, or one email)
 MIX = [
-    ("home", 15, False),
-    ("goals", 5, False),
-    ("archives", 10, True),
-    ("list", 15, True),
-    ("thread", 25, True),
-    ("search", 15, True),
-    ("dashboard", 15, True),
+    ("home", 10, None),
+    ("goals", 5, None),
+    ("archives", 5, "member"),
+    ("list", 10, "member"),
+    ("thread", 25, "member"),
+    ("search", 15, "member"),
+    ("dashboard", 15, "member"),
+    ("survey save", 10, "member"),
+    ("dns edit", 20, DNS_EDITOR),
 ]
+
+# Run in the app (a child process): the demo zone made active, with one A record to edit.
+DNS_SETUP = r"""
+import sys
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wsgi import app
+from infrawg.extensions import db
+from infrawg.membership.models import Person
+from infrawg.provisioning import zones
+from infrawg.provisioning.models import Service, ServiceState
+with app.app_context():
+    service = db.session.scalars(
+        select(Service).options(selectinload(Service.zone)).order_by(Service.id)
+    ).first()
+    editor = db.session.scalar(select(Person).where(Person.email == sys.argv[1]))
+    service.state = ServiceState.ACTIVE
+    record = zones.add_record(editor, service, "www", "A", 3600, "192.0.2.1")
+    db.session.commit()
+    print(service.id, record.id)
+"""
 
 
 def corpus() -> Path | None:
@@ -113,6 +140,24 @@ def prepare(env: dict[str, str], tmp: Path) -> str:
     return password
 
 
+def dns_setup(env: dict[str, str]) -> tuple[int, int] | None:
+    """(service id, record id) of the record the DNS editor changes; None if not made."""
+    done = subprocess.run(
+        [sys.executable, "-c", DNS_SETUP, DNS_EDITOR],
+        cwd=ROOT,
+        env=env | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"DNS record setup failed, no DNS edits:\n{done.stderr[-1500:]}")
+        return None
+    service_id, record_id = done.stdout.split()[-2:]
+    return int(service_id), int(record_id)
+
+
 def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [
@@ -159,7 +204,9 @@ class User:
     def __init__(self, base: str, email: str | None, password: str) -> None:
         self.base = base
         self.http = requests.Session()
+        self.email = email
         self.signed_in = email is not None
+        self.token = ""
         if email is not None:
             page = self.http.get(f"{base}/signin", timeout=TIMEOUT)
             token = CSRF.search(page.text).group(1)
@@ -171,9 +218,25 @@ class User:
             )
             if response.status_code != 303:
                 sys.exit(f"sign-in of {email} answered {response.status_code}")
+            # The signed-in session's token, for the writes.
+            page = self.http.get(f"{base}/dashboard", timeout=TIMEOUT)
+            self.token = CSRF.search(page.text).group(1)
+
+    def may(self, who: str | None) -> bool:
+        return who is None or (who == "member" and self.signed_in) or who == self.email
 
     def get(self, path: str) -> int:
         return self.http.get(self.base + path, allow_redirects=False, timeout=TIMEOUT).status_code
+
+    def post(self, path: str, data: dict[str, str]) -> int:
+        response = self.http.post(
+            self.base + path,
+            data={"csrf_token": self.token, **data},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        # A write answers 303 (see other); a form shown again (4xx) is an error here.
+        return response.status_code
 
 
 def thread_paths(user: User) -> list[str]:
@@ -184,14 +247,36 @@ def thread_paths(user: User) -> list[str]:
     return sorted(set(paths)) or ["/archives/infra/"]
 
 
-def run_load(base: str, password: str) -> tuple[dict[str, list[float]], dict, float]:
+def open_survey(user: User) -> int | None:
+    text = user.http.get(user.base + "/surveys", timeout=TIMEOUT).text
+    # The newest survey is the demo's open one.
+    found = sorted(int(n) for n in re.findall(r'href="/surveys/(\d+)"', text))
+    return found[-1] if found else None
+
+
+def run_load(
+    base: str, password: str, dns: tuple[int, int] | None
+) -> tuple[dict[str, list[float]], dict, float]:
     rng = random.Random(2026)
     users = [
         User(base, MEMBERS[n % len(MEMBERS)] if n < USERS * SIGNED_IN_SHARE else None, password)
         for n in range(USERS)
     ]
-    threads = thread_paths(next(u for u in users if u.signed_in))
+    member = next(u for u in users if u.signed_in)
+    threads = thread_paths(member)
+    survey = open_survey(member)
     print(f"{len(users)} users signed in or not; {len(threads)} archive threads to read")
+
+    def survey_save(user: User, r: random.Random) -> int:
+        data = {"action": "draft", "q12": f"load test {r.randrange(1000)}"}
+        return user.post(f"/surveys/{survey}/answer", data)
+
+    def dns_edit(user: User, r: random.Random) -> int:
+        assert dns is not None
+        service_id, record_id = dns
+        data = {"ttl": str(r.choice([300, 600, 3600])), "values": f"192.0.2.{r.randrange(1, 250)}"}
+        return user.post(f"/services/{service_id}/records/{record_id}", data)
+
     paths = {
         "home": lambda r: "/",
         "goals": lambda r: "/goals",
@@ -201,6 +286,10 @@ def run_load(base: str, password: str) -> tuple[dict[str, list[float]], dict, fl
         "search": lambda r: "/archives/search?q=" + r.choice(SEARCHES).replace(" ", "+"),
         "dashboard": lambda r: "/dashboard",
     }
+    writes = {"survey save": survey_save, "dns edit": dns_edit}
+    skipped = {"survey save"} if survey is None else set()
+    if dns is None:
+        skipped.add("dns edit")
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     lock = threading.Lock()
@@ -209,7 +298,7 @@ def run_load(base: str, password: str) -> tuple[dict[str, list[float]], dict, fl
 
     def loop(user: User, seed: int) -> None:
         r = random.Random(seed)
-        mix = [(page, weight) for page, weight, members in MIX if user.signed_in or not members]
+        mix = [(page, weight) for page, weight, who in MIX if user.may(who) and page not in skipped]
         pages, weights = zip(*mix, strict=True)
         barrier.wait()
         deadline = start[0] + SECONDS
@@ -219,7 +308,8 @@ def run_load(base: str, password: str) -> tuple[dict[str, list[float]], dict, fl
             page = r.choices(pages, weights)[0]
             began = time.perf_counter()
             try:
-                status = user.get(paths[page](r))
+                write = writes.get(page)
+                status = write(user, r) if write else user.get(paths[page](r))
                 outcome = None if status < 400 else str(status)
             except requests.RequestException as error:
                 outcome = type(error).__name__
@@ -252,7 +342,7 @@ def report(latencies: dict[str, list[float]], errors: dict, seconds: float) -> N
         f"\nLoad: {USERS} users for {SECONDS:.0f} s, gunicorn {WORKERS} workers x "
         f"{THREADS} threads, PostgreSQL, demo data ({seconds:.1f} s measured)\n"
     )
-    header = f"| {'page':<10} | {'requests':>8} | {'errors':>6} | {'p50 ms':>7} | "
+    header = f"| {'page':<12} | {'requests':>8} | {'errors':>6} | {'p50 ms':>7} | "
     header += f"{'p95 ms':>7} | {'p99 ms':>7} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
@@ -265,7 +355,7 @@ def report(latencies: dict[str, list[float]], errors: dict, seconds: float) -> N
             else sum(errors.get(page, {}).values())
         )
         print(
-            f"| {page:<10} | {len(values):>8} | {failed:>6} | "
+            f"| {page:<12} | {len(values):>8} | {failed:>6} | "
             f"{percentile(values, 50) * 1000:>7.1f} | {percentile(values, 95) * 1000:>7.1f} | "
             f"{percentile(values, 99) * 1000:>7.1f} |"
         )
@@ -296,10 +386,11 @@ def main() -> int:
         }
         env.pop("INFRAWG_REDIS_URL", None)
         password = prepare(env, tmp)
+        dns = dns_setup(env)
         port = free_port()
         server = start_gunicorn(env, port)
         try:
-            latencies, errors, seconds = run_load(f"http://127.0.0.1:{port}", password)
+            latencies, errors, seconds = run_load(f"http://127.0.0.1:{port}", password, dns)
         finally:
             stop(server)
         report(latencies, errors, seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infrawg.extensions import db
+from infrawg.membership.models import MembershipStatus
 from tests.conftest import html
 from tests.queries import counted_queries
 
@@ -53,3 +54,38 @@ def test_board_queue_counts_what_waits_for_the_board(client, people, board):
     page = html(client.get("/board"))
     assert page.select_one("#nav-board-queue .count") is None
     assert "No application waits for the board" in page.text
+
+
+def count_statements(statements: list[str]) -> list[str]:
+    return [s for s in statements if "count(" in s.lower()]
+
+
+def test_nav_counts_are_not_counted_for_a_fragment_that_shows_none(client, people, member):
+    people.sign_in(client, member)
+    db.session.expire_all()
+    with counted_queries() as page:
+        client.get("/people")
+    with counted_queries() as fragment:
+        response = client.get("/people?q=mia", headers={"HX-Request": "true"})
+    assert html(response).select_one("nav") is None
+    # The page counts the people (the pager) and what waits in the nav; the rows do not
+    # show the nav, so only the pager's count runs.
+    assert len(count_statements(fragment)) == len(count_statements(page)) - 1
+
+
+def test_the_chairs_nav_counts_of_every_area_come_from_one_statement(client, people, member, chair):
+    from infrawg.governance.models import StaffRequest, StaffRequestState
+
+    db.session.add(
+        StaffRequest(person_id=member.id, motivation="DNS", state=StaffRequestState.OPEN)
+    )
+    people.make("Ada Applicant", status=MembershipStatus.AWAITING_APPROVAL)
+    db.session.commit()
+    people.sign_in(client, chair)
+    db.session.expire_all()
+    with counted_queries() as statements:
+        page = html(client.get("/dashboard"))
+    assert page.select_one("#nav-chair-queue .count").text == "1"
+    nav = [s for s in statements if "staff_request" in s or "AS applications" in s]
+    assert len(nav) == 1
+    assert "membership application" in page.select_one("main").text

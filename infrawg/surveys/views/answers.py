@@ -10,12 +10,12 @@ from flask_login import current_user
 from infrawg.extensions import db
 from infrawg.policy import Permission, can, requires
 from infrawg.surveys import answers, bp, building
-from infrawg.web import redirect_after_post, render
+from infrawg.web import NavCount, redirect_after_post, render
 
 
-def nav_counts(person) -> dict[str, int]:
+def nav_counts(person) -> dict[str, NavCount]:
     if can(person, Permission.SURVEY_READ):
-        return {"surveys": answers.count_waiting_for(person)}
+        return {"surveys": answers.waiting_count(person)}
     return {}
 
 
