@@ -49,6 +49,8 @@ def test_bench_data_adds_a_foundations_rows_on_top_of_the_demo(demo_app, tmp_pat
     with demo_app.app_context():
         people_before = db.session.scalar(select(func.count()).select_from(Person))
         responses_before = db.session.scalar(select(func.count()).select_from(Response))
+        messages_before = db.session.scalar(select(func.count()).select_from(Message))
+        threads_before = db.session.scalar(select(func.count()).select_from(Thread))
     added = runner.invoke(
         args=[
             "infrawg",
@@ -78,6 +80,6 @@ def test_bench_data_adds_a_foundations_rows_on_top_of_the_demo(demo_app, tmp_pat
             )
             == 3
         )
-        assert count(Message) == 6
-        assert count(Thread) == 3  # each copy of the two-message thread is a thread
+        assert count(Message) == messages_before + 6
+        assert count(Thread) == threads_before + 3  # each copy of the two-message thread is one
         db.session.remove()

@@ -54,9 +54,9 @@ def start_worker_on_first_request(app: Flask) -> None:
                 app.extensions["infrawg_job_worker"] = runner.start_embedded_worker(app)
 
 
-def nav_counts(person: Any) -> dict[str, int]:
+def nav_counts(person: Any) -> dict[str, Any]:
     if can(person, Permission.JOB_MANAGE):
-        return {"dead_jobs": service.count_dead_jobs()}
+        return {"dead_jobs": service.dead_jobs_count()}
     return {}
 
 

@@ -11,12 +11,12 @@ from flask import Blueprint, Flask
 bp = Blueprint("status", __name__)
 
 
-def _waiting(person: Any) -> dict[str, int]:
-    from infrawg.status.service import waiting_acknowledgement
+def _waiting(person: Any) -> dict[str, Any]:
+    from infrawg.status.service import waiting_acknowledgement_count
 
     if not person.is_member:
         return {}
-    return {"impact_notices": waiting_acknowledgement(person)}
+    return {"impact_notices": waiting_acknowledgement_count(person)}
 
 
 def init_app(app: Flask) -> None:

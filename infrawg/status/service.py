@@ -225,21 +225,24 @@ def tenant_notice(person: Person, notice: ImpactNotice) -> TenantNotice:
     return next(t for t in notices_for(person) if t.notice.id == notice.id)
 
 
-def waiting_acknowledgement(person: Person) -> int:
-    """How many open notices the person was told of and has not acknowledged (the nav)."""
+def waiting_acknowledgement_count(person: Person) -> Select:
+    """The count of open notices the person was told of and has not acknowledged (the nav
+    counter runs it with the other areas' counts, in one statement)."""
     return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(NoticeRecipient)
-            .join(ImpactNotice, ImpactNotice.id == NoticeRecipient.notice_id)
-            .where(
-                NoticeRecipient.person_id == person.id,
-                NoticeRecipient.acknowledged_at.is_(None),
-                ImpactNotice.state == NoticeState.OPEN,
-            )
+        select(func.count())
+        .select_from(NoticeRecipient)
+        .join(ImpactNotice, ImpactNotice.id == NoticeRecipient.notice_id)
+        .where(
+            NoticeRecipient.person_id == person.id,
+            NoticeRecipient.acknowledged_at.is_(None),
+            ImpactNotice.state == NoticeState.OPEN,
         )
-        or 0
     )
+
+
+def waiting_acknowledgement(person: Person) -> int:
+    """How many open notices the person was told of and has not acknowledged."""
+    return db.session.scalar(waiting_acknowledgement_count(person)) or 0
 
 
 def services_seen_by(person: Person | None, notice: ImpactNotice) -> list[Service] | None:
