@@ -11,6 +11,9 @@ SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3 p
 # VMs and backups (R13): libvirt's test driver (in libvirt0), cloud-init's schema check,
 # genisoimage for the NoCloud seed (and isoinfo to read it back), restic.
 SYSTEM_PACKAGES += libvirt0 cloud-init genisoimage restic
+# Applications (R14): ruby (ruby -wc, erb, the static cookbook check), Debian's RuboCop, and
+# git for the cookbook_dir publisher.
+SYSTEM_PACKAGES += ruby rubocop git
 # What pip needs to build libvirt-python (an sdist only) against Debian's libvirt, installed
 # before the .venv by the same recipe when run as root (python3-dev: for a .venv made from
 # Debian's python3). Without libvirt-dev the `vm` extra is left out: the site runs, and the
