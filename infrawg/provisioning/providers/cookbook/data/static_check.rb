@@ -137,13 +137,13 @@ module InfrawgStaticCheck
 
   # One declared resource; every call in its block is a property, an action or a notification.
   class Resource < BasicObject
-    attr_reader :__type, :__name, :__line, :__props, :__actions, :__notifications
+    attr_reader :__type, :__name, :__file, :__line, :__props, :__actions, :__notifications
 
-    def initialize(check, type, name, line)
+    def initialize(check, type, name, at)
       @check = check
       @__type = type
       @__name = name
-      @__line = line
+      @__file, @__line = at
       @__props = {}
       @__actions = []
       @__notifications = []
@@ -158,11 +158,11 @@ module InfrawgStaticCheck
     end
 
     def notifies(action, target, timing = :delayed)
-      @__notifications << ['notifies', action, target, timing, @check.line]
+      @__notifications << ['notifies', action, target, timing, @__file, @check.line]
     end
 
     def subscribes(action, target, timing = :delayed)
-      @__notifications << ['subscribes', action, target, timing, @check.line]
+      @__notifications << ['subscribes', action, target, timing, @__file, @check.line]
     end
 
     def only_if(*args)
@@ -338,7 +338,7 @@ module InfrawgStaticCheck
     def declare(type, args, block)
       name = args.first
       name = name.join(', ') if name.is_a?(Array)
-      resource = Resource.new(self, type, name.to_s, line)
+      resource = Resource.new(self, type, name.to_s, [@file, line])
       problem("#{type} needs a name") if args.empty?
       resource.instance_eval(&block) if block
       @resources << resource
@@ -375,7 +375,7 @@ module InfrawgStaticCheck
     def check_resources
       declared = @resources.to_h { |r| [key(r), r] }
       @resources.each do |r|
-        at = { file: 'recipes/default.rb', line: r.__line }
+        at = { file: r.__file, line: r.__line }
         known = RESOURCES.fetch(r.__type)[:actions] + %w(nothing)
         r.__actions.each do |a|
           problem("#{key(r)} has no action :#{a}", **at) unless known.include?(a.to_s)
@@ -407,8 +407,8 @@ module InfrawgStaticCheck
     end
 
     def check_notification(resource, notification, declared)
-      kind, action, target, timing, line = notification
-      at = { file: 'recipes/default.rb', line: line }
+      kind, action, target, timing, file, line = notification
+      at = { file: file, line: line }
       target = target.map { |t, n| "#{t}[#{n}]" }.first if target.is_a?(Hash)
       unless declared.key?(target.to_s)
         return problem("#{key(resource)} #{kind} #{target}, which the recipe does not declare", **at)
@@ -431,7 +431,7 @@ module InfrawgStaticCheck
         'attributes' => InfrawgStaticCheck.plain(merged),
         'resources' => @resources.map do |r|
           {
-            'type' => r.__type, 'name' => r.__name, 'line' => r.__line,
+            'type' => r.__type, 'name' => r.__name, 'file' => r.__file, 'line' => r.__line,
             'actions' => r.__actions.map(&:to_s),
             'properties' => InfrawgStaticCheck.plain(r.__props),
             'notifications' => r.__notifications.map { |n| InfrawgStaticCheck.plain(n[0..3]) },
