@@ -100,6 +100,17 @@ def test_r14_generation_is_deterministic_and_versions_diff(
     assert "kitchen.yml" not in diff  # unchanged files are not shown
 
 
+def test_a_spec_round_trips_through_json(spec: AppSpec) -> None:
+    again = AppSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+
+    assert again == spec
+    assert generate(again) == generate(spec)
+    with pytest.raises(Invalid, match="not an application description"):
+        AppSpec.from_dict({**spec.to_dict(), "colour": "blue"})
+    with pytest.raises(Invalid, match="valid version"):
+        AppSpec.from_dict({**spec.to_dict(), "version": "1.0"})
+
+
 def test_r14_template_tags_are_values_only() -> None:
     path = "/etc/x.conf"
     for code in ("<% system('id') %>", "<%= @port.to_s + `id` %>", "<%== @port %>", "<%= @port"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infrawg.errors import Conflict
-from infrawg.provisioning.base import Plan
+from infrawg.provisioning.base import Plan, Provider
 from infrawg.provisioning.providers.cookbook import (
     Approval,
     CookbookDirConfig,
@@ -19,6 +19,8 @@ from infrawg.provisioning.providers.cookbook import (
     publish,
 )
 from infrawg.provisioning.providers.cookbook.spec import AppSpec
+from infrawg.provisioning.registry import build_config
+from infrawg.registry import verify_class
 
 APPROVED = Approval(approved=True, by="Grace Staff", comment="Looks right.")
 
@@ -105,3 +107,11 @@ def test_verify_sees_a_hand_edit_in_the_published_directory(spec: AppSpec, tmp_p
     failed = {c.name for c in provider.verify(_release(spec)) if not c.ok}
     assert failed == {"working tree clean"}
     assert not provider.plan_for(_release(spec)).empty  # the next publish puts it back
+
+
+def test_cookbook_dir_implements_the_provider_interface(tmp_path: Path) -> None:
+    assert verify_class(Provider, CookbookDirProvider, factory=None) == []
+    config = build_config(CookbookDirConfig, {"directory": str(tmp_path), "subdirectory": ""})
+    provider = CookbookDirProvider(config)
+    assert provider.kind == "app" and provider.name == "cookbook_dir"
+    assert provider.read("hello_app").state is None

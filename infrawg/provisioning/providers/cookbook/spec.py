@@ -7,9 +7,10 @@ attributes (`<%= @port %>`), so nothing a tenant types is ever executed by Chef.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,3 +255,23 @@ class AppSpec:
 
     def attribute(self, name: str) -> Attribute:
         return next(a for a in self.attributes if a.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data, to store a version; `from_dict` checks all of it again."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AppSpec:
+        """The spec `to_dict` (or a form, or a stored version) describes, validated."""
+        values = dict(data)
+        try:
+            service = values.get("service")
+            values["service"] = ServiceUnit(**service) if service else None
+            values["ports"] = tuple(Port(**p) for p in values.get("ports", ()))
+            values["templates"] = tuple(ConfigTemplate(**t) for t in values.get("templates", ()))
+            values["attributes"] = tuple(
+                Attribute(a["name"], a["default"]) for a in values.get("attributes", ())
+            )
+            return cls(**values)
+        except (TypeError, KeyError) as exc:
+            raise Invalid(f"This is not an application description: {exc}") from exc
