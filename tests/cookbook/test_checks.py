@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infrawg.provisioning.providers.cookbook import (
+    Tools,
     metadata_fields,
     passed,
     rubocop,
@@ -156,3 +157,11 @@ def test_r14_metadata_fields_checked(files: dict[str, str]) -> None:
     version_line = metadata.splitlines().index("version '1.0'") + 1
     assert results["version must be three numbers (x.y.z)"].line == version_line
     assert results["supports must name a platform"].line is None  # no such line at all
+
+
+def test_r14_a_recipe_that_never_ends_is_stopped_at_the_timeout(files: dict[str, str]) -> None:
+    looping = {**files, "recipes/default.rb": "x = 0\nx += 1 while x >= 0\n"}
+
+    [result] = static_check(looping, Tools(timeout=2)).results
+
+    assert not result.passed and result.message == "ran longer than 2 s"

@@ -4,11 +4,15 @@ nothing a tenant types becomes Ruby. Real ruby, erb and RuboCop throughout."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infrawg.errors import Invalid
 from infrawg.provisioning.providers.cookbook import (
@@ -33,6 +37,8 @@ from infrawg.provisioning.providers.cookbook.spec import AppSpec
 
 from .conftest import hello_app
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_r14_generated_cookbook_passes_every_check(files: dict[str, str]) -> None:
     results = check_cookbook(files, expected_name="hello_app")
@@ -53,7 +59,9 @@ def test_r14_generated_cookbook_passes_every_check(files: dict[str, str]) -> Non
         "templates/hello.conf.erb",
         "templates/hello.erb",
     }
-    assert {"kitchen.yml", "README.md"} <= files.keys()
+    kitchen = yaml.safe_load(files["kitchen.yml"])
+    assert kitchen["verifier"] == {"name": "inspec"}
+    assert kitchen["suites"][0]["verifier"]["inspec_tests"] == ["test/integration/default"]
     assert "not in infrawg" in files["README.md"]  # converging is the operators' Chef's
 
 
@@ -79,6 +87,23 @@ def test_r14_generation_is_deterministic_and_versions_diff(
     assert again == files
     assert list(again) == list(files) == sorted(files)
     assert diff_versions(files, again, "1.0.0", "1.0.0") == ""
+    # Nor does it depend on the interpreter's hash seed (set order, dict order).
+    program = (
+        "import hashlib, json; from tests.cookbook.conftest import hello_app; "
+        "from infrawg.provisioning.providers.cookbook import generate; "
+        "print(hashlib.sha256(json.dumps(generate(hello_app())).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert digests == {hashlib.sha256(json.dumps(files).encode()).hexdigest()}
 
     newer = dataclasses.replace(
         spec,
@@ -183,6 +208,13 @@ def test_r14_tenant_input_cannot_inject_ruby(tmp_path: Path) -> None:
     assert unit["Service"]["ExecStart"] == one_line[3]
     template = report.resource("template", "/etc/hello/hello.conf")
     assert template["properties"]["variables"]["greeting"] == hostile[0]
+
+    # A unit of the tenant's own is one string, whatever it holds.
+    unit_text = "\n".join(hostile)
+    own_unit = generate(hello_app(service=ServiceUnit(name="hello", unit=unit_text)))
+    report = static_check(own_unit)
+    assert passed(list(report.results)), report.results
+    assert report.resource("systemd_unit", "hello.service")["properties"]["content"] == unit_text
     assert not marker.exists()
 
 
