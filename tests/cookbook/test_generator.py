@@ -190,6 +190,7 @@ def test_r14_tenant_input_cannot_inject_ruby(tmp_path: Path) -> None:
             Attribute("greeting", hostile[0]),
             *(Attribute(f"hostile_{i}", h) for i, h in enumerate(hostile)),
             Attribute("list", tuple(hostile[:4])),
+            Attribute("words", ("alpha", "beta-gamma", "naïve")),
         ),
     )
     files = generate(spec)
@@ -202,6 +203,7 @@ def test_r14_tenant_input_cannot_inject_ruby(tmp_path: Path) -> None:
     attributes = report.attributes["hello_app"]
     assert [attributes[f"hostile_{i}"] for i in range(len(hostile))] == hostile
     assert attributes["list"] == hostile[:4]
+    assert attributes["words"] == ["alpha", "beta-gamma", "naïve"]
     assert report.metadata["description"] == one_line[0]
     assert report.metadata["maintainer"] == one_line[2]
     unit = report.resource("systemd_unit", "hello.service")["properties"]["content"]

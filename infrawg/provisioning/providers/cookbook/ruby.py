@@ -1,22 +1,25 @@
 """Ruby literals for values a tenant typed: every string reaches the cookbook as data, never code.
 
 The generator writes no tenant text into Ruby except through `literal`, which emits a string,
-integer, float, boolean, nil, array or hash literal. A string becomes a single-quoted literal when
-it is plain printable text with nothing that looks like interpolation (Cookstyle's preferred
-style), otherwise a double-quoted one in which
-`"`, `\\`, control characters (as `\\u{...}`: `\\0` before a digit would be
-octal) and every `#` that could start an interpolation (`#{`, `#$`, `#@`)
-are escaped, so `#{...}` and backticks in tenant input are characters, not Ruby.
+integer, float, boolean, nil, array or hash literal. A string becomes a single-quoted literal
+(Cookstyle's preferred style) when it is printable text without quotes, backslashes or anything
+that looks like interpolation; otherwise a double-quoted one in which `"`, `\\`, control
+characters (as `\\u{...}`: `\\0` before a digit would be octal) and every `#` that could start
+an interpolation (`#{`, `#$`, `#@`) are escaped, so `#{...}` and backticks in tenant input are
+characters, not Ruby. An array of plain words is written `%w(...)`, as RuboCop asks.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 __all__ = ["RubyValue", "literal", "string"]
 
 RubyValue = str | int | float | bool | None | Sequence["RubyValue"] | Mapping[str, "RubyValue"]
 
+# RuboCop's WordRegex: word characters, or words joined by single hyphens.
+_WORD = re.compile(r"^(?:\w|\w-\w)+$")
 _ESCAPES = {
     "\\": "\\\\",
     '"': '\\"',
@@ -29,7 +32,7 @@ _ESCAPES = {
 
 def string(value: str) -> str:
     """`value` as a Ruby string literal that evaluates to exactly `value`."""
-    plain = all(" " <= ch <= "~" for ch in value) and not any(c in value for c in "\\'")
+    plain = all(ch.isprintable() for ch in value) and not any(c in value for c in "\\'")
     # '#{x}' in single quotes is data to Ruby but RuboCop's Lint/InterpolationCheck flags it.
     if plain and not any(f"#{c}" in value for c in "{$@"):
         return f"'{value}'"
@@ -66,5 +69,8 @@ def literal(value: RubyValue) -> str:
         pairs = ", ".join(f"{string(str(k))} => {literal(v)}" for k, v in value.items())
         return "{ " + pairs + " }"
     if isinstance(value, Sequence):
+        if len(value) >= 2 and all(isinstance(v, str) and _WORD.match(v) for v in value):
+            # What RuboCop's Style/WordArray asks for; a word has no space, bracket or quote.
+            return "%w(" + " ".join(str(v) for v in value) + ")"
         return "[" + ", ".join(literal(v) for v in value) + "]"
     raise TypeError(f"no Ruby literal for {type(value).__name__}")
