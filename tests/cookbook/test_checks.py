@@ -165,3 +165,15 @@ def test_r14_a_recipe_that_never_ends_is_stopped_at_the_timeout(files: dict[str,
     [result] = static_check(looping, Tools(timeout=2)).results
 
     assert not result.passed and result.message == "ran longer than 2 s"
+
+
+def test_static_check_follows_include_recipe_and_names_the_included_file(
+    files: dict[str, str],
+) -> None:
+    broken, _ = _append(files, "recipes/default.rb", "include_recipe 'hello_app::extra'\n")
+    broken["recipes/extra.rb"] = "\nnotify_me 'x'\n"
+
+    [problem] = static_check(broken).results
+
+    assert (problem.file, problem.line) == ("recipes/extra.rb", 2)
+    assert problem.message == "unknown resource or method 'notify_me'"

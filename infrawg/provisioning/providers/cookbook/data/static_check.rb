@@ -328,7 +328,7 @@ module InfrawgStaticCheck
       context.instance_eval(source, path, 1)
     rescue ::SyntaxError => e
       problem("syntax error: #{e.message.lines.first.to_s.strip}", line: e.message[/:(\d+):/, 1]&.to_i)
-    rescue ::SecurityError, ::StandardError, ::ScriptError => e
+    rescue ::SecurityError, ::StandardError, ::ScriptError, ::SystemExit => e
       loc = (e.backtrace_locations || []).find { |l| l.path == path }
       problem("#{e.class}: #{e.message}", line: loc&.lineno)
     ensure
