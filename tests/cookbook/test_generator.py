@@ -23,6 +23,7 @@ from infrawg.provisioning.providers.cookbook import (
     diff_versions,
     generate,
     passed,
+    previews,
     static_check,
 )
 from infrawg.provisioning.providers.cookbook.checks import (
@@ -239,3 +240,38 @@ def test_static_check_refuses_to_shell_out_or_write(files: dict[str, str], tmp_p
         # Printing a fake report goes nowhere; the refusal is on the recipe's last line.
         assert not problem.passed and problem.line == recipe.count("\n"), recipe
         assert "refused" in problem.message or "unknown resource" in problem.message
+
+
+def test_previews_print_what_ruby_erb_prints(tmp_path: Path) -> None:
+    content = "a = <%= @a %>\nb = <%= @b %> <%% literal %%> -%>\nc = <%= @c %>, <%=@d%>\n"
+    values = {"a": HOSTILE[2], "b": 2.5e20, "c": ["x", 1, "y z"], "d": False}
+    spec = hello_app(
+        templates=(ConfigTemplate(path="/etc/hello/x.conf", content=content),),
+        attributes=tuple(Attribute(k, v) for k, v in values.items()),  # type: ignore[arg-type]
+    )
+    files = generate(spec)
+
+    preview = previews(files, static_check(files))["/etc/hello/x.conf"]
+
+    template = tmp_path / "x.conf.erb"
+    template.write_text(content)
+    erb = subprocess.run(
+        [
+            "/usr/bin/ruby",
+            "-rerb",
+            "-rjson",
+            "-e",
+            # As Chef renders a template: the variables are instance variables.
+            "ctx = Object.new; JSON.parse($stdin.read).each { |k, v| "
+            'ctx.instance_variable_set(:"@#{k}", v) }; '
+            "print ERB.new(File.read(ARGV[0]), trim_mode: '-')"
+            ".result(ctx.instance_eval { binding })",
+            str(template),
+        ],
+        input=json.dumps(values),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert preview == erb.stdout
+    assert preview.startswith(f"a = {HOSTILE[2]}\nb = 2.5e+20 <% literal %%> -%>\n")

@@ -14,6 +14,7 @@ are written to a scratch directory; nothing runs in the site's own directories.
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 import re
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infrawg.errors import Invalid
 from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.providers.cookbook.spec import (
     CHEF_VERSION,
@@ -33,6 +35,7 @@ from infrawg.provisioning.providers.cookbook.spec import (
     EMAIL,
     LICENSE,
     VERSION,
+    template_variables,
 )
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "check_cookbook",
     "metadata_fields",
     "passed",
+    "previews",
     "rubocop",
     "ruby_syntax",
     "static_check",
@@ -256,6 +260,35 @@ def static_check(files: Mapping[str, str], tools: Tools = TOOLS) -> StaticReport
         attributes=report["attributes"],
         resources=tuple(report["resources"]),
     )
+
+
+_PREVIEW_TAG = re.compile(r"<%%|<%=\s*@([a-z][a-z0-9_]*)\s*%>")
+
+
+def previews(files: Mapping[str, str], report: StaticReport) -> dict[str, str]:
+    """Each template's file as Chef would write it with the attributes' defaults, keyed by its
+    destination path, for the review. Only templates made of `<%= @name %>` tags (the ones a
+    spec can hold) are previewed; each value is printed as Ruby's `to_s` printed it."""
+    out: dict[str, str] = {}
+    for resource in report.resources:
+        if resource["type"] != "template":
+            continue
+        path = str(resource["properties"].get("path") or resource["name"])
+        source = resource["properties"].get("source") or posixpath.basename(path) + ".erb"
+        text = files.get(f"templates/{source}")
+        printed = resource.get("printed", {})
+        try:
+            names = template_variables(text or "")
+        except Invalid:
+            continue
+        if text is None or not set(names) <= printed.keys():
+            continue
+        out[path] = _PREVIEW_TAG.sub(functools.partial(_print_tag, printed), text)
+    return dict(sorted(out.items()))
+
+
+def _print_tag(printed: Mapping[str, str], match: re.Match[str]) -> str:
+    return printed[match[1]] if match[1] else "<%"
 
 
 def _field_line(text: str, name: str) -> int | None:

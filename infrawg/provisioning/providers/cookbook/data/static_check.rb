@@ -424,6 +424,13 @@ module InfrawgStaticCheck
       problem("#{key(resource)} #{kind} with an unknown timing :#{timing}", **at)
     end
 
+    def printed(resource)
+      variables = resource.__props['variables']
+      return {} unless resource.__type == 'template' && variables.is_a?(Hash)
+
+      variables.to_h { |k, v| [k.to_s, NodeView === v ? v.to_h.to_s : v.to_s] }
+    end
+
     def report
       {
         'problems' => @problems,
@@ -435,6 +442,8 @@ module InfrawgStaticCheck
             'actions' => r.__actions.map(&:to_s),
             'properties' => InfrawgStaticCheck.plain(r.__props),
             'notifications' => r.__notifications.map { |n| InfrawgStaticCheck.plain(n[0..3]) },
+            # How ERB would print each template variable (Ruby's to_s), for previews.
+            'printed' => printed(r),
           }
         end,
       }
