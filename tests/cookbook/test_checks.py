@@ -13,6 +13,7 @@ from infrawg.provisioning.providers.cookbook import (
     static_check,
     template_syntax,
 )
+from infrawg.provisioning.providers.cookbook.checks import STATIC_CHECK_SCRIPT
 
 
 def _append(files: dict[str, str], path: str, text: str) -> tuple[dict[str, str], int]:
@@ -177,3 +178,11 @@ def test_static_check_follows_include_recipe_and_names_the_included_file(
 
     assert (problem.file, problem.line) == ("recipes/extra.rb", 2)
     assert problem.message == "unknown resource or method 'notify_me'"
+
+
+def test_the_shipped_static_check_passes_ruby_wc_and_the_pinned_rubocop() -> None:
+    own = {"static_check.rb": STATIC_CHECK_SCRIPT.read_text()}
+
+    results = ruby_syntax(own) + rubocop(own)
+
+    assert passed(results), [r for r in results if not r.passed]

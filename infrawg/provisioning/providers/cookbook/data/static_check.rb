@@ -181,7 +181,13 @@ module InfrawgStaticCheck
       end
       return @__props[prop] if args.empty? && block.nil?
 
-      @__props[prop] = block ? '(block, not run here)' : (args.length == 1 ? args.first : args)
+      @__props[prop] = if block
+                         '(block, not run here)'
+                       elsif args.length == 1
+                         args.first
+                       else
+                         args
+                       end
     end
 
     def respond_to_missing?(*)
@@ -428,7 +434,12 @@ module InfrawgStaticCheck
       variables = resource.__props['variables']
       return {} unless resource.__type == 'template' && variables.is_a?(Hash)
 
-      variables.to_h { |k, v| [k.to_s, NodeView === v ? v.to_h.to_s : v.to_s] }
+      variables.to_h do |k, v|
+        case v
+        when NodeView then [k.to_s, v.to_h.to_s]
+        else [k.to_s, v.to_s]
+        end
+      end
     end
 
     def report
@@ -438,7 +449,10 @@ module InfrawgStaticCheck
         'attributes' => InfrawgStaticCheck.plain(merged),
         'resources' => @resources.map do |r|
           {
-            'type' => r.__type, 'name' => r.__name, 'file' => r.__file, 'line' => r.__line,
+            'type' => r.__type,
+            'name' => r.__name,
+            'file' => r.__file,
+            'line' => r.__line,
             'actions' => r.__actions.map(&:to_s),
             'properties' => InfrawgStaticCheck.plain(r.__props),
             'notifications' => r.__notifications.map { |n| InfrawgStaticCheck.plain(n[0..3]) },
@@ -451,13 +465,13 @@ module InfrawgStaticCheck
   end
 
   BLOCKED = {
-    Kernel => %i[system exec spawn fork ` open syscall require require_relative load autoload eval
-                 exit! abort trap sleep],
-    IO.singleton_class => %i[popen sysopen write binwrite open new read readlines foreach copy_stream],
-    File.singleton_class => %i[write binwrite open new delete unlink rename chmod chown lchmod
-                               lchown symlink link truncate mkfifo read readlines foreach utime],
-    Dir.singleton_class => %i[mkdir rmdir delete unlink chdir chroot],
-    Process.singleton_class => %i[spawn exec fork kill daemon setsid],
+    Kernel => %i(system exec spawn fork ` open syscall require require_relative load autoload eval
+                 exit! abort trap sleep),
+    IO.singleton_class => %i(popen sysopen write binwrite open new read readlines foreach copy_stream),
+    File.singleton_class => %i(write binwrite open new delete unlink rename chmod chown lchmod
+                               lchown symlink link truncate mkfifo read readlines foreach utime),
+    Dir.singleton_class => %i(mkdir rmdir delete unlink chdir chroot),
+    Process.singleton_class => %i(spawn exec fork kill daemon setsid),
   }.freeze
 
   def self.lock_down!
