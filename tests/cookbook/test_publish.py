@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from infrawg.errors import Conflict
-from infrawg.provisioning.base import Plan, Provider
+from infrawg.provisioning.base import Plan, Provider, StalePlan
 from infrawg.provisioning.providers.cookbook import (
     Approval,
     CookbookDirConfig,
@@ -115,3 +116,46 @@ def test_cookbook_dir_implements_the_provider_interface(tmp_path: Path) -> None:
     provider = CookbookDirProvider(config)
     assert provider.kind == "app" and provider.name == "cookbook_dir"
     assert provider.read("hello_app").state is None
+
+
+def test_concurrent_publishers_share_one_repository(spec: AppSpec, tmp_path: Path) -> None:
+    repo = tmp_path / "chef-repo"
+    names = [f"app_{i}" for i in range(4)]
+    barrier = threading.Barrier(len(names))
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        provider = CookbookDirProvider(CookbookDirConfig(directory=repo))
+        release = _release(dataclasses.replace(spec, name=name))
+        plan = provider.plan_for(release)
+        barrier.wait()
+        try:
+            provider.apply(plan)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert _git(repo, "rev-list", "--count", "HEAD").strip() == str(len(names))
+    listed = _git(repo, "ls-tree", "--name-only", "HEAD", "cookbooks/").split()
+    assert listed == [f"cookbooks/{n}" for n in names]
+
+
+def test_a_plan_made_before_another_publish_is_refused(spec: AppSpec, tmp_path: Path) -> None:
+    first = CookbookDirProvider(CookbookDirConfig(directory=tmp_path / "repo"))
+    second = CookbookDirProvider(CookbookDirConfig(directory=tmp_path / "repo"))
+    old_plan = second.plan_for(_release(spec))
+    publish(first, _release(dataclasses.replace(spec, version="1.0.1")))
+
+    with pytest.raises(StalePlan):
+        second.apply(old_plan)
+    assert second.read("hello_app").state.version == "1.0.1"  # type: ignore[union-attr]
+    # The very plan already carried out is not an error: executing it again changes nothing.
+    done = first.plan_for(_release(dataclasses.replace(spec, version="1.0.2")))
+    first.apply(done)
+    assert first.execute(done) == ["hello_app 1.0.2 is already published"]

@@ -14,11 +14,14 @@ kind will check the approval record and who made it before it builds a `Cookbook
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -34,6 +37,7 @@ from infrawg.provisioning.base import (
     Provider,
     ProviderError,
     Spec,
+    StalePlan,
 )
 from infrawg.provisioning.providers.cookbook.spec import COOKBOOK_NAME, VERSION
 
@@ -215,9 +219,32 @@ class CookbookDirProvider(Provider[CookbookRelease]):
             changes.append(Change(op, path, before, after))
         return self.make_plan(spec, observed, changes)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # One publisher at a time per repository (git's own index.lock would fail the second),
+        # held on the directory itself so nothing extra appears in the working tree.
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def execute(self, plan: Plan[CookbookRelease]) -> list[str]:
+        _refuse_unapproved(plan.spec)
+        with self._locked():
+            # apply_plan compared fingerprints before the lock; another publisher may have
+            # committed since, so look again while holding it.
+            current = self.read(plan.ref)
+            if current.fingerprint != plan.fingerprint:
+                if current.state is not None and current.state.items() == plan.spec.items():
+                    return [f"{plan.ref} {plan.spec.version} is already published"]
+                raise StalePlan(f"{plan.ref} was published by someone else meanwhile; plan again.")
+            return self._write_and_commit(plan)
+
+    def _write_and_commit(self, plan: Plan[CookbookRelease]) -> list[str]:
         spec = plan.spec
-        _refuse_unapproved(spec)
         log = []
         if not self._is_repository():
             self.root.mkdir(parents=True, exist_ok=True)
@@ -291,6 +318,10 @@ class CookbookDirProvider(Provider[CookbookRelease]):
         directory = self._path(ref)
         if not directory.exists():
             return ApplyResult(ref, applied=False, dry_run=False, changes=())
+        with self._locked():
+            return self._remove(ref, directory)
+
+    def _remove(self, ref: str, directory: Path) -> ApplyResult:
         shutil.rmtree(directory)
         relative = self.relative(ref)
         log = [f"removed {directory}"]
