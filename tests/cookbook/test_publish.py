@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infrawg.errors import Conflict
+from infrawg.errors import Conflict, Invalid
 from infrawg.provisioning.base import Plan, Provider, StalePlan
 from infrawg.provisioning.providers.cookbook import (
     Approval,
@@ -46,6 +46,11 @@ def test_r14_publish_writes_a_git_commit_and_refuses_unapproved(
     for refused in (Approval(False, "Grace Staff"), Approval(True, "  ")):
         with pytest.raises(Conflict, match="has not been approved"):
             publish(provider, _release(spec, refused))
+    mislabelled = CookbookRelease.of("other_app", "1.0.0", generate(spec), APPROVED)
+    with pytest.raises(Invalid, match="does not name the cookbook other_app"):
+        publish(provider, mislabelled)
+    with pytest.raises(Invalid, match=r"does not say version 2\.0\.0"):
+        publish(provider, CookbookRelease.of("hello_app", "2.0.0", generate(spec), APPROVED))
     assert not repo.exists()  # nothing written, not even the repository
 
     result = publish(provider, _release(spec))

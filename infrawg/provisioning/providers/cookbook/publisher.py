@@ -45,6 +45,7 @@ __all__ = ["Approval", "CookbookDirConfig", "CookbookDirProvider", "CookbookRele
 
 _TRAILER = re.compile(r"^(Version|Approved-by): (.+)$", re.M)
 _METADATA_VERSION = re.compile(r"^version '([^']*)'$", re.M)
+_METADATA_NAME = re.compile(r"^name '([^']*)'$", re.M)
 
 
 @dataclass(frozen=True)
@@ -180,8 +181,10 @@ class CookbookDirProvider(Provider[CookbookRelease]):
             parts = path.split("/")
             if path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
                 raise Invalid(f"{path!r} is not a path inside the cookbook.")
-        declared = _METADATA_VERSION.findall(files.get("metadata.rb", ""))
-        if declared != [spec.version]:
+        metadata = files.get("metadata.rb", "")
+        if _METADATA_NAME.findall(metadata) != [spec.cookbook]:
+            raise Invalid(f"metadata.rb does not name the cookbook {spec.cookbook}.")
+        if _METADATA_VERSION.findall(metadata) != [spec.version]:
             raise Invalid(f"metadata.rb does not say version {spec.version}.")
         _refuse_unapproved(spec)
 
