@@ -5,6 +5,7 @@ cookbook, checked, reviewed version by version by staff, and published once appr
     diff = diff_versions(old, files, "1.0.0", "1.1.0")
     results = check_cookbook(files)             # ruby -wc, erb | ruby -c, RuboCop, metadata,
                                                 # the static cookbook check
+    shown = review(spec, previous)              # all of it for one version, as staff see it
     publish(CookbookDirProvider(config), CookbookRelease.of(name, version, files, approval))
 
 Converging runs in the operators' Chef (their Chef Infra Server, or chef-client --local-mode
@@ -33,6 +34,7 @@ from infrawg.provisioning.providers.cookbook.publisher import (
     CookbookRelease,
     publish,
 )
+from infrawg.provisioning.providers.cookbook.review import VersionReview, review
 from infrawg.provisioning.providers.cookbook.spec import (
     AppSpec,
     Attribute,
@@ -55,6 +57,7 @@ __all__ = [
     "ServiceUnit",
     "StaticReport",
     "Tools",
+    "VersionReview",
     "check_cookbook",
     "diff_versions",
     "generate",
@@ -62,6 +65,7 @@ __all__ = [
     "passed",
     "previews",
     "publish",
+    "review",
     "rubocop",
     "ruby_syntax",
     "static_check",

@@ -358,12 +358,17 @@ def metadata_fields(
 
 
 def check_cookbook(
-    files: Mapping[str, str], tools: Tools = TOOLS, *, expected_name: str | None = None
+    files: Mapping[str, str],
+    tools: Tools = TOOLS,
+    *,
+    expected_name: str | None = None,
+    report: StaticReport | None = None,
 ) -> list[CheckResult]:
-    """Every check on one version, in review order (RuboCop, the slow one, runs alongside)."""
+    """Every check on one version, in review order (RuboCop, the slow one, runs alongside);
+    pass the static check's `report` when it has run already."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         slow = pool.submit(rubocop, files, tools)
-        report = static_check(files, tools)
+        report = report or static_check(files, tools)
         results = ruby_syntax(files, tools) + template_syntax(files, tools)
         results += slow.result()
     results += metadata_fields(files, tools, expected_name=expected_name, report=report)
