@@ -13,6 +13,9 @@ SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3 p
 SYSTEM_PACKAGES += libvirt0 cloud-init genisoimage restic
 # Monitoring (R13): Prometheus with promtool, its node and blackbox exporters, Alertmanager.
 SYSTEM_PACKAGES += prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager
+# Applications (R14): ruby (ruby -wc, erb, the static cookbook check), Debian's RuboCop, and
+# git for the cookbook_dir publisher.
+SYSTEM_PACKAGES += ruby rubocop git
 # What pip needs to build libvirt-python (an sdist only) against Debian's libvirt, installed
 # before the .venv by the same recipe when run as root (python3-dev: for a .venv made from
 # Debian's python3). Without libvirt-dev the `vm` extra is left out: the site runs, and the
