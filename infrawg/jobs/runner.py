@@ -597,14 +597,20 @@ def run_due_jobs(limit: int | None = None, worker: str | None = None) -> int:
 
 
 def start_embedded_worker(app: Flask, poll: float = 1.0) -> threading.Thread:
-    """Run due jobs in a daemon thread of this process (the embedded default)."""
+    """Run due jobs in a daemon thread of this process (the embedded default), and tick the
+    schedules every INFRAWG_TICK_INTERVAL seconds."""
+    from infrawg.jobs.schedules import Ticker
+
     stop = threading.Event()
+    # The embedded worker ticks too, so `make run` runs the schedules with nothing else.
+    ticker = Ticker(float(app.config.get("TICK_INTERVAL") or 0))
 
     def loop() -> None:
         while not stop.is_set():
             ran = 0
             with app.app_context():
                 try:
+                    ticker()
                     ran = run_due_jobs(limit=10)
                 except Exception:
                     log.exception("the embedded job worker hit an error; continuing")
