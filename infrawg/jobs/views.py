@@ -14,7 +14,15 @@ from infrawg.forms import ConfirmForm
 from infrawg.jobs import bp, runner, schedules, service
 from infrawg.jobs.models import Job, JobState
 from infrawg.policy import Permission, can, require, requires, route_subject
-from infrawg.web import confirm_first, paginate, redirect_after_post, refused, render, submit
+from infrawg.web import (
+    confirm_first,
+    paginate,
+    redirect_after_post,
+    refused,
+    render,
+    submit,
+    wants_fragment,
+)
 
 _worker_lock = threading.Lock()
 _SUBJECT_PAGES = "infrawg_job_subject_pages"
@@ -78,6 +86,9 @@ def job_queue():
         subjects=subject_links(list(page.items)),
         state=state,
         states=list(JobState),
+        # The full page shows the schedules too (a newcomer finds them here).
+        schedules=[] if wants_fragment() else schedules.schedules(),
+        form=ConfirmForm(),
     )
 
 

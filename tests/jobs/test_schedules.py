@@ -4,6 +4,7 @@ page of schedules and its "Run now"."""
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from datetime import datetime, timedelta
@@ -260,6 +261,8 @@ def test_staff_see_each_schedule_with_its_last_and_next_run(app, people, staff):
     assert page.select_one("#schedule-membership-list_poll") is not None
     jobs_page = html(client.get("/jobs"))
     assert jobs_page.select_one("#schedules-link")["href"] == "/jobs/schedules"
+    # A newcomer finds them on the jobs page itself, with their last run.
+    assert "Succeeded" in jobs_page.select_one(f"#schedule-{HOURLY}").text
 
 
 def test_run_now_queues_a_run_audits_it_and_refuses_a_second_while_it_waits(
@@ -292,3 +295,26 @@ def test_the_sites_scheduled_jobs_run_on_the_development_backends(app, name):
     tick(NOON)
     [run] = [r for r in runs_of(name) if r.run_key]
     assert runner.run_job(run.id, runner.claim_attempt(run.id)) == JobState.SUCCEEDED
+
+
+# -- the same with Redis ------------------------------------------------------------------------
+
+
+def test_with_redis_a_ticked_run_is_pushed_to_rq_once_and_an_rq_worker_runs_it(app):
+    from tests.provisioning.test_jobs import REDIS_URL, rq_burst
+
+    queue_name = f"infrawg-test-{secrets.token_hex(6)}"
+    app.config.update(REDIS_URL=REDIS_URL, RQ_QUEUE=queue_name)
+    queue = runner.rq_queue(REDIS_URL, queue_name)
+    try:
+        RAN.clear()
+        created = tick(NOON)
+        assert queue.count == len(created)  # pushed after the tick's commit
+        tick(NOON)  # the same slot again: nothing enqueued, nothing pushed
+        assert queue.count == len(created)
+        rq_burst(queue_name)
+        [run] = runs_of(HOURLY)
+        db.session.refresh(run)
+        assert run.state == JobState.SUCCEEDED and RAN.count(HOURLY) == 1
+    finally:
+        queue.delete(delete_jobs=True)
