@@ -45,7 +45,8 @@ def worker_command(burst: bool, poll: float) -> None:
         # database pool is never shared across processes.
         click.echo(f"RQ worker on {queue.name} at {url}")
         if burst:
-            schedules.tick()
+            if interval > 0:
+                schedules.tick()
         else:
             # RQ's loop is its own: the tick runs beside it.
             app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -56,7 +57,7 @@ def worker_command(burst: bool, poll: float) -> None:
         return
     click.echo("Job worker on the job table" + (" (burst)" if burst else ""))
     failures = 0
-    ticker = schedules.Ticker(interval if not burst else 1.0)
+    ticker = schedules.Ticker(interval)  # its first call ticks at once
     while True:
         try:
             ticker()
