@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -32,8 +32,8 @@ from infrawg import audit
 from infrawg.actions import Action
 from infrawg.errors import Conflict, NotFound
 from infrawg.extensions import db
-from infrawg.jobs.models import Job, JobState
-from infrawg.jobs.runner import JOBS, JobSpec, _push_after_commit, enqueue
+from infrawg.jobs.models import Job, JobLogLine, JobState
+from infrawg.jobs.runner import JOBS, JobContext, JobSpec, _push_after_commit, enqueue, job
 from infrawg.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,27 @@ def run_now(actor: Any, name: str) -> Job:
     new = enqueue(name)
     audit.record(actor, Action.JOB_RUN_NOW, new, f"{name} ({every_label(spec.every)})")
     return new
+
+
+# Scheduled runs come back every few minutes; those that succeeded are kept this long (the
+# ones that failed or gave up, and every job an act enqueued, stay for staff).
+KEEP_SUCCEEDED_RUNS = timedelta(days=30)
+PRUNE = "jobs.prune"
+
+
+@job(PRUNE, max_attempts=3, every=timedelta(days=1))
+def prune(ctx: JobContext) -> None:
+    """Delete the scheduled runs that succeeded over 30 days ago, with their log lines."""
+    old = select(Job.id).where(
+        Job.run_key.is_not(None),
+        Job.state == JobState.SUCCEEDED,
+        Job.finished_at < utcnow() - KEEP_SUCCEEDED_RUNS,
+    )
+    ids = list(db.session.scalars(old.limit(5000)))
+    if ids:
+        db.session.execute(delete(JobLogLine).where(JobLogLine.job_id.in_(ids)))
+        db.session.execute(delete(Job).where(Job.id.in_(ids)))
+    ctx.log(f"deleted {len(ids)} scheduled run(s) that succeeded over 30 days ago")
 
 
 class Ticker:

@@ -16,8 +16,10 @@ from infrawg.actions import Action
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, job, runner
-from infrawg.jobs.models import Job, JobState
+from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.jobs.schedules import (
+    KEEP_SUCCEEDED_RUNS,
+    PRUNE,
     Ticker,
     run_key,
     schedules,
@@ -27,6 +29,7 @@ from infrawg.jobs.schedules import (
 from infrawg.membership.jobs import POLL_JOB
 from infrawg.notices.mail import REDELIVER
 from infrawg.surveys.jobs import SEND
+from infrawg.timeutil import utcnow
 from tests.conftest import html, migrated_app
 from tests.servers.live import fresh_database
 
@@ -72,6 +75,7 @@ def test_the_sites_work_is_scheduled_in_code_beside_its_jobs():
     assert every[SEND] == timedelta(hours=1)
     assert every[REDELIVER] == timedelta(hours=1)
     assert every[POLL_JOB] == timedelta(minutes=15)
+    assert every[PRUNE] == timedelta(days=1)
 
 
 def test_tick_enqueues_each_due_run_once_per_slot(app):
@@ -289,7 +293,7 @@ def test_run_now_queues_a_run_audits_it_and_refuses_a_second_while_it_waits(
     assert len(runs_of(HOURLY)) == 1
 
 
-@pytest.mark.parametrize("name", [SEND, POLL_JOB, REDELIVER])
+@pytest.mark.parametrize("name", [SEND, POLL_JOB, REDELIVER, PRUNE])
 def test_the_sites_scheduled_jobs_run_on_the_development_backends(app, name):
     # What `make run` ticks: each runs through on the outbox mail and the log list backend.
     tick(NOON)
@@ -318,3 +322,26 @@ def test_with_redis_a_ticked_run_is_pushed_to_rq_once_and_an_rq_worker_runs_it(a
         assert run.state == JobState.SUCCEEDED and RAN.count(HOURLY) == 1
     finally:
         queue.delete(delete_jobs=True)
+
+
+def test_old_successful_scheduled_runs_are_pruned_and_everything_else_is_kept(app):
+    long_ago = utcnow() - KEEP_SUCCEEDED_RUNS - timedelta(days=1)
+    made = {}
+    for name, state, run_key_, finished in (
+        ("old_ok", JobState.SUCCEEDED, "x@1", long_ago),
+        ("old_dead", JobState.DEAD, "x@2", long_ago),
+        ("recent_ok", JobState.SUCCEEDED, "x@3", utcnow()),
+        ("old_act", JobState.SUCCEEDED, None, long_ago),
+    ):
+        row = Job(kind=HOURLY, args={}, state=state, run_key=run_key_, finished_at=finished)
+        db.session.add(row)
+        db.session.flush()
+        db.session.add(JobLogLine(job_id=row.id, attempt=1, line="done"))
+        made[name] = row.id
+    db.session.commit()
+    run = runner.enqueue(PRUNE)
+    db.session.commit()
+    assert runner.run_job(run.id, runner.claim_attempt(run.id)) == JobState.SUCCEEDED
+    left = set(db.session.scalars(select(Job.id).where(Job.id.in_(made.values()))))
+    assert left == {made["old_dead"], made["recent_ok"], made["old_act"]}
+    assert db.session.scalar(select(func.count()).where(JobLogLine.job_id == made["old_ok"])) == 0
