@@ -31,6 +31,16 @@ Rules for job functions:
   called again with the same arguments; `progress` is shown on the job and its subject's page.
   Such a call does not use up one of the job's attempts.
 
+Schedules: `@job("dns.resign", every=timedelta(days=1))` declares a job (taking no
+arguments) that runs that often; `flask infrawg tick`, which every worker runs each minute,
+enqueues each run exactly once (infrawg/jobs/schedules.py). Staff see them at /jobs/schedules.
+
+Log: each `ctx.log(line)` is written at once, on a connection of its own, so a crash keeps it
+(on SQLite, once the job's transaction holds the write lock, with the outcome instead). The
+tenant members of a service follow its jobs' lines live at /jobs/<id>/progress: mark a line
+`ctx.log(line, staff_only=True)` when only staff may read it (the runner's own lines naming
+the worker and the error's text are).
+
 Crashes: a claim is a lease of INFRAWG_JOB_LEASE seconds that the running attempt renews
 with a heartbeat (a thread beside the job function); a job whose worker died is due again once
 its lease ran out, and the next claim is a new attempt. Every outcome write is fenced on the
