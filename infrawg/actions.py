@@ -128,6 +128,7 @@ class Action(StrEnum):
     SERVICE_SUSPENDED = "service.suspended"
     SERVICE_RESUMED = "service.resumed"
     JOB_RETRIED = "job.retried"
+    JOB_RUN_NOW = "job.run_now"  # staff ran a schedule outside its slots
     DNS_RECORD_ADDED = "dns.record_added"
     DNS_RECORD_CHANGED = "dns.record_changed"
     DNS_RECORD_DELETED = "dns.record_deleted"

@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)
     "JOB_LEASE": 60,  # seconds a running job is held without a heartbeat before another takes it
+    # Seconds between the schedules' ticks of each worker (embedded, table or RQ); 0: workers
+    # never tick and the timer's `flask infrawg tick` alone enqueues the scheduled runs.
+    "TICK_INTERVAL": 60,
     "METRICS_TOKEN": None,  # bearer token of /metrics; unset: the endpoint is off (404)
     "LOG_LEVEL": "INFO",  # of the app's log (one line per request at INFO): DEBUG ... ERROR
 }

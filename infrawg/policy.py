@@ -59,6 +59,7 @@ class Permission(StrEnum):
     SERVICE_DECIDE = "provisioning:service:decide"
     SERVICE_TYPE_MANAGE = "provisioning:type:manage"
     JOB_MANAGE = "provisioning:job:manage"
+    JOB_FOLLOW = "jobs:job:follow"  # a job's progress and its log lines that are not staff's
     SURVEY_READ = "surveys:survey:read"
     SURVEY_CREATE = "surveys:survey:create"
     SURVEY_MANAGE = "surveys:survey:manage"
@@ -102,6 +103,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SERVICE_MANAGE,
             Permission.SERVICE_READ_ALL,
             Permission.JOB_MANAGE,
+            Permission.JOB_FOLLOW,
         }
     ),
     Role.CHAIR: frozenset(
@@ -118,6 +120,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SERVICE_MANAGE,
             Permission.SERVICE_READ_ALL,
             Permission.JOB_MANAGE,
+            Permission.JOB_FOLLOW,
             # R9: the chair has the final say on services and adds service types.
             Permission.SERVICE_DECIDE,
             Permission.SERVICE_TYPE_MANAGE,
@@ -371,6 +374,20 @@ def _tenant_member_reads_notice(person: Person, notice: Any) -> bool:
     )
 
 
+# The tables whose rows belong to one organisation and whose jobs its tenant members may
+# follow. Fail closed: a job about anything else (or about nothing) is staff's alone.
+TENANT_FOLLOWED_SUBJECTS = frozenset({"service"})
+
+
+@subject_rule(Permission.JOB_FOLLOW)
+def _tenant_member_follows_jobs(person: Person, target: Any) -> bool:
+    # R5: tenant members follow the work on their own organisation's services as it runs.
+    if not isinstance(target, Job) or target.subject_type not in TENANT_FOLLOWED_SUBJECTS:
+        return False
+    subject = subject_of(target)
+    return subject is not None and _tenant_member_manages_services(person, subject)
+
+
 def require(person: Person | None, permission: Permission, subject: Any = None) -> None:
     """Raise NotAllowed unless ``can(person, permission, subject)``; SecondFactorNeeded
     when it is a privileged act and the session's second factor is not recent."""
@@ -621,6 +638,7 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.SERVICE_SUSPENDED: _TENANT,
     Action.SERVICE_RESUMED: _TENANT,
     Action.JOB_RETRIED: _TENANT,
+    Action.JOB_RUN_NOW: _STAFF,  # schedules are the site's own work
     Action.DNS_RECORD_ADDED: _TENANT,
     Action.DNS_RECORD_CHANGED: _TENANT,
     Action.DNS_RECORD_DELETED: _TENANT,

@@ -2,8 +2,9 @@
 
     from infrawg.jobs import JobContext, Pending, enqueue, job
 
-`runner` holds the whole mechanism (its docstring is the guide); `service` the queries the
-pages use; `cli` `flask infrawg worker` and `flask infrawg requeue-jobs`.
+`runner` holds the whole mechanism (its docstring is the guide); `schedules` the jobs that
+run on a schedule and the tick that enqueues them; `service` the queries the pages use;
+`cli` `flask infrawg worker`, `flask infrawg tick` and `flask infrawg requeue-jobs`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def init_app(app: Flask) -> None:
     commit. Runs before the areas' init_app, which declare their jobs."""
     from infrawg import cli, web
     from infrawg.jobs import runner, views
-    from infrawg.jobs.cli import requeue_command, worker_command
+    from infrawg.jobs.cli import requeue_command, tick_command, worker_command
 
     runner.install_session_hooks()
     app.register_blueprint(bp)
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     web.add_nav_link(app, *nav_links())
     cli.add_command(app, worker_command)
     cli.add_command(app, requeue_command)
+    cli.add_command(app, tick_command)
     views.start_worker_on_first_request(app)
 
 

@@ -1,4 +1,5 @@
-"""`flask infrawg worker` and `flask infrawg requeue-jobs`: run the site's jobs."""
+"""`flask infrawg worker`, `flask infrawg tick` and `flask infrawg requeue-jobs`: run the
+site's jobs and its schedules."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from infrawg.extensions import db
 from infrawg.jobs import runner as jobs
+from infrawg.jobs import schedules
 
 log = logging.getLogger(__name__)
 # The longest pause between tries while the database is away.
@@ -31,8 +33,10 @@ def _forget_connection() -> None:
 @click.option("--burst", is_flag=True, help="Run what is due now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks at the table.")
 def worker_command(burst: bool, poll: float) -> None:
-    """Run jobs: from the job table, or from RQ when INFRAWG_REDIS_URL is set."""
+    """Run jobs: from the job table, or from RQ when INFRAWG_REDIS_URL is set. Either way
+    it ticks the schedules every INFRAWG_TICK_INTERVAL seconds (see `flask infrawg tick`)."""
     url = current_app.config.get("REDIS_URL")
+    interval = float(current_app.config.get("TICK_INTERVAL") or 0)
     if url:
         from rq import SimpleWorker
 
@@ -40,14 +44,23 @@ def worker_command(burst: bool, poll: float) -> None:
         # SimpleWorker runs jobs in this process, inside this app context: no fork, so the
         # database pool is never shared across processes.
         click.echo(f"RQ worker on {queue.name} at {url}")
+        if burst:
+            if interval > 0:
+                schedules.tick()
+        else:
+            # RQ's loop is its own: the tick runs beside it.
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            schedules.start_ticker(app, interval)
         SimpleWorker([queue], connection=queue.connection).work(
             burst=burst, with_scheduler=not burst
         )
         return
     click.echo("Job worker on the job table" + (" (burst)" if burst else ""))
     failures = 0
+    ticker = schedules.Ticker(interval)  # its first call ticks at once
     while True:
         try:
+            ticker()
             ran = jobs.run_due_jobs()
         except SQLAlchemyError as error:
             # The database restarted, a connection was killed, the disk was busy: a worker
@@ -78,3 +91,11 @@ def worker_command(burst: bool, poll: float) -> None:
 def requeue_command() -> None:
     """Push every due job to RQ again (after Redis lost its queue)."""
     click.echo(f"{jobs.requeue_due()} due job(s) pushed")
+
+
+@click.command("tick")
+@with_appcontext
+def tick_command() -> None:
+    """Enqueue each scheduled run that is due, once (however many processes tick)."""
+    created = schedules.tick()
+    click.echo(f"{len(created)} scheduled run(s) queued")

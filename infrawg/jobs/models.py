@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.enums import LabelledEnum
@@ -47,6 +47,8 @@ class Job(Model):
     __table_args__ = (
         Index("ix_job_state_next_run", "state", "next_run_at"),
         Index("ix_job_subject", "subject_type", "subject_id"),
+        # One run per schedule slot, whichever process ticks first (runner.tick).
+        Index("ux_job_run_key", "run_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +70,8 @@ class Job(Model):
     progress: Mapped[str | None] = mapped_column(Text)
     subject_type: Mapped[str | None] = mapped_column(String(40))
     subject_id: Mapped[int | None]
+    # A scheduled run's "<job name>@<slot start, ISO>"; None for a job enqueued by an act.
+    run_key: Mapped[str | None] = mapped_column(String(160))
 
     log_lines: Mapped[list[JobLogLine]] = relationship(
         lazy="raise", order_by="JobLogLine.id", back_populates="job"
@@ -86,5 +90,8 @@ class JobLogLine(Model):
     attempt: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     line: Mapped[str] = mapped_column(Text)
+    # For staff only (the worker that ran it, an error's text); the others are shown to the
+    # people who follow the job's subject (a service's tenant members) as it runs.
+    staff_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     job: Mapped[Job] = relationship(lazy="raise", back_populates="log_lines")

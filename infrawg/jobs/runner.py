@@ -31,6 +31,16 @@ Rules for job functions:
   called again with the same arguments; `progress` is shown on the job and its subject's page.
   Such a call does not use up one of the job's attempts.
 
+Schedules: `@job("dns.resign", every=timedelta(days=1))` declares a job (taking no
+arguments) that runs that often; `flask infrawg tick`, which every worker runs each minute,
+enqueues each run exactly once (infrawg/jobs/schedules.py). Staff see them at /jobs/schedules.
+
+Log: each `ctx.log(line)` is written at once, on a connection of its own, so a crash keeps it
+(on SQLite, once the job's transaction holds the write lock, with the outcome instead). The
+tenant members of a service follow its jobs' lines live at /jobs/<id>/progress: mark a line
+`ctx.log(line, staff_only=True)` when only staff may read it (the runner's own lines naming
+the worker and the error's text are).
+
 Crashes: a claim is a lease of INFRAWG_JOB_LEASE seconds that the running attempt renews
 with a heartbeat (a thread beside the job function); a job whose worker died is due again once
 its lease ran out, and the next claim is a new attempt. Every outcome write is fenced on the
@@ -60,8 +70,9 @@ from datetime import timedelta
 from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -107,16 +118,35 @@ class JobContext:
     lines: list[str] = field(default_factory=list)
     plan: str | None = None
     attempt: int = 0  # the attempt this run is (ctx.job.attempts may have moved on)
+    # Lines not in the table yet, with their staff_only flag: written as they come when the
+    # database allows (see _write_now), else with the outcome.
+    unwritten: list[tuple[str, bool]] = field(default_factory=list)
+    live: bool = False  # run_job sets it once the job's work starts
+    # Read once: touching ``job`` after a commit would load it again and, on SQLite, take
+    # the write lock for the rest of the job.
+    job_id: int = field(init=False)
+    kind: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.job_id, self.kind = self.job.id, self.job.kind
 
     @property
     def rerun(self) -> bool:
         """Whether an earlier attempt ran (and may have done part of the work)."""
         return self.attempt > 1
 
-    def log(self, line: str) -> None:
-        """A line for the job's log, which staff read in the UI. Never log a secret."""
+    def log(self, line: str, *, staff_only: bool = False) -> None:
+        """A line for the job's log, written as the job runs (a crash keeps it).
+
+        Staff read every line; the people who follow the job's subject (a service's tenant
+        members) read those not ``staff_only``, live. Never log a secret; mark a line
+        ``staff_only`` when it names the site's insides (hosts, servers, other tenants).
+        """
         self.lines.append(line)
-        log.info("job %s %s: %s", self.job.id, self.job.kind, line)
+        self.unwritten.append((line, staff_only))
+        log.info("job %s %s: %s", self.job_id, self.kind, line)
+        if self.live:
+            _write_now(self)
 
     def record_plan(self, text: str) -> None:
         """The diff this attempt is about to apply, shown beside the log."""
@@ -319,8 +349,40 @@ def backoff(attempt: int) -> timedelta:
     return min(BACKOFF_BASE * 2 ** max(attempt - 1, 0), BACKOFF_MAX)
 
 
-def _write_log(job_id: int, attempt: int, lines: list[str]) -> None:
-    db.session.add_all(JobLogLine(job_id=job_id, attempt=attempt, line=line) for line in lines)
+def _write_log(job_id: int, attempt: int, ctx: JobContext) -> None:
+    """The lines not written yet, in the caller's transaction (with the outcome)."""
+    db.session.add_all(
+        JobLogLine(job_id=job_id, attempt=attempt, line=line, staff_only=staff_only)
+        for line, staff_only in ctx.unwritten
+    )
+    ctx.unwritten.clear()
+
+
+def _write_now(ctx: JobContext) -> None:
+    """Write the lines logged so far in a short transaction of their own, on a connection
+    of their own (as the heartbeat does), so that a worker killed mid-job leaves its log.
+
+    Not possible, and left for the outcome's transaction, when the session is joined to an
+    outer transaction (the tests' per-test one: another connection cannot see the job), or
+    on SQLite while the job's own transaction holds the database's only write lock.
+    """
+    bind = db.session.get_bind()
+    if not isinstance(bind, Engine):
+        return
+    if bind.dialect.name == "sqlite" and db.session().in_transaction():
+        return
+    rows = [
+        {"job_id": ctx.job_id, "attempt": ctx.attempt, "line": line, "staff_only": staff_only}
+        for line, staff_only in ctx.unwritten
+    ]
+    try:
+        with bind.begin() as connection:
+            connection.execute(insert(JobLogLine), rows)
+    except SQLAlchemyError:
+        # Kept in ctx.unwritten: the outcome's transaction writes them.
+        log.warning("job %s: could not write its log yet", ctx.job_id, exc_info=True)
+        return
+    ctx.unwritten.clear()
 
 
 class _Heartbeat:
@@ -383,8 +445,11 @@ def _lost(job_id: int, attempt: int, ctx: JobContext) -> JobState:
     # This attempt's lease ran out and another attempt (or staff) took the job: what this one
     # did is rolled back and its outcome is not recorded; only its log says what happened.
     db.session.rollback()
-    ctx.log(f"attempt {attempt} lost the job (its lease ran out); its outcome is not recorded")
-    _write_log(job_id, attempt, ctx.lines)
+    ctx.log(
+        f"attempt {attempt} lost the job (its lease ran out); its outcome is not recorded",
+        staff_only=True,
+    )
+    _write_log(job_id, attempt, ctx)
     db.session.commit()
     current = db.session.get(Job, job_id)
     assert current is not None
@@ -405,11 +470,13 @@ def run_job(job_id: int, attempt: int | None = None) -> JobState:
     attempt = target.attempts if attempt is None else attempt
     ctx = JobContext(target, attempt=attempt)
     args = dict(target.args or {})
-    ctx.log(f"attempt {attempt} of {target.max_attempts} by {target.locked_by}")
+    first_line = f"attempt {attempt} of {target.max_attempts} by {target.locked_by}"
     # End the transaction that loaded the job before its work starts: on SQLite one open
     # here would hold the write lock (web._sqlite_begin) that the heartbeat, the other
     # workers and the site's requests need while the job runs.
     db.session.commit()
+    ctx.live = True
+    ctx.log(first_line, staff_only=True)
     try:
         if spec is None:
             raise NotFound(f"No job function is registered as {target.kind!r}.")
@@ -439,7 +506,7 @@ def run_job(job_id: int, attempt: int | None = None) -> JobState:
         values["plan"] = ctx.plan
     if not _record_outcome(job_id, attempt, **values):
         return _lost(job_id, attempt, ctx)
-    _write_log(job_id, attempt, ctx.lines)
+    _write_log(job_id, attempt, ctx)
     db.session.commit()
     return JobState.SUCCEEDED
 
@@ -459,7 +526,7 @@ def _pending(job_id: int, attempt: int, ctx: JobContext, outcome: Pending) -> Jo
         values["plan"] = ctx.plan
     if not _record_outcome(job_id, attempt, **values):
         return _lost(job_id, attempt, ctx)
-    _write_log(job_id, attempt, ctx.lines)
+    _write_log(job_id, attempt, ctx)
     _push_after_commit(job_id, outcome.retry_after)
     db.session.commit()
     return JobState.QUEUED
@@ -478,7 +545,8 @@ def _failed(
     target = db.session.get(Job, job_id)
     assert target is not None
     db.session.refresh(target)
-    ctx.log(f"error: {message}")
+    # The error's text may name the site's insides: staff read it, the others its outcome.
+    ctx.log(f"error: {message}", staff_only=True)
     values: dict[str, Any] = {"last_error": message}
     if ctx.plan is not None:
         values["plan"] = ctx.plan
@@ -498,10 +566,32 @@ def _failed(
     else:
         ctx.log("giving up" if retryable else "giving up: retrying cannot fix this")
         if spec is not None and spec.on_dead is not None:
-            spec.on_dead(ctx, **args)
-    _write_log(job_id, attempt, ctx.lines)
+            _run_on_dead(job_id, ctx, spec.on_dead, args, message)
+    _write_log(job_id, attempt, ctx)
     db.session.commit()
     return target.state
+
+
+def _run_on_dead(
+    job_id: int, ctx: JobContext, on_dead: JobFunction, args: dict[str, Any], message: str
+) -> None:
+    # In a savepoint of the outcome's transaction: what on_dead does commits with "dead", and
+    # when on_dead itself fails its half-work is undone and the failure is recorded on the
+    # job (its log and its error), instead of losing the outcome with it.
+    try:
+        with db.session.begin_nested():
+            on_dead(ctx, **args)
+    except Exception as error:
+        log.exception("job %s: its on_dead handler failed", job_id)
+        detail = getattr(error, "message", None) or str(error)
+        note = f"on_dead failed: {type(error).__name__}: {detail}"
+        ctx.log(note, staff_only=True)
+        db.session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(last_error=f"{message}; then {note}")
+            .execution_options(synchronize_session=False)
+        )
 
 
 def run_due_jobs(limit: int | None = None, worker: str | None = None) -> int:
@@ -517,14 +607,20 @@ def run_due_jobs(limit: int | None = None, worker: str | None = None) -> int:
 
 
 def start_embedded_worker(app: Flask, poll: float = 1.0) -> threading.Thread:
-    """Run due jobs in a daemon thread of this process (the embedded default)."""
+    """Run due jobs in a daemon thread of this process (the embedded default), and tick the
+    schedules every INFRAWG_TICK_INTERVAL seconds."""
+    from infrawg.jobs.schedules import Ticker
+
     stop = threading.Event()
+    # The embedded worker ticks too, so `make run` runs the schedules with nothing else.
+    ticker = Ticker(float(app.config.get("TICK_INTERVAL") or 0))
 
     def loop() -> None:
         while not stop.is_set():
             ran = 0
             with app.app_context():
                 try:
+                    ticker()
                     ran = run_due_jobs(limit=10)
                 except Exception:
                     log.exception("the embedded job worker hit an error; continuing")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from infrawg.errors import Invalid, NotFound
 from infrawg.extensions import Model, db
-from infrawg.jobs.models import Job, JobState
+from infrawg.jobs.models import Job, JobLogLine, JobState
 
 
 def _model_called(table: str) -> type[Model] | None:
@@ -82,3 +82,21 @@ def get_job(job_id: int) -> Job:
     if found is None:
         raise NotFound("There is no such job.")
     return found
+
+
+# How many of a job's latest log lines its progress shows.
+PROGRESS_LINES = 20
+
+
+def recent_lines(target: Job, *, staff: bool, limit: int = PROGRESS_LINES) -> list[JobLogLine]:
+    """The job's latest log lines, oldest first; without ``staff``, only the lines not
+    marked staff_only (the runner's worker names and error texts are)."""
+    stmt = select(JobLogLine).where(JobLogLine.job_id == target.id)
+    if not staff:
+        stmt = stmt.where(JobLogLine.staff_only.is_(False))
+    latest = list(db.session.scalars(stmt.order_by(JobLogLine.id.desc()).limit(limit)))
+    return latest[::-1]
+
+
+def get_followed_job(job_id: int) -> Job | None:
+    return db.session.get(Job, job_id)

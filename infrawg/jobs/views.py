@@ -9,11 +9,20 @@ from typing import Any
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
+from infrawg.errors import NotFound
 from infrawg.forms import ConfirmForm
-from infrawg.jobs import bp, runner, service
+from infrawg.jobs import bp, runner, schedules, service
 from infrawg.jobs.models import Job, JobState
 from infrawg.policy import Permission, can, require, requires, route_subject
-from infrawg.web import confirm_first, paginate, redirect_after_post, refused, render, submit
+from infrawg.web import (
+    confirm_first,
+    paginate,
+    redirect_after_post,
+    refused,
+    render,
+    submit,
+    wants_fragment,
+)
 
 _worker_lock = threading.Lock()
 _SUBJECT_PAGES = "infrawg_job_subject_pages"
@@ -77,6 +86,9 @@ def job_queue():
         subjects=subject_links(list(page.items)),
         state=state,
         states=list(JobState),
+        # The full page shows the schedules too (a newcomer finds them here).
+        schedules=[] if wants_fragment() else schedules.schedules(),
+        form=ConfirmForm(),
     )
 
 
@@ -115,4 +127,51 @@ def retry_job(job_id: int):
             url_for(".job_page", job_id=job_id), f"Job #{retried.id} queued again."
         ),
         again=refused,
+    )
+
+
+@bp.get("/jobs/schedules")
+@requires(Permission.JOB_MANAGE)
+def schedules_page():
+    return render("jobs/schedules.html", schedules=schedules.schedules(), form=ConfirmForm())
+
+
+@bp.post("/jobs/schedules/<name>/run")
+@requires(Permission.JOB_MANAGE)
+def run_schedule(name: str):
+    return submit(
+        ConfirmForm(),
+        lambda: schedules.run_now(current_user, name),
+        done=lambda queued: redirect_after_post(
+            url_for(".job_page", job_id=queued.id), f"{name} queued now as job #{queued.id}."
+        ),
+        again=refused,
+    )
+
+
+def _followed_job(job_id: int, **_: Any) -> Job:
+    # Those who see no service at all are refused (403) before anything is looked up; for
+    # the others, a job they may not follow is not found, so a refusal never says it exists.
+    if not can(current_user, Permission.JOB_MANAGE):
+        require(current_user, Permission.SERVICE_VIEW)
+    target = service.get_followed_job(job_id)
+    if target is None or not can(current_user, Permission.JOB_FOLLOW, target):
+        raise NotFound("There is no such job.")
+    return target
+
+
+@bp.get("/jobs/<int:job_id>/progress")
+@requires(Permission.JOB_FOLLOW, subject=_followed_job)
+def job_progress(job_id: int):
+    """The job's state, progress and latest lines; htmx polls the fragment every 2 s until
+    the job has finished (the finished fragment has no trigger, so polling stops)."""
+    target = route_subject()
+    staff = can(current_user, Permission.JOB_MANAGE)
+    return render(
+        "jobs/progress.html",
+        "jobs/_progress.html",
+        job=target,
+        lines=service.recent_lines(target, staff=staff),
+        staff=staff,
+        subject=subject_link(target),
     )

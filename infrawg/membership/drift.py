@@ -5,10 +5,10 @@ the list. Staff resolve each row with one audited action: subscribe, unsubscribe
 join, or record a known exception with a reason (an exception takes the row out of the
 report, and the list-sync job leaves that address as it is).
 
-`sync` is what `flask infrawg list sync` runs (from cron until the site has a scheduler): it
-reads the roster, invites whoever subscribed on the list directly, asks whoever
-unsubscribed on the list whether they meant to leave the group, and mails staff the drift
-rows it has not reported before.
+`sync` is what the `membership.list_poll` job runs every 15 minutes on its schedule (and
+`flask infrawg list sync` by hand): it reads the roster, invites whoever subscribed on the
+list directly, asks whoever unsubscribed on the list whether they meant to leave the group,
+and mails staff the drift rows it has not reported before.
 """
 
 from __future__ import annotations

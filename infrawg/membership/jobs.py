@@ -5,9 +5,15 @@ after the commit. While Mailman is down the job fails and is retried with back-o
 (30 s doubling to an hour, for about a day); staff see it on the jobs page and can retry
 it there. The job reads the membership again when it runs, so it is idempotent and
 out-of-order retries still converge on what the site says now.
+
+`membership.list_poll` runs every 15 minutes on its schedule (the tick enqueues it):
+`drift.sync`, the roster's other direction. While Mailman is down it fails and retries (3
+attempts); the schedule enqueues no other run until that one has finished.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from infrawg.jobs.runner import JobContext, job
 from infrawg.membership.drift import sync
@@ -23,11 +29,14 @@ def list_sync(ctx: JobContext, email: str) -> None:
 
 
 POLL_JOB = "membership.list_poll"
+# Someone who subscribes on the list is invited to join within this long (issue 14).
+POLL_EVERY = timedelta(minutes=15)
 
 
-@job(POLL_JOB, max_attempts=3)
+@job(POLL_JOB, max_attempts=3, every=POLL_EVERY)
 def list_poll(ctx: JobContext) -> None:
-    """What `flask infrawg list sync` does, as a job for the scheduler the site will have."""
+    """Poll the roster on the schedule (what `flask infrawg list sync` does by hand): invite
+    who subscribed on the list, ask who unsubscribed there, mail staff the new drift."""
     result = sync()
     ctx.log(
         f"{result.roster} on the list; invited {len(result.invited)}, asked "

@@ -21,6 +21,7 @@ import logging
 import smtplib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import click
@@ -239,6 +240,47 @@ def _gave_up(ctx: jobs.JobContext, mail_id: int) -> None:
 
 
 jobs.job(DELIVER, max_attempts=DELIVERY_ATTEMPTS, on_dead=_gave_up)(deliver)
+
+
+REDELIVER = "notices.redeliver"
+REDELIVER_EVERY = timedelta(hours=1)
+# A mail whose delivery job gave up gets a new one this long after (a relay down for longer
+# than a job's ~4 hours of back-off), for as long as the mail is younger than KEEP_TRYING.
+REST = timedelta(hours=6)
+KEEP_TRYING = timedelta(days=2)
+REDELIVER_BATCH = 500
+
+
+def redeliver(ctx: jobs.JobContext) -> None:
+    """The scheduled retry of undelivered mail: a pending mail whose delivery job is gone or
+    finished gets one again; a failed one, some hours after its job gave up, gets another
+    (until it is two days old; staff may still retry it at /staff/mail)."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(OutboxMail, Job)
+        .outerjoin(Job, Job.id == OutboxMail.job_id)
+        .where(OutboxMail.state.in_(UNDELIVERED), OutboxMail.at >= now - KEEP_TRYING)
+        .order_by(OutboxMail.id)
+        .limit(REDELIVER_BATCH)
+    ).all()
+    orphans = rested = 0
+    for row, delivery in rows:
+        if row.state == MailState.PENDING:
+            if delivery is not None and delivery.state.pending:
+                continue  # its job is on it
+            orphans += 1
+        else:
+            gave_up_at = (delivery.finished_at if delivery is not None else None) or row.at
+            if (delivery is not None and delivery.state.pending) or gave_up_at > now - REST:
+                continue
+            rested += 1
+        again = jobs.enqueue(DELIVER, subject=row, mail_id=row.id)
+        row.job_id = again.id
+        row.state = MailState.PENDING
+    ctx.log(f"queued delivery again for {orphans} pending and {rested} failed mail(s)")
+
+
+jobs.job(REDELIVER, max_attempts=3, every=REDELIVER_EVERY)(redeliver)
 
 
 def retry_mail(actor: Any, mail_id: int) -> OutboxMail:

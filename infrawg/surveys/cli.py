@@ -21,8 +21,9 @@ surveys_cli = AppGroup("surveys", help="The annual survey, its mail and the goal
     help="Act as if today were this day (YYYY-MM-DD); for catching up.",
 )
 def send_command(on) -> None:
-    """Send what is due: invitations, reminders, goal announcements. Safe to run often
-    (from cron, say): nobody ever gets the same mail twice."""
+    """Send what is due now: invitations, reminders, goal announcements. The `surveys.send`
+    job does this every hour on its schedule; by hand (catching up with --on) it is safe:
+    nobody ever gets the same mail twice."""
     from infrawg.surveys.mailing import send_due_mail
 
     day: date | None = on.date() if on else None

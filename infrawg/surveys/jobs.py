@@ -1,29 +1,24 @@
-"""The survey's mail as a job of the service layer's runner, when that runner exists.
+"""The survey's mail as a scheduled job of the site (`infrawg/jobs/`).
 
-Without it, `flask infrawg surveys send` (from cron) does the same work; both call the one
-idempotent function, so running either twice sends nothing twice.
+`surveys.send` runs every hour (the tick enqueues it; reminders are due by the day, so an
+hourly run is never late by more than an hour) and whenever an act makes mail due (opening a
+survey, publishing goals: `mailing.dispatch_mail`). It calls the one idempotent sender, so
+running it more often than needed, or `flask infrawg surveys send` by hand, sends nothing
+twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+
+from infrawg.jobs.runner import JobContext, job
 
 SEND = "surveys.send"
+EVERY = timedelta(hours=1)
 
 
-def _job_decorator() -> Callable[..., Any] | None:
-    try:
-        from infrawg.jobs.runner import job
-    except ImportError:  # the runner is not installed: the CLI command sends
-        return None
-    return job
-
-
-job = _job_decorator()
-
-
-def send(ctx: Any) -> None:
+@job(SEND, max_attempts=5, every=EVERY)
+def send(ctx: JobContext) -> None:
     """Send every invitation, reminder and goal announcement that is due."""
     from infrawg.surveys.mailing import send_due_mail
 
@@ -32,7 +27,3 @@ def send(ctx: Any) -> None:
         f"sent {report.invitations} invitations, {report.reminders} reminders, "
         f"{report.announcements} goal announcements"
     )
-
-
-if job is not None:
-    job(SEND, max_attempts=5)(send)

@@ -35,7 +35,7 @@ from infrawg.timeutil import today
 from infrawg.tokens import make_token, read_token
 from infrawg.web import external_url
 
-SEND_JOB = "surveys.send"  # registered in surveys/jobs.py
+SEND_JOB = "surveys.send"  # registered (and scheduled) in surveys/jobs.py
 INVITATION = "survey-invitation"
 REMINDERS_OFF = "survey-reminders-off"
 # Invitation and unsubscribe links stay valid for as long as a survey can run.
@@ -312,25 +312,10 @@ def send_due_mail(on: date | None = None) -> SendReport:
 
 
 def dispatch_mail(survey: Survey | None = None) -> int:
-    """Send what an act made due: as a job when the job runner exists, else right away.
-
-    Returns how many mails went out now (0 when a job will send them).
+    """Send what an act made due: the `surveys.send` job, after the act commits (it also runs
+    every hour on its schedule). Returns how many mails went out now: 0, the job sends them.
     """
-    runner = job_runner()
-    if runner is not None:
-        runner.enqueue(SEND_JOB)
-        return 0
-    if survey is not None:
-        return send_survey_mail(survey).total
-    return send_announcements()
+    from infrawg.jobs.runner import enqueue
 
-
-def job_runner():
-    """The service layer's job module when it exists and knows our job, else None."""
-    try:
-        import infrawg.jobs.runner as jobs
-    except ImportError:
-        return None
-    if SEND_JOB not in getattr(jobs, "JOBS", {}):
-        return None
-    return jobs
+    enqueue(SEND_JOB)
+    return 0

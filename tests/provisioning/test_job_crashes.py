@@ -253,6 +253,8 @@ def test_a_killed_worker_process_loses_its_job_after_the_lease_and_another_finis
     assert finished.attempts == 2
     assert Path(f"{marker}.2").exists()
     assert "finished" in log_of(finished)
+    # The killed attempt's log was written as it ran: staff see who had it when it died.
+    assert any(line.startswith("attempt 1 of 3 by ") for line in log_of(finished))
 
 
 def stop_after_exit(process: subprocess.Popen, timeout: float = 60) -> str:

@@ -28,17 +28,18 @@ def unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-def test_the_units_are_the_web_the_worker_and_the_daily_tick():
+def test_the_units_are_the_web_the_worker_and_the_tick():
     assert sorted(p.name for p in UNITS.iterdir()) == sorted(NAMES)
     web = unit("infrawg-web.service")["Service"]
     assert web["ExecStart"].endswith("gunicorn --config /srv/infrawg/deploy/gunicorn.conf.py")
     assert web["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert unit("infrawg-worker.service")["Service"]["ExecStart"].endswith("flask infrawg worker")
-    # Today's schedule is the survey mail; `flask infrawg tick` replaces it with the scheduler.
+    # The schedules' tick, every minute (the workers tick too; a run is enqueued once).
     tick = unit("infrawg-tick.service")["Service"]
-    assert tick["Type"] == "oneshot" and tick["ExecStart"].endswith("flask infrawg surveys send")
+    assert tick["Type"] == "oneshot" and tick["ExecStart"].endswith("flask infrawg tick")
     timer = unit("infrawg-tick.timer")["Timer"]
     assert timer["Unit"] == "infrawg-tick.service" and timer["Persistent"] == "true"
+    assert timer["OnCalendar"] == "minutely"
 
 
 def test_the_commands_the_units_run_exist():
@@ -48,7 +49,7 @@ def test_the_commands_the_units_run_exist():
     from tests.conftest import base_config
 
     runner = FlaskCliRunner(create_app(base_config("sqlite://")))
-    for command in (["worker", "--help"], ["surveys", "send", "--help"], ["upgrade", "--help"]):
+    for command in (["worker", "--help"], ["tick", "--help"], ["upgrade", "--help"]):
         assert runner.invoke(args=["infrawg", *command]).exit_code == 0, command
 
 
