@@ -24,6 +24,7 @@ class ServiceState(LabelledEnum):
     PROVISIONING = "provisioning", "Being provisioned"
     ACTIVE = "active", "Active"
     FAILED = "failed", "Provisioning failed: staff are looking at it"
+    DRIFTED = "drifted", "Drifted: a check found it differs from what the site holds"
     SUSPENDED = "suspended", "Suspended"
     DECOMMISSIONED = "decommissioned", "Decommissioned"
 
@@ -33,19 +34,25 @@ class ServiceState(LabelledEnum):
         return self is ServiceState.REQUESTED
 
     @property
+    def drifted(self) -> bool:
+        """A verify check found the resource differs from what the site holds."""
+        return self is ServiceState.DRIFTED
+
+    @property
     def on_provider(self) -> bool:
         """The resource exists on its provider: records can be edited, plans applied."""
         return self in ON_PROVIDER
 
 
 # States in which a service's resource exists on its provider.
-ON_PROVIDER = (ServiceState.ACTIVE, ServiceState.FAILED)
+ON_PROVIDER = (ServiceState.ACTIVE, ServiceState.FAILED, ServiceState.DRIFTED)
 # R9: services in these states hold a place of their type's capacity.
 USES_CAPACITY = (
     ServiceState.APPROVED,
     ServiceState.PROVISIONING,
     ServiceState.ACTIVE,
     ServiceState.FAILED,
+    ServiceState.DRIFTED,
     ServiceState.SUSPENDED,
 )
 
@@ -104,6 +111,8 @@ class Service(Model):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     # R9: set when the chair approved beyond the type's capacity; the reason is required.
     capacity_override_reason: Mapped[str | None] = mapped_column(Text)
+    # When the provider last checked the resource (provisioning, or the daily verify).
+    verified_at: Mapped[datetime | None]
 
     organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
     service_type: Mapped[ServiceType] = relationship(lazy="raise")

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from infrawg.provisioning.base import Op, Provider, RRset, StalePlan, UnsafePlan, ZoneSpec
-from infrawg.provisioning.dns import parse_rrset
+from infrawg.provisioning.base import Op, Provider, StalePlan, UnsafePlan
+from infrawg.provisioning.kinds.dns.names import parse_rrset
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 from infrawg.provisioning.registry import available_providers
 from infrawg.registry import verify_class
 

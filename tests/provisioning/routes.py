@@ -84,6 +84,13 @@ ROWS = [
     Row("provisioning.plan", "GET", _service("/plan"), SEES_SERVICE | seen_then(409)),
     Row("provisioning.apply", "POST", _service("/apply"), seen_then(400)),
     Row("provisioning.delegation", "POST", _service("/delegation"), seen_then(409)),
+    Row(
+        "provisioning.decommission_plan",
+        "GET",
+        _service("/decommission"),
+        SEES_SERVICE | seen_then(409),
+    ),
+    Row("provisioning.decommission", "POST", _service("/decommission"), seen_then(400)),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

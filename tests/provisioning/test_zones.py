@@ -15,7 +15,7 @@ from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.jobs import runner as jobs
 from infrawg.jobs.models import Job, JobState
-from infrawg.provisioning.dns import ds_records
+from infrawg.provisioning.kinds.dns.names import ds_records
 from infrawg.provisioning.models import (
     DnsRecord,
     DnsZone,

@@ -4,7 +4,6 @@ DNSSEC on request, the DS and NS records the tenant sets, and the delegation che
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,19 +19,21 @@ from infrawg import audit, policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
-from infrawg.jobs import JobContext, enqueue, job
+from infrawg.jobs import JobContext, Pending, enqueue, job
 from infrawg.jobs import service as jobs
 from infrawg.jobs.models import Job, JobState
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
-from infrawg.provisioning.base import Plan, Provider, ProviderError, RRset, ZoneSpec
-from infrawg.provisioning.dns import (
+from infrawg.provisioning import lifecycle
+from infrawg.provisioning.base import Plan, Provider, ProviderError
+from infrawg.provisioning.kinds.dns.names import (
     SERVER_OWNED_TYPES,
     DelegationResult,
     absolute_name,
     delegation_check,
     parse_rrset,
 )
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 from infrawg.provisioning.models import (
     DnsRecord,
     DnsZone,
@@ -247,8 +248,8 @@ def set_dnssec(actor: Person, service: Service, on: bool) -> DnsZone:
 
 
 def digest(plan: Plan[Any]) -> str:
-    """What a person reviewed: the plan's diff and the state it was made against."""
-    return hashlib.sha256((plan.fingerprint + "\n" + plan.render()).encode()).hexdigest()[:32]
+    """What a person reviewed (the generic digest, `lifecycle.digest`)."""
+    return lifecycle.digest(plan)
 
 
 def review_plan(actor: Person, service: Service, provider_for: ProviderLookup) -> Plan[ZoneSpec]:
@@ -280,7 +281,7 @@ def request_apply(
 
 def provision(
     ctx: JobContext, service: Service, provider: Provider[Any], reviewed: str | None
-) -> None:
+) -> Pending | None:
     """The DNS step of the provisioning job: take in what the server already serves (first
     run on a provider that cannot create zones), plan, apply, verify, record the DS."""
     zone = service.zone
@@ -292,7 +293,7 @@ def provision(
                 f"{zone.name} is not served by the {provider.name} server, and this provider "
                 "cannot create zones: add the zone to the server's configuration, then retry."
             )
-        if observed.state is not None and not zone.records:
+        if observed.state is not None and not records_of(zone):
             kept = [r for r in observed.state.rrsets if r.rdtype not in SERVER_OWNED_TYPES]
             for rrset in kept:
                 db.session.add(_record_row(zone, rrset))
@@ -301,34 +302,13 @@ def provision(
         db.session.flush()
         db.session.refresh(zone)
     spec = spec_of(zone, records_of(zone))
-    provider.validate(spec)
-    plan = provider.plan(spec, provider.read(spec.zone))
-    ctx.record_plan(plan.render())
-    ctx.log(plan.render().splitlines()[0])
-    # A re-run after a crash finds the reviewed change already live: the plan is empty, so
-    # its digest differs from the review, and "nothing was applied" would be untrue.
-    already_applied = plan.empty and ctx.rerun
-    if reviewed is not None and digest(plan) != reviewed and not already_applied:
-        raise Conflict(
-            "The zone changed between the review and this job; nothing was applied. "
-            "Review the plan again."
-        )
-    result = provider.apply(plan)
-    for line in result.log:
-        ctx.log(line)
-    if not result.applied:
-        ctx.log("nothing applied: already in sync")
-        if already_applied:
-            ctx.log("already applied: the changes are live (an earlier attempt applied them)")
-    failed = [c for c in provider.verify(spec) if not c.ok]
-    for check in failed:
-        ctx.log(f"check failed: {check.name}: {check.detail}")
-    if failed:
-        raise ProviderError(f"{len(failed)} verification check(s) failed after applying")
-    ctx.log("verified")
+    pending = lifecycle.apply_spec(ctx, provider, spec, reviewed)
+    if pending is not None:
+        return pending
     observed = provider.read(spec.zone)
     zone.published_ds = list(observed.detail.get("ds", ()))
     zone.observed_at = utcnow()
+    return None
 
 
 # -- delegation check (R11) ----------------------------------------------------------------------
