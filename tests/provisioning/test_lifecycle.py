@@ -14,6 +14,7 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 import dns.zone
+import pytest
 from sqlalchemy import select
 
 from infrawg import timeutil
@@ -34,6 +35,19 @@ from tests.provisioning.test_zones import (  # noqa: F401
     chair_client,
     tenant,
 )
+
+
+@pytest.fixture
+def signed_zone(request) -> Service:
+    """test_jobs' approved, DNSSEC-signed docs.example.org on the zonefile provider."""
+    return request.getfixturevalue("approved_zone")
+
+
+@pytest.fixture
+def on_bind(request) -> tuple:
+    """test_zones' tenant client, chair client and DNS-on-BIND service type."""
+    names = ("tenant", "chair_client", "bind_type")
+    return tuple(request.getfixturevalue(name) for name in names)
 
 
 def _validates(path: str, zone_name: str, when: int) -> bool:
@@ -57,9 +71,10 @@ def _validates(path: str, zone_name: str, when: int) -> bool:
     return checked > 0
 
 
-def test_r11_a_signed_zone_untouched_for_30_days_still_validates(app, approved_zone, monkeypatch):
+def test_r11_a_signed_zone_untouched_for_30_days_still_validates(app, signed_zone, monkeypatch):
+    zone_service = signed_zone
     run_due_jobs()
-    assert approved_zone.state == ServiceState.ACTIVE
+    assert zone_service.state == ServiceState.ACTIVE
     path = str(provider_for("zonefile").zone_path("docs.example.org."))
     start = timeutil.utcnow()
     later = start + timedelta(days=30)
@@ -81,16 +96,17 @@ def test_r11_a_signed_zone_untouched_for_30_days_still_validates(app, approved_z
 
 
 def test_r11_a_record_changed_behind_the_sites_back_on_bind_is_drift(
-    app, bind, bind_zone, tenant, chair_client, organisation, bind_type, staff, tenant_member
+    app, bind, bind_zone, on_bind, organisation, staff, tenant_member
 ):
+    tenant_client, chair_client_, bind_type_ = on_bind
     zone_name = bind_zone()
-    data = {"organisation": organisation.id, "service_type": bind_type.id, "zone": zone_name}
-    assert tenant.post("/services/request", data=data).status_code == 303
+    data = {"organisation": organisation.id, "service_type": bind_type_.id, "zone": zone_name}
+    assert tenant_client.post("/services/request", data=data).status_code == 303
     service = db.session.scalar(select(Service))
-    assert chair_client.post(f"/services/{service.id}/decide/approve").status_code == 303
+    assert chair_client_.post(f"/services/{service.id}/decide/approve").status_code == 303
     run_due_jobs()
-    assert add(tenant, service, "www", "A", "192.0.2.80").status_code == 303
-    apply_reviewed_plan(tenant, service)
+    assert add(tenant_client, service, "www", "A", "192.0.2.80").status_code == 303
+    apply_reviewed_plan(tenant_client, service)
     run_due_jobs()
     assert service.state == ServiceState.ACTIVE
     enqueue(lifecycle.VERIFY_JOB)
@@ -112,39 +128,41 @@ def test_r11_a_record_changed_behind_the_sites_back_on_bind_is_drift(
     assert f"www.{zone_name} A" in service.state_reason
     assert "198.51.100.66" in service.state_reason
     assert f"{zone_name}: 1 check(s) failed" in log_of(verify)
-    # Staff and the tenant members are told (R5).
+    # Staff and the tenant_client members are told (R5).
     assert any("Drifted" in m.subject for m in outbox_to(tenant_member.email))
     assert any("Drifted" in m.subject for m in outbox_to(staff.email))
-    page = html(tenant.get(f"/services/{service.id}"))
+    page = html(tenant_client.get(f"/services/{service.id}"))
     assert page.select_one("#service-state").text.startswith("Drifted")
     # The reviewed plan brings it back.
-    assert "www." in apply_reviewed_plan(tenant, service)
+    assert "www." in apply_reviewed_plan(tenant_client, service)
     run_due_jobs()
     assert answer(bind, f"www.{zone_name}", "A") == {"192.0.2.80"}
     assert service.state == ServiceState.ACTIVE
 
 
-def test_r7_a_suspension_runs_the_provider_through_a_plan(app, approved_zone):
+def test_r7_a_suspension_runs_the_provider_through_a_plan(app, signed_zone):
+    zone_service = signed_zone
     run_due_jobs()
-    assert approved_zone.state == ServiceState.ACTIVE
-    lifecycle.suspend(None, approved_zone, "R7: the charter ended")
+    assert zone_service.state == ServiceState.ACTIVE
+    lifecycle.suspend(None, zone_service, "R7: the charter ended")
     db.session.commit()
     run_due_jobs()
-    assert approved_zone.state == ServiceState.SUSPENDED
+    assert zone_service.state == ServiceState.SUSPENDED
     suspension = db.session.scalar(select(Job).where(Job.kind == "services.suspend"))
     # DNS keeps serving what it holds while suspended: the plan is empty, and on record.
     assert "in sync, nothing to do" in suspension.plan
-    lifecycle.resume(None, approved_zone, "R8: recognised")
+    lifecycle.resume(None, zone_service, "R8: recognised")
     db.session.commit()
     run_due_jobs()
-    assert approved_zone.state == ServiceState.ACTIVE
+    assert zone_service.state == ServiceState.ACTIVE
 
 
 def test_a_zone_is_decommissioned_through_its_reviewed_destroy_plan(
-    app, approved_zone, tenant_member
+    app, signed_zone, tenant_member
 ):
+    zone_service = signed_zone
     run_due_jobs()
-    service = lifecycle.load(approved_zone.id)
+    service = lifecycle.load(zone_service.id)
     path = provider_for("zonefile").zone_path("docs.example.org.")
     assert path.exists()
     plan = lifecycle.review_destroy(tenant_member, service)
@@ -152,5 +170,5 @@ def test_a_zone_is_decommissioned_through_its_reviewed_destroy_plan(
     lifecycle.request_decommission(tenant_member, service, lifecycle.digest(plan), "moved away")
     db.session.commit()
     run_due_jobs()
-    assert approved_zone.state == ServiceState.DECOMMISSIONED
+    assert zone_service.state == ServiceState.DECOMMISSIONED
     assert not path.exists()
