@@ -56,6 +56,10 @@ class ApplyForm(FlaskForm):
     reviewed = HiddenField(validators=[DataRequired()])
 
 
+class SuspendForm(FlaskForm):
+    reason = TextAreaField("Reason (the tenant members receive it)", validators=[Length(max=4000)])
+
+
 class DecommissionForm(FlaskForm):
     reviewed = HiddenField(validators=[DataRequired()])
     reason = TextAreaField("Why it is decommissioned (optional)", validators=[Length(max=4000)])

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.actions import Action
-from infrawg.errors import Conflict, NotFound
+from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
 from infrawg.governance.roles import people_with_roles
@@ -209,7 +209,13 @@ def suspend(actor: Person | None, service: Service, reason: str) -> Service:
     if actor is not None:
         policy.require(actor, Permission.SERVICE_DECIDE)
     if service.state not in SUSPENDABLE:
-        raise Conflict(f"Only a running service can be suspended; this one is {service.state}.")
+        raise Conflict(
+            f"Only a running service can be suspended; this one is {service.state.label.lower()}."
+        )
+    if not reason:
+        raise Invalid(
+            "Say why the service is suspended; the tenant members receive it.", field="reason"
+        )
     _set_state(actor, service, ServiceState.SUSPENDED, reason, Action.SERVICE_SUSPENDED)
     enqueue("services.suspend", subject=service, service_id=service.id)
     return service
@@ -243,6 +249,10 @@ def resume(actor: Person | None, service: Service, reason: str) -> Service:
         policy.require(actor, Permission.SERVICE_DECIDE)
     if service.state != ServiceState.SUSPENDED:
         raise Conflict("Only a suspended service can be resumed.")
+    organisation = db.session.get(TenantOrganisation, service.organisation_id)
+    if organisation is not None and organisation.services_suspended:
+        # R7: the organisation's services wait on its CO decision, not on this one.
+        raise Conflict(f"{organisation.name}'s services are suspended until its CO decision.")
     _set_state(actor, service, ServiceState.APPROVED, reason, Action.SERVICE_RESUMED)
     start_provisioning(service)
     return service
@@ -388,7 +398,7 @@ def verify(service: Service) -> list[Check]:
     plan that brings it back waits for review; once the checks pass again it is ACTIVE."""
     provider = provider_for(service.service_type.provider)
     try:
-        checks = provider.verify(kind_of(service).spec_of(service))
+        checks = kind_of(service).checks(service, provider)
     except ProviderError as exc:
         checks = [Check("provider answers", False, str(exc))]
     service.verified_at = utcnow()

@@ -34,6 +34,10 @@ class ServiceState(LabelledEnum):
         return self is ServiceState.REQUESTED
 
     @property
+    def suspended(self) -> bool:
+        return self is ServiceState.SUSPENDED
+
+    @property
     def drifted(self) -> bool:
         """A verify check found the resource differs from what the site holds."""
         return self is ServiceState.DRIFTED

@@ -21,6 +21,7 @@ from infrawg.provisioning.forms import (
     DecommissionForm,
     RequestForm,
     ServiceTypeForm,
+    SuspendForm,
     request_form_for,
 )
 from infrawg.provisioning.models import Service, ServiceState
@@ -208,6 +209,8 @@ def _service_page(item, status: int = 200, **extra):
         "jobs": jobs.jobs_of(item) if can(current_user, Permission.JOB_MANAGE) else [],
         "progress": _progress(item),
         "decision_form": DecisionForm(),
+        "suspend_form": SuspendForm(formdata=None),
+        "suspendable": item.state in lifecycle.SUSPENDABLE,
         "action_form": ConfirmForm(),
         "capacity_used": service.capacity_in_use([item.service_type_id]).get(
             item.service_type_id, 0
@@ -322,4 +325,27 @@ def decommission(service_id: int):
             f"{item.name} is being decommissioned (job #{queued.id}).",
         ),
         again=refused,
+    )
+
+
+# -- suspension by the chair (R7 takes the same path) ---------------------------------------------
+
+
+@bp.post("/services/<int:service_id>/<any(suspend, resume):change>")
+@requires(Permission.SERVICE_DECIDE, subject=_loader(Permission.SERVICE_DECIDE, _service))
+def suspend_or_resume(service_id: int, change: str):
+    item = route_subject()
+    form = SuspendForm()
+    act = lifecycle.suspend if change == "suspend" else lifecycle.resume
+    return submit(
+        form,
+        lambda: act(current_user, item, (form.reason.data or "").strip()),
+        done=lambda changed: redirect_after_post(
+            url_for(".service_page", service_id=service_id),
+            f"{changed.name}: {changed.state.label}.",
+        ),
+        again=lambda status, error: _service_page(
+            service.get_service(current_user, service_id), status, suspend_form=form
+        ),
+        field="reason",
     )

@@ -91,6 +91,12 @@ ROWS = [
         SEES_SERVICE | seen_then(409),
     ),
     Row("provisioning.decommission", "POST", _service("/decommission"), seen_then(400)),
+    Row(
+        "provisioning.suspend_or_resume",
+        "POST",
+        _service("/suspend"),
+        post_profile({"chair"}, 409),
+    ),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

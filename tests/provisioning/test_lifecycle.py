@@ -172,3 +172,24 @@ def test_a_zone_is_decommissioned_through_its_reviewed_destroy_plan(
     run_due_jobs()
     assert zone_service.state == ServiceState.DECOMMISSIONED
     assert not path.exists()
+
+
+def test_the_chair_suspends_and_resumes_a_service_from_its_page(
+    app, signed_zone, people, chair, tenant_member
+):
+    zone_service = signed_zone
+    run_due_jobs()
+    deciding = people.sign_in(app.test_client(), chair)
+    page = html(deciding.get(f"/services/{zone_service.id}"))
+    assert page.select_one("#suspension button").text.startswith("Suspend")
+    refused = deciding.post(f"/services/{zone_service.id}/suspend", data={"reason": ""})
+    assert refused.status_code == 422
+    assert zone_service.state == ServiceState.ACTIVE
+    done = deciding.post(f"/services/{zone_service.id}/suspend", data={"reason": "abuse"})
+    assert done.status_code == 303
+    assert zone_service.state == ServiceState.SUSPENDED and zone_service.state_reason == "abuse"
+    assert any("Suspended" in m.subject for m in outbox_to(tenant_member.email))
+    run_due_jobs()
+    assert deciding.post(f"/services/{zone_service.id}/resume").status_code == 303
+    run_due_jobs()
+    assert zone_service.state == ServiceState.ACTIVE

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from infrawg.jobs import JobContext, Pending
     from infrawg.membership.models import Person
-    from infrawg.provisioning.base import Provider, Spec
+    from infrawg.provisioning.base import Check, Provider, Spec
     from infrawg.provisioning.models import Service
 
 GROUP = "infrawg.kinds"
@@ -95,6 +95,11 @@ class Kind:
         from infrawg.provisioning import lifecycle
 
         return lifecycle.apply_spec(ctx, provider, self.spec_of(service), reviewed)
+
+    def checks(self, service: Service, provider: Provider[Any]) -> list[Check]:
+        """The daily verify of an active service: by default the provider's `verify` of the
+        spec (a kind may add checks of its own, through yet another path)."""
+        return provider.verify(self.spec_of(service))
 
     def decommissioned(self, service: Service) -> None:
         """The resource is gone: free what the kind holds for it (a name, say)."""
