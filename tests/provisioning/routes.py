@@ -5,7 +5,8 @@ from sqlalchemy import select
 from infrawg.extensions import db
 from infrawg.jobs.runner import enqueue
 from infrawg.provisioning import service as services
-from infrawg.provisioning.models import DnsRecord, DnsZone, ServiceType
+from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone
+from infrawg.provisioning.models import ServiceType
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from tests.route_access import DECIDERS, MEMBERS, Row, World, post_profile, profile
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.orm import selectinload
 
 from infrawg.jobs import JobContext, Pending
 from infrawg.membership.models import Person
@@ -18,6 +17,7 @@ from infrawg.provisioning.base import Provider
 from infrawg.provisioning.kinds import Kind
 from infrawg.provisioning.kinds.dns import zones
 from infrawg.provisioning.kinds.dns.forms import DnssecForm, RecordForm, ZoneParametersForm
+from infrawg.provisioning.kinds.dns.models import zone_of
 from infrawg.provisioning.kinds.dns.spec import ZoneSpec
 from infrawg.provisioning.models import Service
 
@@ -37,7 +37,7 @@ class DnsKind(Kind):
         zones.create_zone(service, provider.capabilities)
 
     def spec_of(self, service: Service) -> ZoneSpec:
-        zone = service.zone
+        zone = zone_of(service)
         if zone is None:
             raise ValueError(f"Service #{service.id} has no DNS zone")
         return zones.spec_of(zone, zones.records_of(zone))
@@ -48,7 +48,7 @@ class DnsKind(Kind):
         return zones.provision(ctx, service, provider, reviewed)
 
     def panel_context(self, service: Service, person: Person) -> dict[str, Any]:
-        zone = service.zone
+        zone = zone_of(service)
         if zone is None:
             return {"zone": None}
         records = zones.records_of(zone)
@@ -67,9 +67,6 @@ class DnsKind(Kind):
             context["delegation_job"] = zones.latest_delegation_job(service)
             context["delegation"] = zones.delegation_result(context["delegation_job"])
         return context
-
-    def load_options(self) -> list[Any]:
-        return [selectinload(Service.zone)]
 
     def init_app(self, app: Flask) -> None:
         from infrawg.provisioning.kinds.dns import resign, views  # noqa: F401  (routes, jobs)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, job
 from infrawg.provisioning.base import Op, ProviderError
-from infrawg.provisioning.models import DnsZone, Service, ServiceState, ServiceType
+from infrawg.provisioning.kinds.dns.models import DnsZone
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.service import provider_for
 
 RESIGN_JOB = "dns.resign"

@@ -13,7 +13,6 @@ import dns.name
 import dns.resolver
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.actions import Action
@@ -26,6 +25,7 @@ from infrawg.membership.models import Person
 from infrawg.policy import Permission
 from infrawg.provisioning import lifecycle
 from infrawg.provisioning.base import Plan, Provider, ProviderError
+from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone, zone_of
 from infrawg.provisioning.kinds.dns.names import (
     SERVER_OWNED_TYPES,
     DelegationResult,
@@ -34,12 +34,7 @@ from infrawg.provisioning.kinds.dns.names import (
     parse_rrset,
 )
 from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
-from infrawg.provisioning.models import (
-    DnsRecord,
-    DnsZone,
-    Service,
-    ServiceState,
-)
+from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.timeutil import utcnow
 
@@ -142,7 +137,7 @@ def ds_to_set(zone: DnsZone) -> list[str]:
 
 def _editable(actor: Person, service: Service) -> DnsZone:
     policy.require(actor, Permission.SERVICE_MANAGE, service)
-    zone = service.zone
+    zone = zone_of(service)
     if zone is None:
         raise NotFound("This service has no DNS zone.")
     # A zone's records can be edited and applied once it exists on its provider.
@@ -193,7 +188,8 @@ def add_record(
 
 def get_record(service: Service, record_id: int) -> DnsRecord:
     record = db.session.get(DnsRecord, record_id)
-    if record is None or service.zone is None or record.zone_id != service.zone.id:
+    zone = zone_of(service)
+    if record is None or zone is None or record.zone_id != zone.id:
         raise NotFound("There is no such record in this zone.")
     return record
 
@@ -227,7 +223,7 @@ def deletable_record(actor: Person, service: Service, record_id: int) -> DnsReco
 
 def delete_record(actor: Person, service: Service, record_id: int) -> None:
     record = deletable_record(actor, service, record_id)
-    zone = service.zone
+    zone = zone_of(service)
     assert zone is not None  # deletable_record found the record in it
     records = [r for r in records_of(zone) if r.id != record.id]
     _check_whole_zone(zone, records)
@@ -284,7 +280,7 @@ def provision(
 ) -> Pending | None:
     """The DNS step of the provisioning job: take in what the server already serves (first
     run on a provider that cannot create zones), plan, apply, verify, record the DS."""
-    zone = service.zone
+    zone = zone_of(service)
     assert zone is not None
     if not zone.adopted:
         observed = provider.read(zone.name)
@@ -344,7 +340,7 @@ MAX_PARENT_SERVERS = 4
 
 def _checkable(actor: Person, service: Service) -> DnsZone:
     policy.require(actor, Permission.SERVICE_MANAGE, service)
-    zone = service.zone
+    zone = zone_of(service)
     if zone is None:
         raise NotFound("This service has no DNS zone.")
     if not service.state.on_provider:
@@ -385,12 +381,10 @@ def delegation_result(job: Job | None) -> DelegationResult | None:
 @job(DELEGATION_JOB, max_attempts=2)
 def check_delegation_job(ctx: JobContext, service_id: int) -> None:
     """The delegation check, run by a worker; the result is kept as the job's plan."""
-    service = db.session.scalar(
-        select(Service).where(Service.id == service_id).options(selectinload(Service.zone))
-    )
-    if service is None or service.zone is None:
+    service = db.session.get(Service, service_id)
+    zone = zone_of(service) if service is not None else None
+    if zone is None:
         raise NotFound(f"Service #{service_id} has no DNS zone.")
-    zone = service.zone
     servers, port = parent_servers(zone.name)
     ctx.log(f"asking {min(len(servers), MAX_PARENT_SERVERS)} parent server(s) about {zone.name}")
     result = delegation_check(
