@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.actions import Action
-from infrawg.errors import Conflict, Invalid, NotFound
+from infrawg.errors import Conflict, DomainError, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
 from infrawg.governance.roles import people_with_roles
@@ -229,11 +229,14 @@ def apply_suspension(ctx: JobContext, service_id: int) -> Pending | None:
         ctx.log(f"nothing to do: the service is {service.state.value}")
         return None
     provider = provider_for(service.service_type.provider)
-    spec = kind_of(service).suspended_spec(service)
-    observed = provider.read(spec.ref)
-    if not observed.exists:
+    kind = kind_of(service)
+    spec = kind.suspended_spec(service)
+    observed = provider.read(spec.ref if spec is not None else kind.spec_of(service).ref)
+    if observed.state is None:
         ctx.log("nothing on the provider yet: nothing to suspend")
         return None
+    if spec is None:
+        spec = observed.state  # keep what it holds
     provider.validate(spec)
     plan = provider.plan(spec, observed)
     ctx.record_plan(plan.render())
@@ -439,5 +442,9 @@ def verify_services(ctx: JobContext) -> None:
     )
     for service_id in ids:
         service = load(service_id)
-        failed = [c for c in verify(service) if not c.ok]
+        try:
+            failed = [c for c in verify(service) if not c.ok]
+        except DomainError as exc:  # its provider is no longer configured, say
+            ctx.log(f"{service.name}: not checked: {exc.message}")
+            continue
         ctx.log(f"{service.name}: " + (f"{len(failed)} check(s) failed" if failed else "ok"))

@@ -82,10 +82,11 @@ class Kind:
         """The service's desired state, as the site holds it."""
         raise NotImplementedError
 
-    def suspended_spec(self, service: Service) -> Spec:
-        """What the resource holds while the service is suspended (R7): by default what it
-        holds now, so the suspension plan is empty and the tenant's data waits untouched."""
-        return self.spec_of(service)
+    def suspended_spec(self, service: Service) -> Spec | None:
+        """What the resource holds while the service is suspended (R7). None, the default:
+        what it holds now (the suspension plan is made against the observed state, so it is
+        empty, and neither the tenant's data nor their unapplied edits are touched)."""
+        return None
 
     def provision(
         self, ctx: JobContext, service: Service, provider: Provider[Any], reviewed: str | None
