@@ -138,7 +138,11 @@ def update_service_type(type_id: int):
 
 def _chosen_type(types: list[Any]) -> Any:
     """The service type asked for (posted, or ?type= on the page), else the first offered."""
-    raw = request.form.get("service_type") or request.args.get("type")
+    raw = (
+        request.form.get("service_type")
+        or request.args.get("service_type")  # the select's htmx request
+        or request.args.get("type")
+    )
     wanted = next((t for t in types if str(t.id) == str(raw)), None)
     return wanted or (types[0] if types else None)
 

@@ -156,6 +156,15 @@ def test_a_kind_from_a_test_module_walks_the_whole_lifecycle(
     assert page.select_one("#request-form input[name=bucket]") is not None
     assert page.select_one("#request-form input[name=size]") is not None
     assert page.select_one("#request-form input[name=zone]") is None
+    # Choosing another type in the select asks for that kind's fields (htmx, same view).
+    select_ = page.select_one("#request-form select[name=service_type]")
+    assert select_["hx-get"] == "/services/request"
+    fragment = html(
+        tenant.get(
+            f"/services/request?service_type={bucket_type.id}", headers={"HX-Request": "true"}
+        )
+    )
+    assert fragment.select_one("input[name=bucket]") is not None
     bad = tenant.post(
         "/services/request",
         data={"organisation": organisation.id, "service_type": bucket_type.id, "bucket": "a b"},
