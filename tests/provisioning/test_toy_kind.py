@@ -281,3 +281,21 @@ def test_the_generic_plan_is_the_item_diff(app) -> None:
     assert [(c.op.value, c.path, c.before, c.after) for c in plan.changes] == [
         ("update", "size", 2, 3)
     ]
+
+
+# What a package's `[project.entry-points."infrawg.kinds"]` would name.
+ENTRY_POINT_KIND = BucketKind()
+
+
+def test_a_kind_installed_by_entry_point_is_found_beside_the_built_ins(monkeypatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    point = EntryPoint("bucket", "tests.provisioning.test_toy_kind:ENTRY_POINT_KIND", kinds.GROUP)
+    monkeypatch.setattr(
+        kinds, "entry_points", lambda group: [point] if group == kinds.GROUP else []
+    )
+    kinds.unregister("bucket")  # the autouse fixture registered one in code
+    found = kinds.available()
+    assert found["bucket"] is ENTRY_POINT_KIND
+    # The built-in DNS kind is there whatever the installed metadata says.
+    assert found["dns"].name == "dns" and kinds.get("dns") is found["dns"]
