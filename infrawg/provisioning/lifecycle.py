@@ -112,7 +112,9 @@ def apply_spec(
     # A re-run after a crash finds the reviewed change already live: the plan is empty, so
     # its digest differs from the review, and "nothing was applied" would be untrue.
     already_applied = plan.empty and ctx.rerun
-    if reviewed is not None and digest(plan) != reviewed and not already_applied:
+    # A call after Pending continues the reviewed operation: its plan is what is left of it.
+    continuing = bool(ctx.job.progress)
+    if reviewed is not None and digest(plan) != reviewed and not (already_applied or continuing):
         raise Conflict(
             "The resource changed between the review and this job; nothing was applied. "
             "Review the plan again."
