@@ -127,6 +127,10 @@ class Action(StrEnum):
     # R7: a lapsed charter suspends the organisation's services; recognition resumes them.
     SERVICE_SUSPENDED = "service.suspended"
     SERVICE_RESUMED = "service.resumed"
+    SERVICE_DRIFTED = "service.drifted"
+    SERVICE_APPLY_REQUESTED = "service.apply_requested"
+    SERVICE_DECOMMISSION_REQUESTED = "service.decommission_requested"
+    SERVICE_DECOMMISSIONED = "service.decommissioned"
     JOB_RETRIED = "job.retried"
     JOB_RUN_NOW = "job.run_now"  # staff ran a schedule outside its slots
     DNS_RECORD_ADDED = "dns.record_added"

@@ -637,6 +637,10 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.SERVICE_ACTIVE: _TENANT,
     Action.SERVICE_SUSPENDED: _TENANT,
     Action.SERVICE_RESUMED: _TENANT,
+    Action.SERVICE_DRIFTED: _TENANT,
+    Action.SERVICE_APPLY_REQUESTED: _TENANT,
+    Action.SERVICE_DECOMMISSION_REQUESTED: _TENANT,
+    Action.SERVICE_DECOMMISSIONED: _TENANT,
     Action.JOB_RETRIED: _TENANT,
     Action.JOB_RUN_NOW: _STAFF,  # schedules are the site's own work
     Action.DNS_RECORD_ADDED: _TENANT,

@@ -15,9 +15,11 @@ def init_app(app: Flask) -> None:
 
     from infrawg import web
     from infrawg.jobs.views import register_subject_page
-    from infrawg.provisioning import service, views
-    from infrawg.provisioning import zones as _zones  # noqa: F401  (its jobs, by name)
+    from infrawg.provisioning import kinds, lifecycle, service, views  # noqa: F401  (jobs)
 
+    # Each kind's routes and jobs, before the blueprint is registered.
+    for kind in kinds.available().values():
+        kind.init_app(app)
     app.register_blueprint(bp)
     web.add_nav_counter(app, views.nav_counts)
     register_subject_page(

@@ -8,8 +8,13 @@ a test or a person can run one at a time:
     result = provider.apply(plan)               # re-reads, checks safety, executes
     checks = provider.verify(spec)              # looks again, through another path
 
-Safety (stale plans, mass changes, apex NS/DNSKEY) is enforced here, in `apply_plan`, once for
-every provider, as octoDNS does it; providers only implement `execute`.
+Safety (stale plans, mass changes, and each kind's own rules, `Spec.safety_problems`) is
+enforced here, in `apply_plan`, once for every provider, as octoDNS does it. `plan` is a template
+method: a generic diff over `spec.items()`, plus the spec's `extra_changes` (settings that are not
+items) and the provider's `extra_changes` hook, so most providers implement only `read`,
+`execute` and `verify`. A destroy is a plan too (`plan_destroy`), through the same gate.
+
+This module names no kind: each kind's Spec lives in `infrawg/provisioning/kinds/<kind>/`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from infrawg.errors import Conflict, Invalid
+from infrawg.jobs.runner import Pending
 
 __all__ = [
     "SAFETY_MIN_ITEMS",
@@ -36,16 +42,17 @@ __all__ = [
     "Invalid",
     "Observed",
     "Op",
+    "Pending",
     "Plan",
     "Provider",
     "ProviderError",
-    "RRset",
     "Spec",
     "StalePlan",
     "UnsafePlan",
-    "ZoneSpec",
     "apply_plan",
+    "diff_items",
     "fingerprint_of",
+    "supports",
 ]
 
 # A plan may delete or change at most this share of a resource's existing items unless forced,
@@ -89,74 +96,16 @@ class Spec:
         raise NotImplementedError
 
     def items(self) -> Mapping[str, Any]:
-        """The resource's items keyed by path; used for diff counts and fingerprints."""
+        """The resource's items keyed by path; the generic diff compares them one by one."""
         raise NotImplementedError
 
+    def extra_changes(self, current: Spec | None) -> list[Change]:
+        """Changes to settings that are not items (a zone's DNSSEC on/off); none by default."""
+        return []
 
-@dataclass(frozen=True, order=True)
-class RRset:
-    """One RRset: absolute lower-case owner name, type mnemonic, TTL, canonical values.
-
-    Build it with `infrawg.provisioning.dns.parse_rrset`, which validates the values through
-    dnspython and canonicalises them (absolute names, sorted, no duplicates), so two RRsets with
-    the same records compare equal.
-    """
-
-    name: str
-    rdtype: str
-    ttl: int
-    values: tuple[str, ...]
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.name, self.rdtype)
-
-    @property
-    def path(self) -> str:
-        return f"{self.name} {self.rdtype}"
-
-    def to_text(self) -> str:
-        return "\n".join(f"{self.name} {self.ttl} IN {self.rdtype} {v}" for v in self.values)
-
-
-@dataclass(frozen=True)
-class ZoneSpec(Spec):
-    """A DNS zone: RRsets keyed by (name, type), and whether it is DNSSEC-signed (R11).
-
-    SOA and the DNSSEC records (DNSKEY, RRSIG, NSEC, ...) are not part of the spec: the provider
-    or the server owns them. `rrsets` is kept sorted by key so equal zones compare equal.
-    """
-
-    kind: ClassVar[str] = "dns"
-
-    zone: str
-    rrsets: tuple[RRset, ...] = ()
-    dnssec: bool = False
-
-    def __post_init__(self) -> None:
-        zone = self.zone.lower().rstrip(".") + "."
-        object.__setattr__(self, "zone", zone)
-        keys = [r.key for r in self.rrsets]
-        if len(keys) != len(set(keys)):
-            dupes = sorted({f"{n} {t}" for n, t in keys if keys.count((n, t)) > 1})
-            raise Invalid(f"Each name and type may appear once; repeated: {', '.join(dupes)}")
-        object.__setattr__(self, "rrsets", tuple(sorted(self.rrsets, key=lambda r: r.key)))
-
-    @property
-    def ref(self) -> str:
-        return self.zone
-
-    def items(self) -> dict[str, RRset]:
-        return {r.path: r for r in self.rrsets}
-
-    def by_key(self) -> dict[tuple[str, str], RRset]:
-        return {r.key: r for r in self.rrsets}
-
-    def get(self, name: str, rdtype: str) -> RRset | None:
-        return self.by_key().get((name.lower().rstrip(".") + ".", rdtype.upper()))
-
-    def with_rrsets(self, rrsets: Iterable[RRset]) -> ZoneSpec:
-        return dataclasses.replace(self, rrsets=tuple(rrsets))
+    def safety_problems(self, plan: Plan[Any]) -> list[str]:
+        """The kind's own safety rules: why `plan` needs a person's confirmation (`force`)."""
+        return []
 
 
 S = TypeVar("S", bound=Spec)
@@ -249,8 +198,9 @@ class Change:
 def _lines(value: Any) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, RRset):
-        return [f"{value.ttl} {v}" for v in value.values]
+    render_lines = getattr(value, "render_lines", None)
+    if callable(render_lines):  # an item that renders itself (a DNS RRset: one line a value)
+        return list(render_lines())
     return [str(value)]
 
 
@@ -271,6 +221,9 @@ class Plan(Generic[S]):
     existing_items: int = 0
     resource_exists: bool = True
     warnings: tuple[str, ...] = ()
+    # A destroy plan removes the resource: reviewed and applied like any plan, but it is all
+    # deletion by design, so the mass-change threshold and the kind's rules do not apply.
+    destroy: bool = False
 
     @property
     def empty(self) -> bool:
@@ -284,7 +237,7 @@ class Plan(Generic[S]):
 
     def render(self) -> str:
         """A readable diff, for the job log and for review before applying."""
-        head = f"{self.provider} {self.ref}: "
+        head = f"{self.provider} {self.ref}: " + ("destroy: " if self.destroy else "")
         if self.empty:
             text = head + "in sync, nothing to do"
         else:
@@ -306,6 +259,9 @@ class ApplyResult:
     changes: tuple[Change, ...]
     log: tuple[str, ...] = ()
     fingerprint: str = ""
+    # Set when the provider's operation is under way (execute returned Pending): the job
+    # returns it to the runner, which calls again after `pending.retry_after`.
+    pending: Pending | None = None
 
 
 @dataclass(frozen=True)
@@ -325,12 +281,18 @@ class Provider(ABC, Generic[S]):
     entry-point group `infrawg.providers` (built-ins register the same way).
 
     Class attributes:
-      kind          -- "domain", "dns", "tls", "vm" or "app"
+      kind          -- the kind of service it provides ("dns", ...: a key of `kinds`)
       name          -- the registry name (the entry-point name)
-      capabilities  -- what the provider can do beyond the contract, e.g. {"dnssec",
-                       "txt_by_value", "zone_create"}; declare only what is implemented
+      capabilities  -- flags for what the backend does beyond the contract without extra
+                       methods (e.g. {"dnssec", "zone_create"}). A capability with methods is
+                       a typed protocol instead (`DnsChallengeSolver`): implement its methods
+                       and callers find it with `supports(provider, Protocol)`
       Config        -- a dataclass; fields typed `Secret` hold references (`env:NAME`,
                        `file:/path`) in configuration and are resolved when the provider is built
+
+    A provider implements `read`, `execute` and `verify` (and `validate` when the backend has
+    rules of its own); `plan`, `plan_destroy`, `apply` and `destroy` come from the framework,
+    and a provider with more to plan (a zone to re-sign) overrides the `extra_changes` hook.
     """
 
     kind: ClassVar[str]
@@ -341,7 +303,6 @@ class Provider(ABC, Generic[S]):
     def __init__(self, config: Any) -> None:
         self.config = config
 
-    @abstractmethod
     def validate(self, spec: S) -> None:
         """Check the spec without touching anything; raise `Invalid` with a message a person
         can act on (for DNS, the parser's own message for a bad record)."""
@@ -351,15 +312,14 @@ class Provider(ABC, Generic[S]):
         """Return the resource's current state (state None when it does not exist)."""
 
     @abstractmethod
-    def plan(self, spec: S, observed: Observed[S]) -> Plan[S]:
-        """Diff `spec` against `observed`. Pure: no I/O. An empty plan means in sync."""
+    def execute(self, plan: Plan[S]) -> list[str] | Pending:
+        """Carry out a plan that `apply_plan` has already checked; return log lines, or
+        `Pending(retry_after, progress)` when the operation is under way (a VM booting): the
+        job is called again later, plans again and finds what is left to do.
 
-    @abstractmethod
-    def execute(self, plan: Plan[S]) -> list[str]:
-        """Carry out a plan that `apply_plan` has already checked; return log lines.
-
-        Called only by the framework. Must be idempotent: executing a plan whose changes are
-        already in place leaves the resource as it is.
+        Called only by the framework, for plans and for destroy plans (`plan.destroy`: remove
+        the resource). Must be idempotent: executing a plan whose changes are already in place
+        leaves the resource as it is.
         """
 
     @abstractmethod
@@ -367,9 +327,36 @@ class Provider(ABC, Generic[S]):
         """Check the resource through a path other than the writer's (DNS queries to the
         server, `dnssec-verify` on a signed file) and report each check."""
 
-    @abstractmethod
-    def destroy(self, ref: str) -> ApplyResult:
-        """Remove the resource (or everything this provider manages in it)."""
+    # -- the template method and its hooks -----------------------------------------------------
+
+    def plan(self, spec: S, observed: Observed[S]) -> Plan[S]:
+        """Diff `spec` against `observed`. Pure: no I/O. An empty plan means in sync.
+
+        The generic diff over `spec.items()`, then the spec's own `extra_changes`, then this
+        provider's `extra_changes` hook, with `plan_warnings`.
+        """
+        current = observed.state
+        changes = diff_items(spec.items(), current.items() if current is not None else {})
+        changes += spec.extra_changes(current)
+        changes += self.extra_changes(spec, observed)
+        return self.make_plan(spec, observed, changes, self.plan_warnings(spec, observed))
+
+    def extra_changes(self, spec: S, observed: Observed[S]) -> list[Change]:
+        """Hook: changes the backend needs beyond the items (signatures to renew)."""
+        return []
+
+    def plan_warnings(self, spec: S, observed: Observed[S]) -> list[str]:
+        """Hook: what a reviewer should know about the plan."""
+        return []
+
+    def plan_destroy(self, spec: S, observed: Observed[S]) -> Plan[S]:
+        """The plan that removes the resource: every observed item deleted. Pure. A backend
+        that must keep some items (a zone's apex NS on RFC 2136) overrides it."""
+        state = observed.state
+        have = state.items() if state is not None else {}
+        changes = [Change(Op.DELETE, path, have[path], None) for path in sorted(have)]
+        plan = self.make_plan(spec, observed, changes)
+        return dataclasses.replace(plan, destroy=True)
 
     # -- provided by the framework -------------------------------------------------------------
 
@@ -381,6 +368,14 @@ class Provider(ABC, Generic[S]):
         """Convenience: validate, read and plan in one call."""
         self.validate(spec)
         return self.plan(spec, self.read(spec.ref))
+
+    def destroy(self, ref: str) -> ApplyResult:
+        """Remove the resource now, through a destroy plan made on what is there (for tests
+        and commands; the site reviews the destroy plan first, see `plan_destroy`)."""
+        observed = self.read(ref)
+        if observed.state is None:
+            return ApplyResult(ref=ref, applied=False, dry_run=False, changes=())
+        return apply_plan(self, self.plan_destroy(observed.state, observed))
 
     def make_plan(
         self,
@@ -403,8 +398,35 @@ class Provider(ABC, Generic[S]):
         )
 
 
+def supports(provider: Provider[Any] | type[Provider[Any]], capability: type) -> bool:
+    """Whether a provider (instance or class) implements the typed capability `capability`
+    (a `runtime_checkable` Protocol such as `DnsChallengeSolver`)."""
+    if isinstance(provider, type):
+        return issubclass(provider, capability)
+    return isinstance(provider, capability)
+
+
+def diff_items(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[Change]:
+    """The generic diff: item by item, by path; create, update (any difference) and delete."""
+    changes: list[Change] = []
+    for path in sorted(desired.keys() | current.keys()):
+        old, new = current.get(path), desired.get(path)
+        if old == new:
+            continue
+        if old is None:
+            changes.append(Change(Op.CREATE, path, None, new))
+        elif new is None:
+            changes.append(Change(Op.DELETE, path, old, None))
+        else:
+            changes.append(Change(Op.UPDATE, path, old, new))
+    return changes
+
+
 def safety_problems(plan: Plan[Any]) -> list[str]:
-    """Why a plan needs `force=True`; empty when it may run unattended."""
+    """Why a plan needs `force=True`; empty when it may run unattended. A destroy plan is
+    all deletion by design: its gate is the review, not the thresholds."""
+    if plan.destroy:
+        return []
     problems = []
     touched = sum(1 for c in plan.changes if c.op is not Op.CREATE)
     if plan.existing_items >= SAFETY_MIN_ITEMS and touched > SAFETY_THRESHOLD * plan.existing_items:
@@ -412,21 +434,15 @@ def safety_problems(plan: Plan[Any]) -> list[str]:
             f"it deletes or changes {touched} of {plan.existing_items} existing items "
             f"(more than {SAFETY_THRESHOLD:.0%})"
         )
-    if plan.resource_exists and isinstance(plan.spec, ZoneSpec):
-        # Apex NS and DNSKEY are what the parent zone points at: changing them on a live zone
-        # can break the delegation or the DNSSEC chain (R11), so a person must confirm.
-        apex = plan.spec.zone
-        for c in plan.changes:
-            item = c.after if c.after is not None else c.before
-            if isinstance(item, RRset) and item.name == apex and item.rdtype in ("NS", "DNSKEY"):
-                problems.append(f"it touches the apex {item.rdtype} records ({c.op.value})")
+    if plan.resource_exists:
+        problems += plan.spec.safety_problems(plan)
     return problems
 
 
 def apply_plan(
     provider: Provider[Any], plan: Plan[Any], *, dry_run: bool = False, force: bool = False
 ) -> ApplyResult:
-    """The one path by which any plan is applied.
+    """The one path by which any plan (a destroy plan too) is applied.
 
     1. Re-read the resource and refuse (`StalePlan`) if its fingerprint is not the one the plan
        was made against: someone changed it since the plan was reviewed.
@@ -447,7 +463,7 @@ def apply_plan(
             + "; ".join(problems)
             + ". Review it and apply with force to confirm."
         )
-    if dry_run or plan.empty:
+    if dry_run or (plan.empty and not plan.destroy):
         return ApplyResult(
             ref=plan.ref,
             applied=False,
@@ -457,35 +473,22 @@ def apply_plan(
             fingerprint=current.fingerprint,
         )
     log = provider.execute(plan)
+    if isinstance(log, Pending):
+        return ApplyResult(
+            ref=plan.ref,
+            applied=False,
+            dry_run=False,
+            changes=plan.changes,
+            log=(log.progress,),
+            fingerprint=current.fingerprint,
+            pending=log,
+        )
     after = provider.read(plan.ref)
     return ApplyResult(
         ref=plan.ref,
-        applied=True,
+        applied=bool(plan.changes) or current.exists != after.exists,
         dry_run=False,
         changes=plan.changes,
         log=tuple(log),
         fingerprint=after.fingerprint,
     )
-
-
-def diff_zone(desired: ZoneSpec, current: ZoneSpec | None) -> list[Change]:
-    """RRset-level diff shared by the DNS providers: create, update (values or TTL), delete."""
-    have = current.by_key() if current is not None else {}
-    want = desired.by_key()
-    changes: list[Change] = []
-    for key in sorted(want.keys() | have.keys()):
-        old, new = have.get(key), want.get(key)
-        if old == new:
-            continue
-        if old is None:
-            changes.append(Change(Op.CREATE, new.path, None, new))  # type: ignore[union-attr]
-        elif new is None:
-            changes.append(Change(Op.DELETE, old.path, old, None))
-        else:
-            changes.append(Change(Op.UPDATE, new.path, old, new))
-    if current is None:
-        if desired.dnssec:
-            changes.append(Change(Op.CREATE, "dnssec", None, True))
-    elif desired.dnssec != current.dnssec:
-        changes.append(Change(Op.UPDATE, "dnssec", current.dnssec, desired.dnssec))
-    return changes

@@ -1,5 +1,7 @@
-"""Forms of the service layer; every field has a label. Values are checked again (and for
-DNS, parsed by dnspython) in the service functions."""
+"""Forms of the service layer; every field has a label. Values are checked again in the
+service functions. Each kind's own forms live in its folder (kinds/<kind>/forms.py)."""
+
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -35,10 +37,10 @@ class CapacityForm(FlaskForm):
 
 
 class RequestForm(FlaskForm):
+    """The generic request; `request_form_for(kind)` adds the kind's ParametersForm fields."""
+
     organisation = SelectField("For the organisation", coerce=int, validators=[DataRequired()])
     service_type = SelectField("Service", coerce=int, validators=[DataRequired()])
-    zone = StringField("DNS zone (for example docs.example.org)", validators=[Length(max=255)])
-    dnssec = BooleanField("Sign the zone with DNSSEC")
     purpose = TextAreaField("What it is for (optional)", validators=[Length(max=4000)])
 
 
@@ -50,21 +52,30 @@ class DecisionForm(FlaskForm):
     )
 
 
-class RecordForm(FlaskForm):
-    name = StringField("Name (@ for the zone itself)", validators=[Length(max=255)])
-    rdtype = StringField("Type", validators=[Length(max=16)])
-    ttl = StringField("TTL (seconds)", default="3600", validators=[Length(max=12)])
-    values = TextAreaField("Values, one a line", validators=[Length(max=20000)])
-
-
-class RecordEditForm(FlaskForm):
-    ttl = StringField("TTL (seconds)", validators=[Length(max=12)])
-    values = TextAreaField("Values, one a line", validators=[Length(max=20000)])
-
-
-class DnssecForm(FlaskForm):
-    dnssec = BooleanField("Sign this zone with DNSSEC")
-
-
 class ApplyForm(FlaskForm):
     reviewed = HiddenField(validators=[DataRequired()])
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField("Reason (the tenant members receive it)", validators=[Length(max=4000)])
+
+
+class DecommissionForm(FlaskForm):
+    reviewed = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField("Why it is decommissioned (optional)", validators=[Length(max=4000)])
+
+
+# The fields of RequestForm itself; every other field of a built request form is the kind's.
+GENERIC_REQUEST_FIELDS = ("csrf_token", "organisation", "service_type", "purpose")
+
+
+def request_form_for(parameters_form: type[FlaskForm] | None) -> type[RequestForm]:
+    """The request form of a kind: the generic fields, then the kind's parameter fields."""
+    if parameters_form is None:
+        return RequestForm
+    fields: dict[str, Any] = {
+        name: value
+        for name, value in vars(parameters_form).items()
+        if hasattr(value, "field_class")  # wtforms' unbound fields
+    }
+    return type(f"{parameters_form.__name__}Request", (RequestForm,), fields)

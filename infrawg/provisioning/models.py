@@ -1,11 +1,12 @@
-"""The service catalogue, services, and hosted DNS zones and their records."""
+"""The service catalogue and services. Each kind keeps its own rows in its folder (DNS zones
+and records: kinds/dns/models.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from infrawg.enums import LabelledEnum
@@ -24,6 +25,7 @@ class ServiceState(LabelledEnum):
     PROVISIONING = "provisioning", "Being provisioned"
     ACTIVE = "active", "Active"
     FAILED = "failed", "Provisioning failed: staff are looking at it"
+    DRIFTED = "drifted", "Drifted: a check found it differs from what the site holds"
     SUSPENDED = "suspended", "Suspended"
     DECOMMISSIONED = "decommissioned", "Decommissioned"
 
@@ -33,19 +35,29 @@ class ServiceState(LabelledEnum):
         return self is ServiceState.REQUESTED
 
     @property
+    def suspended(self) -> bool:
+        return self is ServiceState.SUSPENDED
+
+    @property
+    def drifted(self) -> bool:
+        """A verify check found the resource differs from what the site holds."""
+        return self is ServiceState.DRIFTED
+
+    @property
     def on_provider(self) -> bool:
         """The resource exists on its provider: records can be edited, plans applied."""
         return self in ON_PROVIDER
 
 
 # States in which a service's resource exists on its provider.
-ON_PROVIDER = (ServiceState.ACTIVE, ServiceState.FAILED)
+ON_PROVIDER = (ServiceState.ACTIVE, ServiceState.FAILED, ServiceState.DRIFTED)
 # R9: services in these states hold a place of their type's capacity.
 USES_CAPACITY = (
     ServiceState.APPROVED,
     ServiceState.PROVISIONING,
     ServiceState.ACTIVE,
     ServiceState.FAILED,
+    ServiceState.DRIFTED,
     ServiceState.SUSPENDED,
 )
 
@@ -104,61 +116,14 @@ class Service(Model):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     # R9: set when the chair approved beyond the type's capacity; the reason is required.
     capacity_override_reason: Mapped[str | None] = mapped_column(Text)
+    # When the provider last checked the resource (provisioning, or the daily verify).
+    verified_at: Mapped[datetime | None]
 
     organisation: Mapped[TenantOrganisation] = relationship(lazy="raise")
     service_type: Mapped[ServiceType] = relationship(lazy="raise")
     requested_by: Mapped[Person] = relationship(foreign_keys=[requested_by_id], lazy="raise")
     decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
-    zone: Mapped[DnsZone | None] = relationship(back_populates="service", lazy="raise")
 
     @property
     def audit_label(self) -> str:
         return f"service #{self.id} {self.name}"
-
-
-class DnsZone(Model):
-    """R11: a hosted zone. Its records are rows keyed by (zone, name, type)."""
-
-    __tablename__ = "dns_zone"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), unique=True)
-    name: Mapped[str] = mapped_column(String(255), index=True)  # absolute, lower case
-    dnssec: Mapped[bool] = mapped_column(Boolean, default=False)
-    # What the provider last reported (after a job): the DS records for the registrar.
-    published_ds: Mapped[list[str]] = mapped_column(JSON, default=list)
-    observed_at: Mapped[datetime | None]
-    # Set once the first provisioning job has taken in what the server already served.
-    adopted: Mapped[bool] = mapped_column(Boolean, default=False)
-
-    service: Mapped[Service] = relationship(back_populates="zone", lazy="raise")
-    records: Mapped[list[DnsRecord]] = relationship(
-        back_populates="zone",
-        lazy="raise",
-        order_by="(DnsRecord.name, DnsRecord.rdtype)",
-        cascade="all, delete-orphan",
-    )
-
-    @property
-    def audit_label(self) -> str:
-        return f"zone {self.name}"
-
-
-class DnsRecord(Model):
-    """One RRset of a zone: owner name (absolute), type, TTL and its canonical values."""
-
-    __tablename__ = "dns_record"
-    __table_args__ = (UniqueConstraint("zone_id", "name", "rdtype"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    zone_id: Mapped[int] = mapped_column(ForeignKey("dns_zone.id"))
-    name: Mapped[str] = mapped_column(String(255))
-    rdtype: Mapped[str] = mapped_column(String(16))
-    ttl: Mapped[int] = mapped_column(Integer)
-    values: Mapped[list[str]] = mapped_column(JSON)
-
-    zone: Mapped[DnsZone] = relationship(back_populates="records", lazy="raise")
-
-    @property
-    def audit_label(self) -> str:
-        return f"{self.name} {self.rdtype}"

@@ -37,7 +37,23 @@ __all__ = [
     "configured_providers",
     "get_provider_class",
     "parse_provider_settings",
+    "register_provider",
+    "unregister_provider",
 ]
+
+
+# Provider classes registered in code (a test's toy provider); packages use entry points.
+_REGISTERED: dict[str, type[Provider[Any]]] = {}
+
+
+def register_provider(cls: type[Provider[Any]]) -> type[Provider[Any]]:
+    """Register a provider class under its `name` without an entry point."""
+    _REGISTERED[cls.name] = _check(cls.name, cls)
+    return cls
+
+
+def unregister_provider(name: str) -> None:
+    _REGISTERED.pop(name, None)
 
 
 def available_providers() -> dict[str, type[Provider[Any]]]:
@@ -45,11 +61,14 @@ def available_providers() -> dict[str, type[Provider[Any]]]:
     found: dict[str, type[Provider[Any]]] = {}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         found[ep.name] = _check(ep.name, ep.load())
-    return found
+    found.update(_REGISTERED)
+    return dict(sorted(found.items()))
 
 
 def get_provider_class(name: str) -> type[Provider[Any]]:
     """The provider class registered as `name`; NotFound when there is none."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
     if not matches:
         known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"

@@ -1,4 +1,6 @@
-"""The service catalogue and service requests (R1, R9), and the provisioning job.
+"""The service catalogue and service requests (R1, R9); a service's later life (provisioning,
+suspension, decommissioning, verification) is in `lifecycle`. No kind is named here: each
+service type's kind is looked up in `kinds`.
 
 Views call these functions; they hold the rules, write the audit trail in the caller's
 transaction, and raise domain errors. The caller commits.
@@ -17,21 +19,15 @@ from infrawg import audit, policy, registry, signals
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
-from infrawg.jobs import JobContext, enqueue, job
+from infrawg.jobs import enqueue
 from infrawg.jobs.models import Job
 from infrawg.locks import lock_rows
 from infrawg.membership.models import Person
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
-from infrawg.provisioning import zones
+from infrawg.provisioning import kinds
 from infrawg.provisioning.base import Provider
-from infrawg.provisioning.models import (
-    USES_CAPACITY,
-    DnsZone,
-    Service,
-    ServiceState,
-    ServiceType,
-)
+from infrawg.provisioning.models import USES_CAPACITY, Service, ServiceState, ServiceType
 from infrawg.provisioning.registry import ConfiguredProvider, ConfiguredProviders
 from infrawg.provisioning.registry import configured_providers as build_configured
 from infrawg.tenants.models import TenantMember, TenantOrganisation
@@ -41,9 +37,9 @@ from infrawg.timeutil import utcnow
 from infrawg.web import external_url
 
 MAX_TEXT = 4000
-# Kinds whose requests this site can provision: the parameters each asks for live in forms.py,
-# the provisioning step in PROVISIONERS below.
-SUPPORTED_KINDS = ("dns",)
+# R7/R8: the jobs that suspend and resume an organisation's services (lifecycle.py).
+SUSPEND_JOB = "suspend_services"
+RESUME_JOB = "resume_services"
 # Where infrawg.registry keeps the built providers.
 PROVIDERS_KEY = registry.INTERFACES["providers"].extension
 
@@ -145,7 +141,7 @@ def add_service_type(
     policy.require(actor, Permission.SERVICE_TYPE_MANAGE)
     name = clean(name, "Give the service type a name.", limit=200, field="name")
     kind = provider_kind(provider)
-    if kind not in SUPPORTED_KINDS:
+    if kind not in kinds.available():
         raise Invalid(f"This site cannot take requests for {kind} services yet.")
     if db.session.scalar(select(ServiceType.id).where(ServiceType.name == name)):
         raise Conflict(f"A service type called {name!r} already exists.")
@@ -220,7 +216,7 @@ def request_service(
     """A tenant member asks for a service from the catalogue for their organisation.
 
     R1: refused, with the reason, unless the organisation is eligible. The parameters are
-    the ones the type's form asked for (for DNS: the zone and whether to sign it).
+    the ones the type's kind asked for (its ParametersForm), checked by the kind.
     """
     if not policy.can(actor, Permission.TENANT_ACT_FOR, organisation):
         raise NotAllowed(f"Only tenant members of {organisation.name} may ask for its services.")
@@ -230,10 +226,8 @@ def request_service(
         raise NotAllowed(reason)
     if not service_type.active:
         raise Conflict(f"{service_type.name} is no longer offered.")
-    if service_type.kind == "dns":
-        name, checked = zones.parameters(parameters)
-    else:  # pragma: no cover - add_service_type admits supported kinds only
-        raise Invalid(f"{service_type.kind} services cannot be requested yet.")
+    kind = kinds.get(service_type.kind)
+    name, checked = kind.parameters(parameters)
     service = Service(
         organisation_id=organisation.id,
         service_type_id=service_type.id,
@@ -244,8 +238,7 @@ def request_service(
     )
     db.session.add(service)
     db.session.flush()
-    if service_type.kind == "dns":
-        zones.create_zone(service, provider_capabilities(service_type.provider))
+    kind.requested(service, _configured(service_type.provider).cls)
     audit.record(
         actor, Action.SERVICE_REQUESTED, service, f"{service_type.name} for {organisation.name}"
     )
@@ -318,9 +311,8 @@ def decide(
 
 
 def start_provisioning(service: Service) -> Job:
-    """Enqueue the job that makes the service real on its provider."""
-    new = enqueue("provision_service", subject=service, service_id=service.id)
-    return new
+    """Enqueue the job that makes the service real on its provider (lifecycle.py)."""
+    return enqueue("provision_service", subject=service, service_id=service.id)
 
 
 def _set_state(
@@ -363,12 +355,14 @@ def _notify(service: Service, organisation: TenantOrganisation | None = None) ->
 
 
 def _with_related(stmt: Select) -> Select:
-    return stmt.options(
+    options = [
         selectinload(Service.organisation),
         selectinload(Service.service_type),
         selectinload(Service.requested_by),
-        selectinload(Service.zone),
-    )
+    ]
+    for kind in kinds.available().values():
+        options += kind.load_options()
+    return stmt.options(*options)
 
 
 def services_for(person: Person, state: str | None = None) -> Select:
@@ -405,136 +399,8 @@ def get_service(person: Person, service_id: int) -> Service:
     return service
 
 
-# -- the provisioning job ------------------------------------------------------------------------
-
-
-def _load_for_job(service_id: int) -> Service:
-    service = db.session.scalar(
-        select(Service)
-        .where(Service.id == service_id)
-        .options(
-            selectinload(Service.service_type),
-            selectinload(Service.zone).selectinload(DnsZone.records),
-        )
-    )
-    if service is None:
-        raise NotFound(f"Service #{service_id} no longer exists.")
-    return service
-
-
-def _provision_failed(ctx: JobContext, service_id: int, reviewed: str | None = None) -> None:
-    service = db.session.get(Service, service_id)
-    if service is not None and service.state in (ServiceState.APPROVED, ServiceState.PROVISIONING):
-        _set_state(None, service, ServiceState.FAILED, ctx.job.last_error, Action.SERVICE_FAILED)
-
-
-@job("provision_service", on_dead=_provision_failed)
-def provision_service(ctx: JobContext, service_id: int, reviewed: str | None = None) -> None:
-    """Bring the service's resource in line with what the site holds, then verify it.
-
-    Idempotent: it plans against what the provider reads now, so a run after a crash (or a
-    second run) finds nothing left to do. `reviewed` is the digest of the plan a person
-    approved; when the plan differs now, nothing is applied.
-    """
-    service = _load_for_job(service_id)
-    if service.state not in (
-        ServiceState.APPROVED,
-        ServiceState.PROVISIONING,
-        ServiceState.ACTIVE,
-        ServiceState.FAILED,
-    ):
-        ctx.log(f"nothing to do: the service is {service.state.value}")
-        return
-    first = service.state != ServiceState.ACTIVE
-    if first and service.state != ServiceState.PROVISIONING:
-        _set_state(None, service, ServiceState.PROVISIONING, None, Action.SERVICE_PROVISIONING)
-        # Committed now, so the tenant sees it while the provider works.
-        db.session.commit()
-        service = _load_for_job(service_id)
-    provider = provider_for(service.service_type.provider)
-    ctx.log(f"provider {service.service_type.provider} ({provider.name})")
-    if service.service_type.kind == "dns":
-        zones.provision(ctx, service, provider, reviewed)
-    else:  # pragma: no cover - only supported kinds can be requested
-        raise Invalid(f"No provisioning for {service.service_type.kind} services.")
-    if service.state != ServiceState.ACTIVE:
-        _set_state(None, service, ServiceState.ACTIVE, None, Action.SERVICE_ACTIVE)
-
-
-# -- R7: a lapsed charter suspends an organisation's services; recognition resumes them ----------
-
-SUSPEND_JOB = "suspend_services"
-RESUME_JOB = "resume_services"
-# What a lapsed charter stops: services that run (or are on their way to).
-SUSPENDABLE = (ServiceState.APPROVED, ServiceState.PROVISIONING, ServiceState.ACTIVE)
-
-
-def _services_of(organisation_id: int, states: tuple[ServiceState, ...]) -> list[Service]:
-    ids = list(
-        db.session.scalars(
-            select(Service.id)
-            .where(Service.organisation_id == organisation_id, Service.state.in_(states))
-            .order_by(Service.id)
-        )
-    )
-    # A suspension and a resumption running at once take their turns, service by service.
-    lock_rows(Service, ids)
-    return list(
-        db.session.scalars(
-            select(Service)
-            .where(Service.id.in_(ids), Service.state.in_(states))
-            .options(selectinload(Service.service_type))
-            .order_by(Service.id)
-        )
-    )
-
-
-def suspend_when_charter_ends(sender: Any, organisation: TenantOrganisation, **_: Any) -> None:
-    """charter_ended: R7, the WG's services wait on the CO decision (a job suspends them)."""
-    enqueue(SUSPEND_JOB, organisation_id=organisation.id)
-
-
-def resume_when_recognised(sender: Any, organisation: TenantOrganisation, **_: Any) -> None:
-    """organisation_recognised: R8, eligible again; a job resumes what R7 suspended."""
-    enqueue(RESUME_JOB, organisation_id=organisation.id)
-
-
-@job(SUSPEND_JOB, max_attempts=5)
-def suspend_services(ctx: JobContext, organisation_id: int) -> None:
-    """R7: move the organisation's running services to SUSPENDED and tell its tenant members.
-
-    Idempotent, and it looks first: an organisation recognised again before this ran keeps
-    its services.
-    """
-    organisation = db.session.get(TenantOrganisation, organisation_id)
-    if organisation is None or not organisation.services_suspended:
-        ctx.log("nothing to do: the organisation's services are not suspended")
-        return
-    reason = f"R7: the charter of {organisation.name} ended; services wait on the CO decision"
-    for service in _services_of(organisation_id, SUSPENDABLE):
-        ctx.log(f"suspending {service.name} (was {service.state.value})")
-        _set_state(None, service, ServiceState.SUSPENDED, reason, Action.SERVICE_SUSPENDED)
-        # Provisioning and edits refuse a suspended service (zones.EDITABLE); the provider
-        # keeps what it holds until the organisation's CO decision.
-        provider_name = service.service_type.provider
-        ctx.log(f"provider {provider_name}: no further changes while suspended")
-
-
-@job(RESUME_JOB, max_attempts=5)
-def resume_services(ctx: JobContext, organisation_id: int) -> None:
-    """R8: the organisation is eligible again: its suspended services are provisioned again
-    (the provisioning job re-reads the provider and applies whatever drifted)."""
-    organisation = db.session.get(TenantOrganisation, organisation_id)
-    if organisation is None or organisation.services_suspended:
-        ctx.log("nothing to do: the organisation's services are still suspended")
-        return
-    reason = f"R8: {organisation.name} is eligible again"
-    for service in _services_of(organisation_id, (ServiceState.SUSPENDED,)):
-        ctx.log(f"resuming {service.name}")
-        _set_state(None, service, ServiceState.APPROVED, reason, Action.SERVICE_RESUMED)
-        enqueue("provision_service", subject=service, service_id=service.id)
-
-
 def init_signals(app: Flask) -> None:
-    signals.connect(app, signals.charter_ended, suspend_when_charter_ends)
-    signals.connect(app, signals.organisation_recognised, resume_when_recognised)
+    from infrawg.provisioning import lifecycle
+
+    signals.connect(app, signals.charter_ended, lifecycle.suspend_when_charter_ends)
+    signals.connect(app, signals.organisation_recognised, lifecycle.resume_when_recognised)

@@ -1,4 +1,5 @@
-"""Pages of the service layer: catalogue, requests, services, DNS zones."""
+"""Pages of the service layer: catalogue, requests, services (the generic frame plus the
+kind's panels), plans, decommissioning. Each kind's own routes live in its folder."""
 
 from __future__ import annotations
 
@@ -10,29 +11,27 @@ from flask_login import current_user
 
 from infrawg.forms import ConfirmForm, options
 from infrawg.jobs import service as jobs
-from infrawg.jobs.models import Job
 from infrawg.policy import Permission, can, require, requires, route_subject
-from infrawg.provisioning import bp, service, zones
+from infrawg.provisioning import bp, kinds, lifecycle, service
 from infrawg.provisioning.forms import (
+    GENERIC_REQUEST_FIELDS,
     ApplyForm,
     CapacityForm,
     DecisionForm,
-    DnssecForm,
-    RecordEditForm,
-    RecordForm,
+    DecommissionForm,
     RequestForm,
     ServiceTypeForm,
+    SuspendForm,
+    request_form_for,
 )
 from infrawg.provisioning.models import Service, ServiceState
 from infrawg.web import (
-    confirm_first,
     incomplete_form,
     paginate,
     redirect_after_post,
     refused,
     render,
     submit,
-    wants_fragment,
 )
 
 
@@ -137,27 +136,44 @@ def update_service_type(type_id: int):
     )
 
 
+def _chosen_type(types: list[Any]) -> Any:
+    """The service type asked for (posted, or ?type= on the page), else the first offered."""
+    raw = (
+        request.form.get("service_type")
+        or request.args.get("service_type")  # the select's htmx request
+        or request.args.get("type")
+    )
+    wanted = next((t for t in types if str(t.id) == str(raw)), None)
+    return wanted or (types[0] if types else None)
+
+
 @bp.route("/services/request", methods=["GET", "POST"])
 @requires(Permission.SERVICE_VIEW)
 def request_service():
-    form = RequestForm()
     organisations = service.organisations_of(current_user)
     types = service.catalogue()
+    chosen = _chosen_type(types)
+    kind = kinds.get(chosen.kind) if chosen is not None else None
+    form = request_form_for(kind.ParametersForm if kind else None)()
     form.organisation.choices = options((o.id, o.name) for o in organisations)
     form.service_type.choices = options((t.id, t.name) for t in types)
     if not form.is_submitted():
+        if chosen is not None:
+            form.service_type.data = chosen.id
         return _request_page(form, organisations, 200)
 
     def ask_for_it() -> Service:
         organisation = next(o for o in organisations if o.id == form.organisation.data)
+        service_type = service.get_service_type(form.service_type.data)
         return service.request_service(
             current_user,
             organisation,
-            service.get_service_type(form.service_type.data),
-            {"zone": form.zone.data, "dnssec": form.dnssec.data},
+            service_type,
+            kinds.get(service_type.kind).form_parameters(form),
             form.purpose.data,
         )
 
+    kind_fields = [f.name for f in form if f.name not in GENERIC_REQUEST_FIELDS]
     return submit(
         form,
         ask_for_it,
@@ -166,7 +182,7 @@ def request_service():
             f"Your request for {created.name} waits for the chair.",
         ),
         again=lambda status, error: _request_page(form, organisations, status),
-        field="zone",
+        field=kind_fields[0] if kind_fields else "service_type",
     )
 
 
@@ -177,41 +193,44 @@ def _request_page(form: RequestForm, organisations, status: int):
         "provisioning/_request_form.html",
         status=status,
         form=form,
+        kind_fields=[f for f in form if f.name not in GENERIC_REQUEST_FIELDS],
         organisations=organisations,
         refusals=refusals,
     )
 
 
 def _service_page(item, status: int = 200, **extra):
-    """The service page; for htmx, only its records section (edits answer with it)."""
-    zone = item.zone
-    records = zones.records_of(zone) if zone is not None else []
+    """The service page: the generic frame, then the kind's panels; for htmx, the kind's
+    fragment (DNS: the records table, which record edits answer with)."""
+    kind = kinds.get(item.service_type.kind)
+    manage = can(current_user, Permission.SERVICE_MANAGE, item)
     context = {
         "item": item,
-        "zone": zone,
-        "records": records,
-        "ns_records": zones.apex_ns(zone, records) if zone is not None else [],
-        "ds_records": zones.ds_to_set(zone) if zone is not None else [],
-        "editable": item.state.on_provider and can(current_user, Permission.SERVICE_MANAGE, item),
+        "kind": kind,
+        "panels": kind.panels,
+        "editable": item.state.on_provider and manage,
+        "decommissionable": manage and item.state in lifecycle.DECOMMISSIONABLE,
         "jobs": jobs.jobs_of(item) if can(current_user, Permission.JOB_MANAGE) else [],
+        "progress": _progress(item),
         "decision_form": DecisionForm(),
-        "dnssec_form": DnssecForm(dnssec=zone.dnssec if zone else False),
+        "suspend_form": SuspendForm(formdata=None),
+        "suspendable": item.state in lifecycle.SUSPENDABLE,
         "action_form": ConfirmForm(),
-        "add_form": RecordForm(formdata=None),
-        "edit_form": None,
-        "editing": None,
-        "confirming": None,
         "capacity_used": service.capacity_in_use([item.service_type_id]).get(
             item.service_type_id, 0
         ),
     }
-    if zone is not None and can(current_user, Permission.SERVICE_MANAGE, item):
-        context["delegation_job"] = zones.latest_delegation_job(item)
-        context["delegation"] = zones.delegation_result(context["delegation_job"])
+    context.update(kind.panel_context(item, current_user))
     context.update(extra)
-    return render(
-        "provisioning/service.html", "provisioning/_records.html", status=status, **context
-    )
+    return render("provisioning/service.html", kind.fragment, status=status, **context)
+
+
+def _progress(item: Service) -> str | None:
+    """What a long operation reports (a job that returned Pending), for the tenant too."""
+    for queued in jobs.jobs_of(item):
+        if queued.state.pending and queued.progress:
+            return str(queued.progress)
+    return None
 
 
 @bp.get("/services/<int:service_id>")
@@ -248,101 +267,16 @@ def decide(service_id: int, decision: str):
     )
 
 
-# -- DNS records (R11) ---------------------------------------------------------------------------
-
-
-@bp.post("/services/<int:service_id>/records")
-@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
-def add_record(service_id: int):
-    item = route_subject()
-    form = RecordForm()
-    return submit(
-        form,
-        lambda: zones.add_record(
-            current_user, item, form.name.data, form.rdtype.data, form.ttl.data, form.values.data
-        ),
-        done=lambda added: redirect_after_post(url_for(".service_page", service_id=service_id)),
-        again=lambda status, error: _service_page(
-            service.get_service(current_user, service_id), status, add_form=form
-        ),
-        field="values",
-    )
-
-
-@bp.get("/services/<int:service_id>/records/<int:record_id>/edit")
-@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
-def edit_record(service_id: int, record_id: int):
-    item = route_subject()
-    record = zones.get_record(item, record_id)
-    form = RecordEditForm(formdata=None, ttl=str(record.ttl), values="\n".join(record.values))
-    return _service_page(item, editing=record.id, edit_form=form)
-
-
-@bp.post("/services/<int:service_id>/records/<int:record_id>")
-@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
-def update_record(service_id: int, record_id: int):
-    item = route_subject()
-    form = RecordEditForm()
-    return submit(
-        form,
-        lambda: zones.update_record(current_user, item, record_id, form.ttl.data, form.values.data),
-        done=lambda updated: redirect_after_post(url_for(".service_page", service_id=service_id)),
-        again=lambda status, error: _service_page(
-            service.get_service(current_user, service_id),
-            status,
-            editing=record_id,
-            edit_form=form,
-        ),
-        field="values",
-    )
-
-
-def _ask_before_deleting(item: Service, record_id: int):
-    # Asked only about a record that may be deleted now; otherwise the refusal answers.
-    zones.deletable_record(current_user, item, record_id)
-    return _service_page(item, confirming=record_id)
-
-
-@bp.post("/services/<int:service_id>/records/<int:record_id>/delete")
-@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
-def delete_record(service_id: int, record_id: int):
-    item = route_subject()
-    if (asking := confirm_first(lambda: _ask_before_deleting(item, record_id))) is not None:
-        return asking
-    return submit(
-        ConfirmForm(),
-        lambda: zones.delete_record(current_user, item, record_id),
-        done=lambda _: redirect_after_post(url_for(".service_page", service_id=service_id)),
-        again=refused,
-    )
-
-
-@bp.post("/services/<int:service_id>/dnssec")
-@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
-def set_dnssec(service_id: int):
-    item = route_subject()
-    form = DnssecForm()
-    return submit(
-        form,
-        lambda: zones.set_dnssec(current_user, item, bool(form.dnssec.data)),
-        done=lambda zone: redirect_after_post(
-            url_for(".plan", service_id=service_id),
-            "DNSSEC " + ("on" if zone.dnssec else "off") + ": review the plan and apply it.",
-        ),
-        again=refused,
-    )
-
-
 @bp.get("/services/<int:service_id>/plan")
 @requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
 def plan(service_id: int):
     item = route_subject()
-    reviewed = zones.review_plan(current_user, item, service.provider_for)
+    reviewed = lifecycle.review_plan(current_user, item)
     return render(
         "provisioning/plan.html",
         item=item,
         plan=reviewed,
-        form=ApplyForm(formdata=None, reviewed=zones.digest(reviewed)),
+        form=ApplyForm(formdata=None, reviewed=lifecycle.digest(reviewed)),
     )
 
 
@@ -354,7 +288,7 @@ def apply(service_id: int):
     form = ApplyForm()
     return submit(
         form,
-        lambda: zones.request_apply(current_user, item, form.reviewed.data, service.provider_for),
+        lambda: lifecycle.request_apply(current_user, item, form.reviewed.data),
         done=lambda queued: redirect_after_post(
             url_for(".service_page", service_id=service_id),
             f"The plan is being applied (job #{queued.id}).",
@@ -363,23 +297,59 @@ def apply(service_id: int):
     )
 
 
-def _delegation_queued(item: Service, queued: Job):
-    if wants_fragment():
-        return render("provisioning/_delegation.html", job=queued, result=None, item=item)
-    return redirect_after_post(
-        url_for(".service_page", service_id=item.id),
-        f"The delegation is being checked (job #{queued.id}); the answer appears below.",
+# -- decommissioning: the destroy plan, reviewed ------------------------------------------------
+
+
+@bp.get("/services/<int:service_id>/decommission")
+@requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
+def decommission_plan(service_id: int):
+    item = route_subject()
+    reviewed = lifecycle.review_destroy(current_user, item)
+    return render(
+        "provisioning/decommission.html",
+        item=item,
+        plan=reviewed,
+        form=DecommissionForm(formdata=None, reviewed=lifecycle.digest(reviewed)),
     )
 
 
-@bp.post("/services/<int:service_id>/delegation")
+@bp.post("/services/<int:service_id>/decommission")
 @requires(Permission.SERVICE_VIEW, subject=VISIBLE_SERVICE)
-def delegation(service_id: int):
+def decommission(service_id: int):
+    # The destroy plan's page is the confirmation: the form carries the plan's digest.
     item = route_subject()
-    # R11: the parent's servers may take seconds to answer; a job asks them.
+    form = DecommissionForm()
     return submit(
-        ConfirmForm(),
-        lambda: zones.request_delegation_check(current_user, item),
-        done=lambda queued: _delegation_queued(item, queued),
+        form,
+        lambda: lifecycle.request_decommission(
+            current_user, item, form.reviewed.data, form.reason.data
+        ),
+        done=lambda queued: redirect_after_post(
+            url_for(".service_page", service_id=service_id),
+            f"{item.name} is being decommissioned (job #{queued.id}).",
+        ),
         again=refused,
+    )
+
+
+# -- suspension by the chair (R7 takes the same path) ---------------------------------------------
+
+
+@bp.post("/services/<int:service_id>/<any(suspend, resume):change>")
+@requires(Permission.SERVICE_DECIDE, subject=_loader(Permission.SERVICE_DECIDE, _service))
+def suspend_or_resume(service_id: int, change: str):
+    item = route_subject()
+    form = SuspendForm()
+    act = lifecycle.suspend if change == "suspend" else lifecycle.resume
+    return submit(
+        form,
+        lambda: act(current_user, item, (form.reason.data or "").strip()),
+        done=lambda changed: redirect_after_post(
+            url_for(".service_page", service_id=service_id),
+            f"{changed.name}: {changed.state.label}.",
+        ),
+        again=lambda status, error: _service_page(
+            service.get_service(current_user, service_id), status, suspend_form=form
+        ),
+        field="reason",
     )

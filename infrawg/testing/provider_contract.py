@@ -16,7 +16,8 @@ The harness gives the provider a fresh, empty zone on the live server for each t
 records a spec must always hold (the apex NS) and what the zone keeps after `destroy`.
 The contract checks the provider's class against the `Provider` interface
 (`infrawg.registry.verify_class`), then plan, apply, re-plan, verify, dry run, stale plans,
-destroy, and the framework's safety thresholds.
+destroy, the framework's safety thresholds, and (for a `DnsChallengeSolver`) TXT values added
+and removed one by one.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from infrawg.provisioning.base import Op, Provider, RRset, StalePlan, UnsafePlan, ZoneSpec
-from infrawg.provisioning.dns import parse_rrset
+from infrawg.provisioning.base import Op, Provider, StalePlan, UnsafePlan
+from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
+from infrawg.provisioning.kinds.dns.names import parse_rrset
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 from infrawg.provisioning.registry import available_providers
 from infrawg.registry import verify_class
 
@@ -111,6 +114,24 @@ class DnsProviderContract:
         assert cls.kind == "dns" and cls.name and isinstance(cls.capabilities, frozenset)
         registered = available_providers().get(cls.name)
         assert registered in (None, cls), f"{cls.name!r} is registered as {registered!r}"
+
+    def test_solves_dns_challenges_by_value(self, harness: Harness) -> None:
+        # A typed capability (DnsChallengeSolver), not a string: the methods must work.
+        solver = harness.provider
+        if not isinstance(solver, DnsChallengeSolver):  # base.supports, narrowed for mypy
+            pytest.skip(f"{type(solver).__name__} is not a DnsChallengeSolver")
+        _applied(harness, harness.spec())
+        name = f"_acme-challenge.{harness.zone}"
+        solver.add_txt(harness.zone, name, "token-for-apex")
+        solver.add_txt(harness.zone, name, "token-for-wildcard")
+        assert solver.wait_for_txt(harness.zone, name, "token-for-wildcard", 10)
+        state = harness.provider.read(harness.zone).state
+        txt = state.get(name, "TXT") if state is not None else None
+        assert txt is not None and set(txt.values) == {'"token-for-apex"', '"token-for-wildcard"'}
+        solver.remove_txt(harness.zone, name, "token-for-apex")
+        state = harness.provider.read(harness.zone).state
+        txt = state.get(name, "TXT") if state is not None else None
+        assert txt is not None and txt.values == ('"token-for-wildcard"',)
 
     def test_plan_on_empty_gives_creates(self, harness: Harness) -> None:
         spec = harness.spec(*harness.records())

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # a script run from anywhere: find infrawg and tests.servers
 
-from infrawg.provisioning.base import ZoneSpec  # noqa: E402
-from infrawg.provisioning.dns import parse_rrset  # noqa: E402
+from infrawg.provisioning.kinds.dns.names import parse_rrset  # noqa: E402
+from infrawg.provisioning.kinds.dns.spec import ZoneSpec  # noqa: E402
 from infrawg.provisioning.registry import build_provider  # noqa: E402
 from tests.servers.bind import BindServer, ZoneConf  # noqa: E402
 

@@ -5,7 +5,8 @@ from sqlalchemy import select
 from infrawg.extensions import db
 from infrawg.jobs.runner import enqueue
 from infrawg.provisioning import service as services
-from infrawg.provisioning.models import DnsRecord, DnsZone, ServiceType
+from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone
+from infrawg.provisioning.models import ServiceType
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from tests.route_access import DECIDERS, MEMBERS, Row, World, post_profile, profile
 
@@ -84,6 +85,19 @@ ROWS = [
     Row("provisioning.plan", "GET", _service("/plan"), SEES_SERVICE | seen_then(409)),
     Row("provisioning.apply", "POST", _service("/apply"), seen_then(400)),
     Row("provisioning.delegation", "POST", _service("/delegation"), seen_then(409)),
+    Row(
+        "provisioning.decommission_plan",
+        "GET",
+        _service("/decommission"),
+        SEES_SERVICE | seen_then(409),
+    ),
+    Row("provisioning.decommission", "POST", _service("/decommission"), seen_then(400)),
+    Row(
+        "provisioning.suspend_or_resume",
+        "POST",
+        _service("/suspend"),
+        post_profile({"chair"}, 409),
+    ),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

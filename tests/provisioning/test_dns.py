@@ -9,8 +9,10 @@ import dns.query
 import pytest
 
 from infrawg.errors import Invalid
-from infrawg.provisioning.base import RRset, ZoneSpec
-from infrawg.provisioning.dns import delegation_check, ds_records, parse_rrset
+from infrawg.provisioning.base import supports
+from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
+from infrawg.provisioning.kinds.dns.names import delegation_check, ds_records, parse_rrset
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 from infrawg.provisioning.registry import build_provider
 from tests.servers.bind import BindServer, ZoneConf
 
@@ -81,10 +83,11 @@ def _txt(bind: BindServer, name: str) -> set[str]:
 def test_txt_values_are_added_and_removed_by_value(bind, bind_zone, rfc2136_config) -> None:
     zone = bind_zone()
     provider = build_provider("rfc2136", rfc2136_config)
-    assert "txt_by_value" in provider.capabilities
+    assert supports(provider, DnsChallengeSolver)
     name = f"_acme-challenge.{zone}"
     provider.add_txt(zone, name, "token-for-apex")
     provider.add_txt(zone, name, "token-for-wildcard")
+    assert provider.wait_for_txt(zone, name, '"token-for-wildcard"', timeout=5)
     assert _txt(bind, name) == {'"token-for-apex"', '"token-for-wildcard"'}
     provider.remove_txt(zone, name, "token-for-apex")
     assert _txt(bind, name) == {'"token-for-wildcard"'}

@@ -11,8 +11,8 @@ from pathlib import Path
 import dns.rdatatype
 import pytest
 
-from infrawg.provisioning.base import ZoneSpec
-from infrawg.provisioning.dns import ds_records, parse_rrset
+from infrawg.provisioning.kinds.dns.names import ds_records, parse_rrset
+from infrawg.provisioning.kinds.dns.spec import ZoneSpec
 from infrawg.provisioning.registry import build_provider
 from tests.servers.bind import BindServer
 

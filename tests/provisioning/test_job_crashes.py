@@ -23,10 +23,11 @@ from infrawg.extensions import db
 from infrawg.jobs import runner as jobs
 from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.jobs.runner import JobContext, enqueue, job, run_due_jobs
-from infrawg.provisioning import zones
 from infrawg.provisioning.base import Provider, apply_plan
+from infrawg.provisioning.kinds.dns import zones
+from infrawg.provisioning.lifecycle import load as _load_for_job
 from infrawg.provisioning.models import ServiceState
-from infrawg.provisioning.service import _load_for_job, provider_for
+from infrawg.provisioning.service import provider_for
 from infrawg.timeutil import utcnow
 from tests.conftest import base_config
 from tests.provisioning import worker_process  # noqa: F401  (registers its jobs here too)

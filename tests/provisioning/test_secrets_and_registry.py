@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from infrawg.errors import Invalid, NotFound
-from infrawg.provisioning.base import (
-    Change,
-    Op,
-    Plan,
-    RRset,
-    ZoneSpec,
-    safety_problems,
-)
+from infrawg.provisioning.base import Change, Op, Plan, safety_problems, supports
+from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 from infrawg.provisioning.providers.rfc2136 import Rfc2136Provider
 from infrawg.provisioning.providers.zonefile import ZonefileProvider
 from infrawg.provisioning.registry import (
@@ -114,8 +109,15 @@ def test_builtins_are_registered_through_entry_points() -> None:
 def test_capabilities_are_honest() -> None:
     # RFC 2136 cannot add a zone to a server; only the zone-file provider creates zones.
     assert "zone_create" not in Rfc2136Provider.capabilities
-    assert {"dnssec", "txt_by_value"} <= Rfc2136Provider.capabilities
+    assert "dnssec" in Rfc2136Provider.capabilities
     assert {"dnssec", "zone_create"} <= ZonefileProvider.capabilities
+
+
+def test_capabilities_with_methods_are_typed_protocols() -> None:
+    # Both DNS providers solve ACME DNS-01 challenges: the methods exist, not just a string.
+    assert supports(Rfc2136Provider, DnsChallengeSolver)
+    assert supports(ZonefileProvider, DnsChallengeSolver)
+    assert not any(isinstance(c, str) and "txt" in c for c in ZonefileProvider.capabilities)
 
 
 def test_unknown_provider_and_bad_settings_are_explained(tmp_path) -> None:

@@ -8,13 +8,8 @@ from sqlalchemy import func, select
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.jobs.models import Job, JobState
-from infrawg.provisioning.models import (
-    DnsRecord,
-    DnsZone,
-    Service,
-    ServiceState,
-    ServiceType,
-)
+from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.tenants.models import OrganisationStatus, TenantMember
 from tests.conftest import html, outbox_to
 from tests.queries import counted_queries

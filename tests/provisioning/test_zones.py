@@ -15,14 +15,9 @@ from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.jobs import runner as jobs
 from infrawg.jobs.models import Job, JobState
-from infrawg.provisioning.dns import ds_records
-from infrawg.provisioning.models import (
-    DnsRecord,
-    DnsZone,
-    Service,
-    ServiceState,
-    ServiceType,
-)
+from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone
+from infrawg.provisioning.kinds.dns.names import ds_records
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.service import provider_for
 from tests.conftest import html, outbox_to
 from tests.servers.bind import BindServer, ZoneConf

@@ -7,8 +7,8 @@ from collections import defaultdict
 import dns.name
 
 from infrawg.errors import Invalid
-from infrawg.provisioning.base import RRset, ZoneSpec
-from infrawg.provisioning.dns import SERVER_OWNED_TYPES, parse_rrset
+from infrawg.provisioning.kinds.dns.names import SERVER_OWNED_TYPES, parse_rrset
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 
 
 def validate_zone(spec: ZoneSpec) -> None:

@@ -8,7 +8,9 @@ reads the DNSKEYs it publishes and computes the DS records for the registrar (R1
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from dataclasses import dataclass
 
 import dns.dnssec
@@ -26,20 +28,14 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from infrawg.provisioning.base import (
-    ApplyResult,
-    Change,
-    Check,
-    Observed,
-    Op,
-    Plan,
-    Provider,
-    ProviderError,
-    RRset,
-    ZoneSpec,
-    diff_zone,
+from infrawg.provisioning.base import Change, Check, Observed, Op, Plan, Provider, ProviderError
+from infrawg.provisioning.kinds.dns.names import (
+    absolute_name,
+    ds_records,
+    parse_rrset,
+    spec_from_zone,
 )
-from infrawg.provisioning.dns import absolute_name, ds_records, parse_rrset, spec_from_zone
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec, diff_zone
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.provisioning.secrets import Secret
 
@@ -67,9 +63,9 @@ class Rfc2136Provider(Provider[ZoneSpec]):
 
     kind = "dns"
     name = "rfc2136"
-    # txt_by_value: every change adds and removes individual records, never "replace the
-    # RRset", so two ACME orders' TXT values at one name sit side by side (see add_txt).
-    capabilities = frozenset({"dnssec", "txt_by_value"})
+    # A DnsChallengeSolver: every change adds and removes individual records, never "replace
+    # the RRset", so two ACME orders' TXT values at one name sit side by side (see add_txt).
+    capabilities = frozenset({"dnssec"})
     Config = Rfc2136Config
 
     def __init__(self, config: Rfc2136Config) -> None:
@@ -187,31 +183,14 @@ class Rfc2136Provider(Provider[ZoneSpec]):
             checks.append(self._check_rrset(spec, rrset, dnskey_rrset))
         return checks
 
-    def destroy(self, ref: str) -> ApplyResult:
+    def plan_destroy(self, spec: ZoneSpec, observed: Observed[ZoneSpec]) -> Plan[ZoneSpec]:
         """Delete every record this provider manages in the zone, leaving SOA, the apex NS and
         the addresses of in-zone name servers: RFC 2136 cannot remove the zone itself, and
         the server refuses to drop the records it needs to keep serving it."""
-        observed = self.read(ref)
-        if observed.state is None:
-            return ApplyResult(ref=ref, applied=False, dry_run=False, changes=())
-        keep = _skeleton(observed.state)
-        changes = [
-            Change(Op.DELETE, r.path, r, None) for r in observed.state.rrsets if r.key not in keep
-        ]
-        update = self._update(observed.ref)
-        for change in changes:
-            _add_change(update, change)
-        if changes:
-            self._send(update)
-        after = self.read(ref)
-        return ApplyResult(
-            ref=ref,
-            applied=bool(changes),
-            dry_run=False,
-            changes=tuple(changes),
-            log=tuple(f"delete {c.path}" for c in changes),
-            fingerprint=after.fingerprint,
-        )
+        keep = _skeleton(observed.state) if observed.state is not None else set()
+        rrsets = observed.state.rrsets if observed.state is not None else ()
+        changes = [Change(Op.DELETE, r.path, r, None) for r in rrsets if r.key not in keep]
+        return dataclasses.replace(self.make_plan(spec, observed, changes), destroy=True)
 
     # -- ACME and other by-value callers -----------------------------------------------------
 
@@ -229,6 +208,18 @@ class Rfc2136Provider(Provider[ZoneSpec]):
         update = self._update(zone)
         update.delete(rrset.name, "TXT", *rrset.values)
         self._send(update)
+
+    def wait_for_txt(self, zone: str, name: str, value: str, timeout: float = 60.0) -> bool:
+        """Ask the server (plain queries, as resolvers do) until it answers with the value."""
+        wanted = parse_rrset(name, "TXT", 0, [value], zone)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = _find(self._query(wanted.name, "TXT"), wanted.name, "TXT")
+            if found is not None and wanted.values[0] in {rd.to_text() for rd in found}:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
     def ds(self, zone: str) -> list[str]:
         """SHA-256 DS records for the zone's published key-signing keys (R11)."""

@@ -8,6 +8,7 @@ given to the registrar stays valid (R11).
 
 from __future__ import annotations
 
+import calendar
 import os
 import subprocess
 import tempfile
@@ -27,20 +28,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 
+from infrawg import timeutil
 from infrawg.errors import Invalid
-from infrawg.provisioning.base import (
-    ApplyResult,
-    Change,
-    Check,
-    Observed,
-    Op,
-    Plan,
-    Provider,
-    ProviderError,
-    ZoneSpec,
-    diff_zone,
+from infrawg.provisioning.base import Change, Check, Observed, Op, Plan, Provider, ProviderError
+from infrawg.provisioning.kinds.dns.names import (
+    absolute_name,
+    ds_records,
+    parse_rrset,
+    spec_from_zone,
 )
-from infrawg.provisioning.dns import absolute_name, ds_records, spec_from_zone
+from infrawg.provisioning.kinds.dns.spec import ZoneSpec
 from infrawg.provisioning.providers._dnscommon import validate_zone
 
 ALGORITHM = dns.dnssec.Algorithm.ECDSAP256SHA256
@@ -73,10 +70,9 @@ class ZonefileProvider(Provider[ZoneSpec]):
 
     kind = "dns"
     name = "zonefile"
-    # zone_create: writing a new file creates the zone; txt_by_value: TXT values are diffed
-    # one by one like any RRset (a file has no concurrent writers to protect, but the
-    # capability means the same thing to callers).
-    capabilities = frozenset({"dnssec", "zone_create", "txt_by_value"})
+    # zone_create: writing a new file creates the zone. It is also a DnsChallengeSolver
+    # (add_txt, remove_txt, wait_for_txt below): TXT values change one by one through a plan.
+    capabilities = frozenset({"dnssec", "zone_create"})
     Config = ZonefileConfig
 
     def __init__(self, config: ZonefileConfig) -> None:
@@ -139,32 +135,43 @@ class ZonefileProvider(Provider[ZoneSpec]):
             signatures_expire=min(expirations) if expirations else None,
         )
 
-    def plan(self, spec: ZoneSpec, observed: Observed[ZoneSpec]) -> Plan[ZoneSpec]:
-        changes = diff_zone(spec, observed.state)
+    def extra_changes(self, spec: ZoneSpec, observed: Observed[ZoneSpec]) -> list[Change]:
+        # Re-sign when the earliest signature expires within resign_days (the clock is the
+        # site's, infrawg.timeutil, so a test can move it).
         expires = observed.detail.get("signatures_expire")
         if (
             spec.dnssec
             and observed.state is not None
             and observed.state.dnssec
             and expires is not None
-            and expires < time.time() + self.config.resign_days * 86400
+            and expires < _now() + self.config.resign_days * 86400
         ):
             when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires))
-            changes.append(Change(Op.UPDATE, "dnssec signatures", f"expire {when}", "re-sign"))
-        return self.make_plan(spec, observed, changes)
+            return [Change(Op.UPDATE, "dnssec signatures", f"expire {when}", "re-sign")]
+        return []
 
     def execute(self, plan: Plan[ZoneSpec]) -> list[str]:
         spec = plan.spec
+        if plan.destroy:
+            # Signing keys stay, so re-creating the zone keeps its DS.
+            path = self.zone_path(spec.zone)
+            existed = path.exists()
+            path.unlink(missing_ok=True)
+            self._cache.pop(path, None)
+            return [f"removed {path}"] if existed else []
         current = self.read(spec.zone)
         zone = self.render(spec, serial=int(current.detail.get("serial", 0)) + 1)
         log = [f"rendered {spec.zone} with {len(spec.rrsets)} RRsets"]
         if spec.dnssec:  # R11: DNSSEC on request
             keys = self.signing_keys(spec.zone)
+            # Inception an hour back for clocks that lag; the clock is the site's.
+            inception = _now() - 3600
             dns.dnssec.sign_zone(
                 zone,
                 keys=keys,
                 dnskey_ttl=self.config.soa_ttl,
-                lifetime=self.config.signature_days * 86400,
+                inception=inception,
+                expiration=inception + 3600 + self.config.signature_days * 86400,
             )
             log.append(f"signed {spec.zone} (KSK tag {dns.dnssec.key_id(keys[0][1])})")
         path = self.zone_path(spec.zone)
@@ -218,20 +225,42 @@ class ZonefileProvider(Provider[ZoneSpec]):
             checks.append(Check("dnssec-verify", result.returncode == 0, detail))
         return checks
 
-    def destroy(self, ref: str) -> ApplyResult:
-        """Remove the zone file. Signing keys stay, so re-creating the zone keeps its DS."""
-        zone_name = absolute_name(ref)
-        path = self.zone_path(zone_name)
-        existed = path.exists()
-        path.unlink(missing_ok=True)
-        return ApplyResult(
-            ref=zone_name,
-            applied=existed,
-            dry_run=False,
-            changes=(Change(Op.DELETE, str(path), str(path), None),) if existed else (),
-            log=(f"removed {path}",) if existed else (),
-            fingerprint=self.read(zone_name).fingerprint,
-        )
+    # -- DnsChallengeSolver: one TXT value at a time, through a plan --------------------------
+
+    def add_txt(self, zone: str, name: str, value: str, ttl: int = 60) -> None:
+        """Add one TXT value, keeping the other values at that name (ACME DNS-01)."""
+        self._change_txt(zone, name, value, ttl, add=True)
+
+    def remove_txt(self, zone: str, name: str, value: str) -> None:
+        """Remove one TXT value; other values at that name stay."""
+        self._change_txt(zone, name, value, 60, add=False)
+
+    def wait_for_txt(self, zone: str, name: str, value: str, timeout: float = 60.0) -> bool:
+        """The file is what the servers load: the value is there once it is in the file."""
+        deadline = time.monotonic() + timeout
+        wanted = parse_rrset(name, "TXT", 0, [value], zone)
+        while True:
+            state = self.read(zone).state
+            found = state.get(wanted.name, "TXT") if state is not None else None
+            if found is not None and wanted.values[0] in found.values:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+    def _change_txt(self, zone: str, name: str, value: str, ttl: int, *, add: bool) -> None:
+        observed = self.read(zone)
+        if observed.state is None:
+            raise ProviderError(f"{zone} has no zone file; it cannot take a TXT record.")
+        wanted = parse_rrset(name, "TXT", ttl, [value], zone)
+        current = observed.state.get(wanted.name, "TXT")
+        values = set(current.values if current else ())
+        values = values | set(wanted.values) if add else values - set(wanted.values)
+        rrsets = [r for r in observed.state.rrsets if r.key != wanted.key]
+        if values:
+            kept_ttl = current.ttl if current is not None else ttl
+            rrsets.append(parse_rrset(wanted.name, "TXT", kept_ttl, sorted(values), zone))
+        self.apply(self.plan(observed.state.with_rrsets(rrsets), observed))
 
     # -- rendering and keys --------------------------------------------------------------------
 
@@ -300,3 +329,8 @@ class ZonefileProvider(Provider[ZoneSpec]):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _now() -> int:
+    """The site's clock (infrawg.timeutil.utcnow) as a POSIX timestamp."""
+    return calendar.timegm(timeutil.utcnow().timetuple())

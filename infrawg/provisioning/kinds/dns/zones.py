@@ -4,7 +4,6 @@ DNSSEC on request, the DS and NS records the tenant sets, and the delegation che
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,31 +13,28 @@ import dns.name
 import dns.resolver
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
-from infrawg.jobs import JobContext, enqueue, job
+from infrawg.jobs import JobContext, Pending, enqueue, job
 from infrawg.jobs import service as jobs
 from infrawg.jobs.models import Job, JobState
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
-from infrawg.provisioning.base import Plan, Provider, ProviderError, RRset, ZoneSpec
-from infrawg.provisioning.dns import (
+from infrawg.provisioning import lifecycle
+from infrawg.provisioning.base import Plan, Provider, ProviderError
+from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone, zone_of
+from infrawg.provisioning.kinds.dns.names import (
     SERVER_OWNED_TYPES,
     DelegationResult,
     absolute_name,
     delegation_check,
     parse_rrset,
 )
-from infrawg.provisioning.models import (
-    DnsRecord,
-    DnsZone,
-    Service,
-    ServiceState,
-)
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
+from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.providers._dnscommon import validate_zone
 from infrawg.timeutil import utcnow
 
@@ -141,7 +137,7 @@ def ds_to_set(zone: DnsZone) -> list[str]:
 
 def _editable(actor: Person, service: Service) -> DnsZone:
     policy.require(actor, Permission.SERVICE_MANAGE, service)
-    zone = service.zone
+    zone = zone_of(service)
     if zone is None:
         raise NotFound("This service has no DNS zone.")
     # A zone's records can be edited and applied once it exists on its provider.
@@ -192,7 +188,8 @@ def add_record(
 
 def get_record(service: Service, record_id: int) -> DnsRecord:
     record = db.session.get(DnsRecord, record_id)
-    if record is None or service.zone is None or record.zone_id != service.zone.id:
+    zone = zone_of(service)
+    if record is None or zone is None or record.zone_id != zone.id:
         raise NotFound("There is no such record in this zone.")
     return record
 
@@ -226,7 +223,7 @@ def deletable_record(actor: Person, service: Service, record_id: int) -> DnsReco
 
 def delete_record(actor: Person, service: Service, record_id: int) -> None:
     record = deletable_record(actor, service, record_id)
-    zone = service.zone
+    zone = zone_of(service)
     assert zone is not None  # deletable_record found the record in it
     records = [r for r in records_of(zone) if r.id != record.id]
     _check_whole_zone(zone, records)
@@ -247,8 +244,8 @@ def set_dnssec(actor: Person, service: Service, on: bool) -> DnsZone:
 
 
 def digest(plan: Plan[Any]) -> str:
-    """What a person reviewed: the plan's diff and the state it was made against."""
-    return hashlib.sha256((plan.fingerprint + "\n" + plan.render()).encode()).hexdigest()[:32]
+    """What a person reviewed (the generic digest, `lifecycle.digest`)."""
+    return lifecycle.digest(plan)
 
 
 def review_plan(actor: Person, service: Service, provider_for: ProviderLookup) -> Plan[ZoneSpec]:
@@ -280,10 +277,10 @@ def request_apply(
 
 def provision(
     ctx: JobContext, service: Service, provider: Provider[Any], reviewed: str | None
-) -> None:
+) -> Pending | None:
     """The DNS step of the provisioning job: take in what the server already serves (first
     run on a provider that cannot create zones), plan, apply, verify, record the DS."""
-    zone = service.zone
+    zone = zone_of(service)
     assert zone is not None
     if not zone.adopted:
         observed = provider.read(zone.name)
@@ -292,7 +289,7 @@ def provision(
                 f"{zone.name} is not served by the {provider.name} server, and this provider "
                 "cannot create zones: add the zone to the server's configuration, then retry."
             )
-        if observed.state is not None and not zone.records:
+        if observed.state is not None and not records_of(zone):
             kept = [r for r in observed.state.rrsets if r.rdtype not in SERVER_OWNED_TYPES]
             for rrset in kept:
                 db.session.add(_record_row(zone, rrset))
@@ -301,34 +298,13 @@ def provision(
         db.session.flush()
         db.session.refresh(zone)
     spec = spec_of(zone, records_of(zone))
-    provider.validate(spec)
-    plan = provider.plan(spec, provider.read(spec.zone))
-    ctx.record_plan(plan.render())
-    ctx.log(plan.render().splitlines()[0])
-    # A re-run after a crash finds the reviewed change already live: the plan is empty, so
-    # its digest differs from the review, and "nothing was applied" would be untrue.
-    already_applied = plan.empty and ctx.rerun
-    if reviewed is not None and digest(plan) != reviewed and not already_applied:
-        raise Conflict(
-            "The zone changed between the review and this job; nothing was applied. "
-            "Review the plan again."
-        )
-    result = provider.apply(plan)
-    for line in result.log:
-        ctx.log(line)
-    if not result.applied:
-        ctx.log("nothing applied: already in sync")
-        if already_applied:
-            ctx.log("already applied: the changes are live (an earlier attempt applied them)")
-    failed = [c for c in provider.verify(spec) if not c.ok]
-    for check in failed:
-        ctx.log(f"check failed: {check.name}: {check.detail}")
-    if failed:
-        raise ProviderError(f"{len(failed)} verification check(s) failed after applying")
-    ctx.log("verified")
+    pending = lifecycle.apply_spec(ctx, provider, spec, reviewed)
+    if pending is not None:
+        return pending
     observed = provider.read(spec.zone)
     zone.published_ds = list(observed.detail.get("ds", ()))
     zone.observed_at = utcnow()
+    return None
 
 
 # -- delegation check (R11) ----------------------------------------------------------------------
@@ -364,7 +340,7 @@ MAX_PARENT_SERVERS = 4
 
 def _checkable(actor: Person, service: Service) -> DnsZone:
     policy.require(actor, Permission.SERVICE_MANAGE, service)
-    zone = service.zone
+    zone = zone_of(service)
     if zone is None:
         raise NotFound("This service has no DNS zone.")
     if not service.state.on_provider:
@@ -405,12 +381,10 @@ def delegation_result(job: Job | None) -> DelegationResult | None:
 @job(DELEGATION_JOB, max_attempts=2)
 def check_delegation_job(ctx: JobContext, service_id: int) -> None:
     """The delegation check, run by a worker; the result is kept as the job's plan."""
-    service = db.session.scalar(
-        select(Service).where(Service.id == service_id).options(selectinload(Service.zone))
-    )
-    if service is None or service.zone is None:
+    service = db.session.get(Service, service_id)
+    zone = zone_of(service) if service is not None else None
+    if zone is None:
         raise NotFound(f"Service #{service_id} has no DNS zone.")
-    zone = service.zone
     servers, port = parent_servers(zone.name)
     ctx.log(f"asking {min(len(servers), MAX_PARENT_SERVERS)} parent server(s) about {zone.name}")
     result = delegation_check(

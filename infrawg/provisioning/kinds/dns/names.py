@@ -20,7 +20,7 @@ import dns.rrset
 import dns.zone
 
 from infrawg.errors import Invalid
-from infrawg.provisioning.base import RRset, ZoneSpec
+from infrawg.provisioning.kinds.dns.spec import RRset, ZoneSpec
 
 # Records the signer (BIND's dnssec-policy, or our zonefile signer) owns. They are never part of
 # a ZoneSpec: editing them by hand breaks the chain of trust.
