@@ -2,7 +2,7 @@
 'drifted' needs no schema change (states are stored as strings)
 
 Revision ID: 9b4e2c7d1a05
-Revises: 3f0c9a1d2e7b
+Revises: 5c2e8b7a9d41
 Create Date: 2026-12-02 06:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = "9b4e2c7d1a05"
-down_revision = "3f0c9a1d2e7b"
+down_revision = "5c2e8b7a9d41"
 branch_labels = None
 depends_on = None
 
