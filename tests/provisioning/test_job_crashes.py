@@ -169,6 +169,9 @@ def start_worker(database_url: str, *args: str) -> subprocess.Popen:
         "INFRAWG_SECRET_KEY": "test-secret-key",
         "INFRAWG_MAIL_BACKEND": "outbox",
         "INFRAWG_JOB_LEASE": str(LEASE_SECONDS),
+        # These workers are about crashes, not schedules: they tick nothing (a scheduled run
+        # they made would outlive the test, whose rows are real commits).
+        "INFRAWG_TICK_INTERVAL": "0",
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
