@@ -54,6 +54,7 @@ TONES: dict[str, dict[str, Tone]] = {
         "active": K,
         "failed": D,
         "suspended": D,
+        "drifted": D,
         "decommissioned": N,
     },
     "JobState": {"queued": W, "running": A, "succeeded": K, "failed": W, "dead": D},
