@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from infrawg.forms import ConfirmForm, options
 from infrawg.jobs import service as jobs
+from infrawg.jobs.models import Job
 from infrawg.policy import Permission, can, require, requires, route_subject
 from infrawg.provisioning import bp, kinds, lifecycle, service
 from infrawg.provisioning.forms import (
@@ -211,7 +212,7 @@ def _service_page(item, status: int = 200, **extra):
         "editable": item.state.on_provider and manage,
         "decommissionable": manage and item.state in lifecycle.DECOMMISSIONABLE,
         "jobs": jobs.jobs_of(item) if can(current_user, Permission.JOB_MANAGE) else [],
-        "progress": _progress(item),
+        "following": _following(item),
         "decision_form": DecisionForm(),
         "suspend_form": SuspendForm(formdata=None),
         "suspendable": item.state in lifecycle.SUSPENDABLE,
@@ -225,11 +226,12 @@ def _service_page(item, status: int = 200, **extra):
     return render("provisioning/service.html", kind.fragment, status=status, **context)
 
 
-def _progress(item: Service) -> str | None:
-    """What a long operation reports (a job that returned Pending), for the tenant too."""
-    for queued in jobs.jobs_of(item):
-        if queued.state.pending and queued.progress:
-            return str(queued.progress)
+def _following(item: Service) -> Job | None:
+    """The service's newest unfinished job, followed live on the page by whoever may (staff,
+    its tenant members): a provisioning, an applied change, a long operation's progress."""
+    for queued in jobs.jobs_of(item, limit=5):
+        if queued.state.pending and can(current_user, Permission.JOB_FOLLOW, queued):
+            return queued
     return None
 
 

@@ -255,6 +255,22 @@ def test_r11_the_plan_is_shown_before_anything_is_applied(tenant, zone):
     )
 
 
+def test_the_tenant_follows_the_dns_change_they_applied_live_on_the_service_page(tenant, zone):
+    add(tenant, zone, "www", "A", "192.0.2.10")
+    apply_reviewed_plan(tenant, zone)
+    applying = db.session.scalar(select(Job).order_by(Job.id.desc()))
+    following = html(tenant.get(f"/services/{zone.id}")).select_one("#service-progress section")
+    # The page asks the job's progress again every 2 s while the change is applied...
+    assert following["hx-get"] == f"/jobs/{applying.id}/progress"
+    assert "every 2s" in following["hx-trigger"]
+    assert "Queued" in following.text
+    jobs.run_due_jobs()
+    # ...and the fragment of the finished job carries no trigger: the polling stops.
+    done = html(tenant.get(f"/jobs/{applying.id}/progress", headers={"HX-Request": "true"}))
+    assert "Succeeded" in done.text and done.select_one("section").get("hx-trigger") is None
+    assert html(tenant.get(f"/services/{zone.id}")).select_one("#service-progress") is None
+
+
 def test_r11_dnssec_on_request_and_the_tenant_sees_ds_and_ns_records_to_set(tenant, zone):
     page = html(tenant.get(f"/services/{zone.id}"))
     assert [li.text for li in page.select("#ns-records li")] == [
