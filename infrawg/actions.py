@@ -1,7 +1,7 @@
 """The audit trail's vocabulary: every action any area records, in one place.
 
 Like warehouse's ``EventTag``: ``audit.record`` takes an ``Action``, so a typo is a type
-error, and who may read each action is decided once, in ``policy.AUDIT_VISIBILITY`` (a test
+error, and who may read each action is decided once, in ``policy.audit.AUDIT_VISIBILITY`` (a test
 fails when an action has no visibility there).
 """
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey, Index, Select, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from infrawg import policy
 from infrawg.actions import Action
 from infrawg.exports import csv_line
 from infrawg.extensions import Model, db, enum_type
-from infrawg.policy import AuditVisibility
+from infrawg.policy import audit as policy
+from infrawg.policy.audit import AuditVisibility
 from infrawg.timeutil import utcnow
 
 if TYPE_CHECKING:

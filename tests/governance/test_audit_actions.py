@@ -8,10 +8,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from infrawg import policy
+import infrawg
 from infrawg.actions import Action
+from infrawg.policy import audit as policy
 
-PACKAGE = Path(policy.__file__).parent
+PACKAGE = Path(infrawg.__file__).parent
 
 
 def test_every_action_has_a_visibility_in_the_policy_module():
