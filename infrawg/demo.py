@@ -13,10 +13,10 @@ from infrawg import AREAS, audit, policy
 from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership import twofactor
 from infrawg.membership.lists import follow_membership
 from infrawg.membership.models import MembershipStatus, Person, TotpFactor
 from infrawg.membership.passwords import hash_password
+from infrawg.membership.twofactor import generate_recovery_codes, new_totp_secret
 from infrawg.timeutil import utcnow
 
 # (name, email, status, roles)
@@ -73,12 +73,12 @@ def load_demo(if_empty: bool = False) -> None:
     db.session.flush()
     # Staff, the chair and the board need a second factor: one authenticator-app key for
     # all of them (printed below), and recovery codes for the chair.
-    totp_secret = twofactor.new_totp_secret()
+    totp_secret = new_totp_secret()
     for _name, email, _status, roles in PEOPLE:
         if set(roles) & policy.SECOND_FACTOR_ROLES:
             db.session.add(TotpFactor(person_id=people[email].id, secret=totp_secret))
     db.session.flush()
-    chair_codes = twofactor.generate_recovery_codes(people["chair@example.org"], notify=False)
+    chair_codes = generate_recovery_codes(people["chair@example.org"], notify=False)
     for area in AREAS:
         # Each area may add its own demo data, given the people made here.
         try:

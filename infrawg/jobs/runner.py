@@ -96,7 +96,6 @@ __all__ = [
     "run_due_jobs",
     "run_from_rq",
     "run_job",
-    "start_embedded_worker",
 ]
 
 log = logging.getLogger(__name__)
@@ -604,36 +603,6 @@ def run_due_jobs(limit: int | None = None, worker: str | None = None) -> int:
         run_job(*claimed)
         ran += 1
     return ran
-
-
-def start_embedded_worker(app: Flask, poll: float = 1.0) -> threading.Thread:
-    """Run due jobs in a daemon thread of this process (the embedded default), and tick the
-    schedules every INFRAWG_TICK_INTERVAL seconds."""
-    from infrawg.jobs.schedules import Ticker
-
-    stop = threading.Event()
-    # The embedded worker ticks too, so `make run` runs the schedules with nothing else.
-    ticker = Ticker(float(app.config.get("TICK_INTERVAL") or 0))
-
-    def loop() -> None:
-        while not stop.is_set():
-            ran = 0
-            with app.app_context():
-                try:
-                    ticker()
-                    ran = run_due_jobs(limit=10)
-                except Exception:
-                    log.exception("the embedded job worker hit an error; continuing")
-                finally:
-                    db.session.remove()
-            if not ran:
-                stop.wait(poll)
-
-    thread = threading.Thread(target=loop, name="infrawg-jobs", daemon=True)
-    thread.stop = stop  # type: ignore[attr-defined]
-    thread.start()
-    log.info("embedded job worker started")
-    return thread
 
 
 # -- RQ ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from infrawg.errors import NotFound
 from infrawg.forms import ConfirmForm
-from infrawg.jobs import bp, runner, schedules, service
+from infrawg.jobs import bp, embedded, runner, schedules, service
 from infrawg.jobs.models import Job, JobState
 from infrawg.policy import Permission, can, require, requires, route_subject
 from infrawg.web import (
@@ -60,7 +60,7 @@ def start_worker_on_first_request(app: Flask) -> None:
             return
         with _worker_lock:
             if "infrawg_job_worker" not in app.extensions:
-                app.extensions["infrawg_job_worker"] = runner.start_embedded_worker(app)
+                app.extensions["infrawg_job_worker"] = embedded.start_embedded_worker(app)
 
 
 def nav_counts(person: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
         lambda item: (item.name, url_for("provisioning.service_page", service_id=item.id)),
     )
     web.add_nav_link(app, *nav_links())
-    service.init_signals(app)
+    lifecycle.init_signals(app)
 
 
 def nav_links():

@@ -12,14 +12,14 @@ up `kinds.get(service_type.kind)` and never names a kind.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from infrawg import audit, policy
+from infrawg import audit, policy, signals
 from infrawg.actions import Action
 from infrawg.errors import Conflict, DomainError, Invalid, NotFound
 from infrawg.extensions import db
@@ -32,7 +32,8 @@ from infrawg.membership.models import Person
 from infrawg.notices.mail import send_mail
 from infrawg.policy import Permission
 from infrawg.provisioning import kinds
-from infrawg.provisioning.base import ApplyResult, Check, Plan, Provider, ProviderError, Spec
+from infrawg.provisioning.applying import digest
+from infrawg.provisioning.base import ApplyResult, Check, Plan, ProviderError
 from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.service import RESUME_JOB, SUSPEND_JOB, _set_state, provider_for
 from infrawg.tenants.models import TenantOrganisation
@@ -78,11 +79,6 @@ def load(service_id: int) -> Service:
 # -- plans a person reviews ----------------------------------------------------------------------
 
 
-def digest(plan: Plan[Any]) -> str:
-    """What a person reviewed: the plan's diff and the state it was made against."""
-    return hashlib.sha256((plan.fingerprint + "\n" + plan.render()).encode()).hexdigest()[:32]
-
-
 def _read_failed(exc: ProviderError) -> Conflict:
     return Conflict(f"The provider could not be read just now: {exc}")
 
@@ -99,42 +95,6 @@ def review_plan(actor: Person, service: Service) -> Plan[Any]:
         )
     except ProviderError as exc:
         raise _read_failed(exc) from exc
-
-
-def apply_spec(
-    ctx: JobContext, provider: Provider[Any], spec: Spec, reviewed: str | None
-) -> Pending | None:
-    """Plan `spec`, apply it (refused when a reviewed plan changed since), then verify it."""
-    provider.validate(spec)
-    plan = provider.plan(spec, provider.read(spec.ref))
-    ctx.record_plan(plan.render())
-    ctx.log(plan.render().splitlines()[0])
-    # A re-run after a crash finds the reviewed change already live: the plan is empty, so
-    # its digest differs from the review, and "nothing was applied" would be untrue.
-    already_applied = plan.empty and ctx.rerun
-    # A call after Pending continues the reviewed operation: its plan is what is left of it.
-    continuing = bool(ctx.job.progress)
-    if reviewed is not None and digest(plan) != reviewed and not (already_applied or continuing):
-        raise Conflict(
-            "The resource changed between the review and this job; nothing was applied. "
-            "Review the plan again."
-        )
-    result = provider.apply(plan)
-    for line in result.log:
-        ctx.log(line)
-    if result.pending is not None:
-        return result.pending
-    if not result.applied:
-        ctx.log("nothing applied: already in sync")
-        if already_applied:
-            ctx.log("already applied: the changes are live (an earlier attempt applied them)")
-    failed = [c for c in provider.verify(spec) if not c.ok]
-    for check in failed:
-        ctx.log(f"check failed: {check.name}: {check.detail}")
-    if failed:
-        raise ProviderError(f"{len(failed)} verification check(s) failed after applying")
-    ctx.log("verified")
-    return None
 
 
 def request_apply(actor: Person, service: Service, reviewed: str) -> Job:
@@ -450,3 +410,10 @@ def verify_services(ctx: JobContext) -> None:
             ctx.log(f"{service.name}: not checked: {exc.message}")
             continue
         ctx.log(f"{service.name}: " + (f"{len(failed)} check(s) failed" if failed else "ok"))
+
+
+def init_signals(app: Flask) -> None:
+    """R7/R8: a lapsed charter suspends an organisation's services, its recognition as a CO
+    resumes them (the tenants area sends the signals)."""
+    signals.connect(app, signals.charter_ended, suspend_when_charter_ends)
+    signals.connect(app, signals.organisation_recognised, resume_when_recognised)

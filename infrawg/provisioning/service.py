@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
@@ -397,10 +397,3 @@ def get_service(person: Person, service_id: int) -> Service:
     ):
         raise NotFound("There is no such service.")
     return service
-
-
-def init_signals(app: Flask) -> None:
-    from infrawg.provisioning import lifecycle
-
-    signals.connect(app, signals.charter_ended, lifecycle.suspend_when_charter_ends)
-    signals.connect(app, signals.organisation_recognised, lifecycle.resume_when_recognised)

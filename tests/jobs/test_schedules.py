@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from infrawg.actions import Action
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
-from infrawg.jobs import JobContext, job, runner
+from infrawg.jobs import JobContext, embedded, job, runner
 from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.jobs.schedules import (
     KEEP_SUCCEEDED_RUNS,
@@ -219,7 +219,7 @@ def test_ticks_from_many_workers_at_once_enqueue_each_run_exactly_once(
 def test_the_embedded_worker_ticks_so_make_run_runs_the_schedules(tmp_path):
     with fresh_database(os.environ.get("INFRAWG_TEST_DATABASE_URL"), tmp_path) as url:
         app = migrated_app(url, TICK_INTERVAL=60)
-        thread = runner.start_embedded_worker(app, poll=0.1)
+        thread = embedded.start_embedded_worker(app, poll=0.1)
         try:
             deadline = time.monotonic() + 20
             done = 0

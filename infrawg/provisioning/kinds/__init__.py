@@ -93,9 +93,9 @@ class Kind:
     ) -> Pending | None:
         """The kind's step of the provisioning job: by default plan, apply (refused when the
         plan differs from the one reviewed), verify. A long operation returns `Pending`."""
-        from infrawg.provisioning import lifecycle
+        from infrawg.provisioning.applying import apply_spec
 
-        return lifecycle.apply_spec(ctx, provider, self.spec_of(service), reviewed)
+        return apply_spec(ctx, provider, self.spec_of(service), reviewed)
 
     def checks(self, service: Service, provider: Provider[Any]) -> list[Check]:
         """The daily verify of an active service: by default the provider's `verify` of the

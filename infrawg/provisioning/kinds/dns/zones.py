@@ -23,7 +23,7 @@ from infrawg.jobs import service as jobs
 from infrawg.jobs.models import Job, JobState
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
-from infrawg.provisioning import lifecycle
+from infrawg.provisioning import applying
 from infrawg.provisioning.base import Plan, Provider, ProviderError
 from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone, zone_of
 from infrawg.provisioning.kinds.dns.names import (
@@ -244,8 +244,8 @@ def set_dnssec(actor: Person, service: Service, on: bool) -> DnsZone:
 
 
 def digest(plan: Plan[Any]) -> str:
-    """What a person reviewed (the generic digest, `lifecycle.digest`)."""
-    return lifecycle.digest(plan)
+    """What a person reviewed (the generic digest, `applying.digest`)."""
+    return applying.digest(plan)
 
 
 def review_plan(actor: Person, service: Service, provider_for: ProviderLookup) -> Plan[ZoneSpec]:
@@ -298,7 +298,7 @@ def provision(
         db.session.flush()
         db.session.refresh(zone)
     spec = spec_of(zone, records_of(zone))
-    pending = lifecycle.apply_spec(ctx, provider, spec, reviewed)
+    pending = applying.apply_spec(ctx, provider, spec, reviewed)
     if pending is not None:
         return pending
     observed = provider.read(spec.zone)
