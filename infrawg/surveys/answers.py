@@ -18,6 +18,7 @@ from infrawg import audit, policy
 from infrawg.actions import Action
 from infrawg.errors import Conflict, Invalid, NotFound
 from infrawg.extensions import db
+from infrawg.locks import lock_name
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
 from infrawg.surveys.building import questions_of
@@ -297,6 +298,9 @@ def save_member_draft(person: Person, survey: Survey, form: Mapping[str, Any]) -
     """Keep a member's answers so far, to resume later."""
     _require_can_answer_as_member(person, survey)
     answers = parse_answers(questions_of(survey, Section.MEMBERS), form, complete=False)
+    # Two tabs saving at once: the second waits for the first and saves over it (the
+    # member's own draft, last save wins) instead of losing the race to a stale version.
+    lock_name(f"survey-draft:{survey.id}:{person.id}")
     save_draft(survey, answers, person=person)
     record_answering(person, survey, Action.SURVEY_DRAFT_SAVED)
 
