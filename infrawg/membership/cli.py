@@ -15,8 +15,8 @@ list_cli = AppGroup("list", help="The group's mailing list.")
 @list_cli.command("sync")
 def sync_command() -> None:
     """Poll the list's roster: invite who subscribed on the list directly, ask who
-    unsubscribed there whether they meant to leave, mail staff the new drift. Run it from
-    cron (every 15 minutes, say) until the site has a scheduler; safe to run often."""
+    unsubscribed there whether they meant to leave, mail staff the new drift. The
+    `membership.list_poll` schedule does the same every 15 minutes; this runs it now."""
     try:
         result = sync()
     except ListUnavailable as error:
