@@ -86,8 +86,9 @@ def resolver(acme_bind: BindServer) -> dns.resolver.Resolver:
 
 
 class Rfc2136Solver:
-    """The DNS-01 solver protocol over the rfc2136 provider: its add_txt/remove_txt take the
-    zone and the name, so this finds the zone; visibility is a query to the primary."""
+    """The engine's ChallengeTargets over the rfc2136 provider (a DnsChallengeSolver): called
+    with an owner, it names the provider and the test zone holding it. The owner-only helpers
+    below are for tests that place a value by hand."""
 
     def __init__(self, provider: Rfc2136Provider, server: BindServer, zones: list[str]) -> None:
         self.provider = provider
@@ -100,6 +101,9 @@ class Rfc2136Solver:
             if owner == zone or owner.endswith("." + zone):
                 return zone
         raise LookupError(f"no hosted zone holds {owner}")
+
+    def __call__(self, owner: str) -> tuple[Rfc2136Provider, str]:
+        return self.provider, self._zone(owner)
 
     def add_txt(self, owner: str, value: str) -> None:
         self.provider.add_txt(self._zone(owner), owner, f'"{value}"')
