@@ -14,17 +14,23 @@ from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
 from sqlalchemy import select, update
 
+from infrawg import timeutil
+from infrawg.actions import Action
+from infrawg.audit import AuditEvent
 from infrawg.extensions import db
-from infrawg.jobs import run_due_jobs
+from infrawg.jobs import enqueue, run_due_jobs
 from infrawg.jobs.models import Job, JobState
 from infrawg.provisioning.kinds.dns.models import DnsZone
 from infrawg.provisioning.kinds.tls import models
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
+from infrawg.provisioning.providers.acme import CaaForbids
 from infrawg.provisioning.providers.acme.provider import AcmeProvider
+from infrawg.provisioning.providers.rfc2136 import Rfc2136Config, Rfc2136Provider
 from infrawg.provisioning.registry import register_provider, unregister_provider
+from infrawg.provisioning.secrets import Secret
 from infrawg.timeutil import utcnow
 from tests.acme.conftest import CA_IDENTITY
-from tests.conftest import html, make_organisation
+from tests.conftest import html, make_organisation, outbox_to
 from tests.servers.bind import BindServer
 from tests.servers.pebble import PebbleServer
 
@@ -199,3 +205,122 @@ def test_r12_private_key_downloads_once(
     assert current is not None and current.key_downloaded_by_id == tenant_member.id
     assert not Path(current.key_file or "").exists()  # the site's copy is gone
     assert tenant.post(f"/services/{service.id}/tls/key").status_code == 409
+
+
+def test_r12_unmanaged_name_waits_for_tenant_approval(
+    app, people, tenant_member, staff, chair, organisation, tls_type, acme_bind, _zones, pebble
+) -> None:
+    elsewhere = next(_zones).rstrip(".")  # served by a DNS this site does not manage
+    name = f"www.{elsewhere}"
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    service = request_certificate(people, tenant, organisation, tls_type, chair, app, name)
+    run_due_jobs()
+    db.session.refresh(service)
+    assert service.state == ServiceState.PROVISIONING
+    waiting = models.in_flight(service)
+    assert waiting is not None and waiting.step == models.AWAITING_TENANT
+    assert waiting.order is None  # nothing is ordered before the approval
+    page = html(tenant.get(f"/services/{service.id}"))
+    instructions = page.select_one("#tls-approval").text
+    assert f"_acme-challenge.{name}" in instructions and "CNAME" in instructions
+    # Running again changes nothing: it waits for people.
+    run_until_quiet()
+    assert models.in_flight(service).step == models.AWAITING_TENANT
+
+    staff_client = people.sign_in(app.test_client(), staff)
+    assert staff_client.post(f"/services/{service.id}/tls/approve").status_code == 403
+    assert tenant.post(f"/services/{service.id}/tls/approve").status_code == 303
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == Action.TLS_UNMANAGED_APPROVED)
+    )
+    assert event is not None and event.actor_id == tenant_member.id
+    run_due_jobs()  # the approval released the job: the order is placed
+    waiting = models.in_flight(service)
+    assert waiting.step == models.AWAITING_DNS and waiting.order is not None
+    page = html(tenant.get(f"/services/{service.id}"))
+    manual = page.select_one("#tls-manual-records").text
+    challenge = waiting.order["challenges"][0]
+    assert challenge["owner"] in manual and challenge["value"] in manual
+    checked = tenant.post(f"/services/{service.id}/tls/check", follow_redirects=True)
+    assert "Not served yet" in checked.text
+
+    # The tenant sets the TXT value at their own DNS, then checks again.
+    theirs = Rfc2136Provider(
+        Rfc2136Config(
+            server=acme_bind.host,
+            port=acme_bind.port,
+            tsig_key_name=acme_bind.tsig_key_name,
+            tsig_secret=Secret(acme_bind.tsig_secret),
+            timeout=5,
+        )
+    )
+    theirs.add_txt(elsewhere + ".", challenge["owner"], challenge["value"])
+    checked = tenant.post(f"/services/{service.id}/tls/check", follow_redirects=True)
+    assert "Every TXT record is served" in checked.text
+    run_until_settled(service)
+    assert service.state == ServiceState.ACTIVE, service.state_reason
+    current = models.current_of(service)
+    assert current is not None and current.approved_by_id == tenant_member.id
+    verify_chain(current.chain_pem or "", name, pebble)
+
+
+def run_until_quiet() -> None:
+    run_due_jobs()
+    db.session.commit()
+
+
+def test_r12_renewal_with_a_moved_clock(
+    app, people, tenant_member, chair, organisation, tls_type, hosted, pebble, monkeypatch
+) -> None:
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    service = request_certificate(people, tenant, organisation, tls_type, chair, app, f"r.{hosted}")
+    run_until_settled(service)
+    first = models.current_of(service)
+    assert first is not None and first.not_after is not None
+
+    enqueue("tls.renew")
+    db.session.commit()
+    run_until_settled(service)
+    assert models.current_of(service).id == first.id  # not due yet
+
+    # The renewal job reads infrawg.timeutil.utcnow; the runner keeps the real clock.
+    monkeypatch.setattr(timeutil, "utcnow", lambda: first.not_after - timedelta(days=1))
+    enqueue("tls.renew")
+    db.session.commit()
+    run_until_settled(service)
+    second = models.current_of(service)
+    assert second is not None and second.id != first.id and second.renewal_of_id == first.id
+    verify_chain(second.chain_pem or "", f"r.{hosted}", pebble)
+    assert any("renewed" in m.subject for m in outbox_to(tenant_member.email))
+
+    # A renewal that fails is mailed too, and the certificate in use stays.
+    def refuse(self, names):
+        raise CaaForbids("A CAA record now names another CA only.")
+
+    monkeypatch.setattr("infrawg.provisioning.providers.acme.AcmeEngine.start_order", refuse)
+    monkeypatch.setattr(timeutil, "utcnow", lambda: second.not_after - timedelta(days=1))
+    enqueue("tls.renew")
+    db.session.commit()
+    run_until_settled(service)
+    failed = [m for m in outbox_to(tenant_member.email) if "renewal failed" in m.subject]
+    assert failed and "CAA record now names another CA" in failed[0].body
+    assert models.current_of(service).id == second.id
+
+
+def test_r12_decommission_revokes(
+    app, people, tenant_member, chair, organisation, tls_type, hosted, pebble
+) -> None:
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    service = request_certificate(people, tenant, organisation, tls_type, chair, app, f"d.{hosted}")
+    run_until_settled(service)
+    current = models.current_of(service)
+    assert current is not None and current.serial
+    page = html(tenant.get(f"/services/{service.id}/decommission"))
+    reviewed = page.select_one("input[name=reviewed]")["value"]
+    response = tenant.post(
+        f"/services/{service.id}/decommission", data={"reviewed": reviewed, "reason": "done"}
+    )
+    assert response.status_code == 303
+    run_until_settled(service)
+    assert service.state == ServiceState.DECOMMISSIONED
+    assert pebble.cert_status(int(current.serial, 16))["Status"] == "Revoked"
