@@ -21,7 +21,7 @@ from tests.servers.pebble import PebbleServer, running_pebble
 # What our CA writes in CAA records; pebble has none of its own, so the tests name one.
 CA_IDENTITY = "pebble.infrawg.test"
 # One dynamic zone per test, so no test sees another's TXT values.
-ZONES = [f"a{i:02d}.acme.test." for i in range(10)]
+ZONES = [f"a{i:02d}.acme.test." for i in range(20)]
 # A zone whose CAA record names another CA only, and one that names ours.
 FORBIDDING_ZONE = "caa-other.acme.test."
 ALLOWING_ZONE = "caa-ours.acme.test."

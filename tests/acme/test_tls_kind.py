@@ -20,13 +20,15 @@ from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.jobs import enqueue, run_due_jobs
 from infrawg.jobs.models import Job, JobState
+from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
 from infrawg.provisioning.kinds.dns.models import DnsZone
 from infrawg.provisioning.kinds.tls import models
+from infrawg.provisioning.kinds.tls.issuance import HostedTargets, unmanaged_names
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.providers.acme import CaaForbids
-from infrawg.provisioning.providers.acme.provider import AcmeProvider
+from infrawg.provisioning.providers.acme.provider import AcmeProvider, AcmeSettings
 from infrawg.provisioning.providers.rfc2136 import Rfc2136Config, Rfc2136Provider
-from infrawg.provisioning.registry import register_provider, unregister_provider
+from infrawg.provisioning.registry import build_config, register_provider, unregister_provider
 from infrawg.provisioning.secrets import Secret
 from infrawg.timeutil import utcnow
 from tests.acme.conftest import CA_IDENTITY
@@ -262,6 +264,46 @@ def test_r12_unmanaged_name_waits_for_tenant_approval(
     current = models.current_of(service)
     assert current is not None and current.approved_by_id == tenant_member.id
     verify_chain(current.chain_pem or "", name, pebble)
+
+
+def test_r12_a_challenge_delegated_by_cname_is_placed_in_the_hosted_zone(
+    app, hosted, acme_bind, _zones
+) -> None:
+    elsewhere = next(_zones).rstrip(".")
+    name = f"cname.{elsewhere}"
+    theirs = Rfc2136Provider(
+        Rfc2136Config(
+            server=acme_bind.host,
+            port=acme_bind.port,
+            tsig_key_name=acme_bind.tsig_key_name,
+            tsig_secret=Secret(acme_bind.tsig_secret),
+            timeout=5,
+        )
+    )
+    # What the instructions ask of the tenant: delegate the challenge into a hosted zone.
+    from infrawg.provisioning.kinds.dns.names import parse_rrset
+
+    target = f"{name}.{hosted}."
+    rrset = parse_rrset(f"_acme-challenge.{name}.", "CNAME", 60, [target], elsewhere + ".")
+    update_ = theirs._update(elsewhere + ".")
+    update_.add(rrset.name, rrset.ttl, "CNAME", *rrset.values)
+    theirs._send(update_)
+
+    # The site places the value at the CNAME's target, through the hosted zone's provider.
+    # (Issuing through it is not walked here: this BIND answers authoritatively only and does
+    # not chase a CNAME into its other zone for pebble, as a recursive resolver would.)
+    engine = AcmeProvider(build_config(AcmeSettings, app.config["PROVIDERS"]["acme"])).engine()
+    targets = HostedTargets(engine)
+    owner = f"_acme-challenge.{name}."
+    assert targets.placement(owner) is not None
+    solver, zone = targets(owner)
+    assert zone == hosted + "." and isinstance(solver, DnsChallengeSolver)
+    solver.add_txt(zone, owner, "delegated-value")
+    try:
+        assert theirs.wait_for_txt(hosted + ".", target, "delegated-value", 10)
+    finally:
+        solver.remove_txt(zone, owner, "delegated-value")
+    assert unmanaged_names([name]) == [name]  # R12: still a name to approve first
 
 
 def run_until_quiet() -> None:

@@ -67,26 +67,62 @@ def _provider_of_zone(service: Service) -> Provider[Any]:
     return provider_for(service_type.provider)
 
 
+class _Redirected:
+    """A DnsChallengeSolver writing at the CNAME target of `_acme-challenge.<name>` (the
+    tenant delegated the challenge into a zone hosted here)."""
+
+    def __init__(self, solver: DnsChallengeSolver, target: str) -> None:
+        self.solver, self.target = solver, target
+
+    def add_txt(self, zone: str, name: str, value: str, ttl: int = 60) -> None:
+        self.solver.add_txt(zone, self.target, value, ttl)
+
+    def remove_txt(self, zone: str, name: str, value: str) -> None:
+        self.solver.remove_txt(zone, self.target, value)
+
+    def wait_for_txt(self, zone: str, name: str, value: str, timeout: float = 60.0) -> bool:
+        return self.solver.wait_for_txt(zone, self.target, value, timeout)
+
+
 class HostedTargets:
     """The engine's ChallengeTargets: each owner's hosted zone and that zone's DNS provider
-    (which must be a DnsChallengeSolver)."""
+    (which must be a DnsChallengeSolver); an owner outside them whose CNAME points into a
+    hosted zone is placed at the CNAME's target."""
+
+    def __init__(self, engine: AcmeEngine) -> None:
+        self.resolver = engine.caa_resolver or dns.resolver.get_default_resolver()
+
+    def _cname(self, owner: str) -> str | None:
+        try:
+            answer = self.resolver.resolve(owner, "CNAME")
+        except dns.exception.DNSException:
+            return None
+        return str(answer[0].target)
+
+    def placement(self, owner: str) -> tuple[DnsZone, Service, str | None] | None:
+        found = hosted_zone(owner.removeprefix("_acme-challenge."))
+        if found is not None:
+            return found[0], found[1], None
+        target = self._cname(owner)
+        found = hosted_zone(target) if target else None
+        return None if found is None else (found[0], found[1], target)
+
+    def placeable(self, order: OrderState) -> OrderState:
+        """The part of `order` the site places itself."""
+        mine = tuple(c for c in order.challenges if self.placement(c.owner) is not None)
+        return OrderState(order.order_url, order.names, mine, order.key_file)
 
     def __call__(self, owner: str) -> tuple[DnsChallengeSolver, str]:
-        found = hosted_zone(owner.removeprefix("_acme-challenge."))
+        found = self.placement(owner)
         if found is None:
             raise Invalid(f"No zone hosted here holds {owner}.")
-        zone, service = found
+        zone, service, target = found
         provider = _provider_of_zone(service)
         if not (
             supports(provider, DnsChallengeSolver) and isinstance(provider, DnsChallengeSolver)
         ):
             raise Invalid(f"The DNS provider of {zone.name} cannot place ACME TXT values.")
-        return provider, zone.name
-
-
-def _hosted_part(order: OrderState) -> OrderState:
-    hosted = tuple(c for c in order.challenges if hosted_zone(c.identifier) is not None)
-    return OrderState(order.order_url, order.names, hosted, order.key_file)
+        return (provider if target is None else _Redirected(provider, target)), zone.name
 
 
 def waiting_for_tenant(issuance: TlsIssuance) -> Pending:
@@ -103,10 +139,11 @@ def waiting_for_tenant(issuance: TlsIssuance) -> Pending:
 
 def manual_records_seen(engine: AcmeEngine, order: OrderState) -> dict[str, bool]:
     """For each challenge of a name not hosted here: whether the world serves its value."""
-    resolver = engine.caa_resolver or dns.resolver.get_default_resolver()
+    targets = HostedTargets(engine)
+    resolver = targets.resolver
     seen: dict[str, bool] = {}
     for challenge in order.challenges:
-        if hosted_zone(challenge.identifier) is not None:
+        if targets.placement(challenge.owner) is not None:
             continue
         try:
             answer = resolver.resolve(challenge.owner, "TXT")
@@ -121,8 +158,8 @@ def start(ctx: JobContext, engine: AcmeEngine, issuance: TlsIssuance) -> Pending
     """Check CAA and open the order (engine), place the TXT values, tell the CA to look."""
     order = engine.start_order(issuance.names)
     ctx.log(f"order opened for {', '.join(order.names)} (CAA allows our CA)")
-    targets = HostedTargets()
-    hosted = _hosted_part(order)
+    targets = HostedTargets(engine)
+    hosted = targets.placeable(order)
     try:
         engine.publish(hosted, targets, timeout=VALIDATION_TIMEOUT)
         ctx.log(f"{len(hosted.challenges)} TXT value(s) placed in the zones hosted here")
@@ -154,19 +191,22 @@ def manual_dns(ctx: JobContext, engine: AcmeEngine, issuance: TlsIssuance) -> Pe
 
 
 def poll(ctx: JobContext, engine: AcmeEngine, issuance: TlsIssuance) -> Pending | None:
-    """Look at the order once; store the chain when issued. A refusal raises `Invalid` (the
-    job is dead; the issuance row is marked failed in its own transaction by the caller)."""
+    """Look at the order once; store the chain when issued. A refusal marks the issuance
+    failed (committed) and raises `Invalid`: the job is dead, the service failed."""
     assert issuance.order is not None
     order = OrderState.from_json(issuance.order)
     result = engine.poll(order)
     if isinstance(result, Pending):
         return result
-    engine.withdraw(_hosted_part(order), HostedTargets())
+    targets = HostedTargets(engine)
+    engine.withdraw(targets.placeable(order), targets)
     if isinstance(result, OrderFailed):
         engine.discard(order)
         issuance.step = models.FAILED
         issuance.error = result.message
         ctx.log(f"the CA refused: {result.message}")
+        # Kept though the job then fails: a retry starts a new order instead of this one.
+        db.session.commit()
         raise Invalid(f"The CA refused the certificate: {result.message}")
     store(issuance, result)
     ctx.log(f"issued certificate {issuance.serial}, valid until {issuance.not_after:%Y-%m-%d}")

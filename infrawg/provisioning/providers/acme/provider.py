@@ -77,14 +77,17 @@ class AcmeProvider(Provider[CertificateSpec]):
 
         if not plan.destroy:
             raise ProviderError("Certificates are ordered by the tls kind's provisioning job.")
-        issued = models.current_by_service_id(int(plan.ref))
-        if issued is None or issued.chain_pem is None:
-            return ["no certificate to revoke"]
-        self.engine().revoke(issued.chain_pem)
-        issued.step = models.REVOKED
-        if issued.key_file:
-            Path(issued.key_file).unlink(missing_ok=True)
-        return [f"revoked certificate {issued.serial} ({', '.join(issued.names)})"]
+        lines: list[str] = []
+        engine = self.engine()
+        # Every certificate of the service still valid, the renewed ones before the newest too.
+        while (issued := models.current_by_service_id(int(plan.ref))) is not None:
+            if issued.chain_pem:
+                engine.revoke(issued.chain_pem)
+            issued.step = models.REVOKED
+            if issued.key_file:
+                Path(issued.key_file).unlink(missing_ok=True)
+            lines.append(f"revoked certificate {issued.serial} ({', '.join(issued.names)})")
+        return lines or ["no certificate to revoke"]
 
     def verify(self, spec: CertificateSpec) -> list[Check]:
         from infrawg.provisioning.kinds.tls import models
