@@ -24,6 +24,7 @@ from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
 from infrawg.provisioning.kinds.dns.models import DnsZone
 from infrawg.provisioning.kinds.tls import models
 from infrawg.provisioning.kinds.tls.issuance import HostedTargets, unmanaged_names
+from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.providers.acme import CaaForbids
 from infrawg.provisioning.providers.acme.provider import AcmeProvider, AcmeSettings
@@ -357,6 +358,10 @@ def test_r12_decommission_revokes(
     run_until_settled(service)
     current = models.current_of(service)
     assert current is not None and current.serial
+    # A renewal waiting for people when the service goes is abandoned with it.
+    waiting = TlsIssuance(service_id=service.id, names=current.names, step=models.AWAITING_TENANT)
+    db.session.add(waiting)
+    db.session.commit()
     page = html(tenant.get(f"/services/{service.id}/decommission"))
     reviewed = page.select_one("input[name=reviewed]")["value"]
     response = tenant.post(
@@ -366,3 +371,5 @@ def test_r12_decommission_revokes(
     run_until_settled(service)
     assert service.state == ServiceState.DECOMMISSIONED
     assert pebble.cert_status(int(current.serial, 16))["Status"] == "Revoked"
+    db.session.refresh(waiting)
+    assert waiting.step == models.FAILED and "decommissioned" in (waiting.error or "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -78,6 +79,14 @@ class TlsKind(Kind):
         if current.step == models.AWAITING_DNS:
             return issuance.manual_dns(ctx, engine, current)
         return issuance.poll(ctx, engine, current)
+
+    def decommissioned(self, service: Service) -> None:
+        """An order still in flight is abandoned: its key file goes, the row says why."""
+        while (waiting := models.in_flight(service)) is not None:
+            if waiting.order is not None:
+                Path(str(waiting.order.get("key_file", ""))).unlink(missing_ok=True)
+            waiting.step = models.FAILED
+            waiting.error = "abandoned: the service was decommissioned"
 
     def panel_context(self, service: Service, person: Person) -> dict[str, Any]:
         history = models.issuances_of(service)
