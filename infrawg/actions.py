@@ -139,6 +139,10 @@ class Action(StrEnum):
     DNS_DNSSEC_ON = "dns.dnssec_on"
     DNS_DNSSEC_OFF = "dns.dnssec_off"
     DNS_APPLY_REQUESTED = "dns.apply_requested"
+    # R12: certificates. A name not hosted here is ordered only once a tenant member approved;
+    # the private key leaves the site once, to a tenant member.
+    TLS_UNMANAGED_APPROVED = "tls.unmanaged_approved"
+    TLS_KEY_DOWNLOADED = "tls.key_downloaded"
     # Two-factor sign-in: every change and every failed attempt is the person's own.
     TWOFACTOR_TOTP_ADDED = "twofactor.totp_added"
     TWOFACTOR_TOTP_REMOVED = "twofactor.totp_removed"

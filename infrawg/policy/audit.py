@@ -178,6 +178,8 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.DNS_DNSSEC_ON: _TENANT,
     Action.DNS_DNSSEC_OFF: _TENANT,
     Action.DNS_APPLY_REQUESTED: _TENANT,
+    Action.TLS_UNMANAGED_APPROVED: _TENANT,
+    Action.TLS_KEY_DOWNLOADED: _TENANT,
     # Second factors are the person's own business (and staff's, who answer lock-outs).
     Action.TWOFACTOR_TOTP_ADDED: _CONCERNED,
     Action.TWOFACTOR_TOTP_REMOVED: _CONCERNED,

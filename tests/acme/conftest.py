@@ -21,7 +21,7 @@ from tests.servers.pebble import PebbleServer, running_pebble
 # What our CA writes in CAA records; pebble has none of its own, so the tests name one.
 CA_IDENTITY = "pebble.infrawg.test"
 # One dynamic zone per test, so no test sees another's TXT values.
-ZONES = [f"a{i:02d}.acme.test." for i in range(10)]
+ZONES = [f"a{i:02d}.acme.test." for i in range(20)]
 # A zone whose CAA record names another CA only, and one that names ours.
 FORBIDDING_ZONE = "caa-other.acme.test."
 ALLOWING_ZONE = "caa-ours.acme.test."
@@ -86,8 +86,9 @@ def resolver(acme_bind: BindServer) -> dns.resolver.Resolver:
 
 
 class Rfc2136Solver:
-    """The DNS-01 solver protocol over the rfc2136 provider: its add_txt/remove_txt take the
-    zone and the name, so this finds the zone; visibility is a query to the primary."""
+    """The engine's ChallengeTargets over the rfc2136 provider (a DnsChallengeSolver): called
+    with an owner, it names the provider and the test zone holding it. The owner-only helpers
+    below are for tests that place a value by hand."""
 
     def __init__(self, provider: Rfc2136Provider, server: BindServer, zones: list[str]) -> None:
         self.provider = provider
@@ -100,6 +101,9 @@ class Rfc2136Solver:
             if owner == zone or owner.endswith("." + zone):
                 return zone
         raise LookupError(f"no hosted zone holds {owner}")
+
+    def __call__(self, owner: str) -> tuple[Rfc2136Provider, str]:
+        return self.provider, self._zone(owner)
 
     def add_txt(self, owner: str, value: str) -> None:
         self.provider.add_txt(self._zone(owner), owner, f'"{value}"')

@@ -18,6 +18,7 @@ from infrawg.jobs import Pending
 from infrawg.provisioning.providers.acme import (
     AcmeEngine,
     CaaForbids,
+    ChallengeTargets,
     DnsChallengeSolver,
     IssuedCertificate,
     OrderFailed,
@@ -50,7 +51,7 @@ def poll_until_done(
 def issue(
     engine: AcmeEngine,
     make_engine: Callable[[], AcmeEngine],
-    solver: DnsChallengeSolver,
+    solver: ChallengeTargets,
     names: list[str],
 ) -> IssuedCertificate:
     state = engine.start_order(names)
@@ -96,7 +97,7 @@ def test_r12_dns01_issuance_for_a_hosted_zone(
     pebble: PebbleServer,
 ) -> None:
     name = f"www.{acme_zone}"
-    assert isinstance(solver, DnsChallengeSolver)
+    assert isinstance(solver.provider, DnsChallengeSolver)  # the one protocol
 
     state = engine.start_order([name])
     (challenge,) = state.challenges

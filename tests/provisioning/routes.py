@@ -98,6 +98,32 @@ ROWS = [
         _service("/suspend"),
         post_profile({"chair"}, 409),
     ),
+    # R12 certificates, on a service with none: those who see it are told there is none (404);
+    # the key, the approval and "check now" are a tenant member's alone (staff: 403).
+    Row(
+        "provisioning.tls_chain",
+        "GET",
+        _service("/tls/chain.pem"),
+        SEES_SERVICE | {"tenant_member": 404, "staff": 404, "chair": 404},
+    ),
+    Row(
+        "provisioning.tls_key",
+        "POST",
+        _service("/tls/key"),
+        post_profile({"tenant_member"}, 404) | {"member": 404},
+    ),
+    Row(
+        "provisioning.tls_approve",
+        "POST",
+        _service("/tls/approve"),
+        post_profile({"tenant_member"}, 409) | {"member": 404},
+    ),
+    Row(
+        "provisioning.tls_check",
+        "POST",
+        _service("/tls/check"),
+        post_profile({"tenant_member"}, 409) | {"member": 404},
+    ),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

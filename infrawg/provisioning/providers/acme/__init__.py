@@ -10,16 +10,17 @@ An order runs as a series of job calls, each short, with the state in between he
 
     engine = AcmeEngine(config, caa_resolver=resolver)
     order = engine.start_order(["example.org", "*.example.org"])   # CAA checked first
-    engine.publish(order, solver)        # TXT values by value, wait until served
+    engine.publish(order, targets)       # TXT values by value, wait until served
     engine.answer(order)                 # tell the CA to look
     result = engine.poll(order)          # Pending | IssuedCertificate | OrderFailed
-    engine.withdraw(order, solver)       # remove the TXT values again
+    engine.withdraw(order, targets)      # remove the TXT values again
 
 Renewal is due when a third of the lifetime is left, or inside the CA's ACME Renewal
 Information window (RFC 9773) when its directory offers `renewalInfo` (Debian's pebble 2.4 does
 not; the lifetime rule then decides). A decommissioned certificate is revoked (`revoke`).
 """
 
+from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
 from infrawg.provisioning.providers.acme.caa import (
     CaaForbids,
     CaaVerdict,
@@ -39,8 +40,8 @@ from infrawg.provisioning.providers.acme.problems import (
 )
 from infrawg.provisioning.providers.acme.state import (
     AcmeConfig,
+    ChallengeTargets,
     Dns01Challenge,
-    DnsChallengeSolver,
     IssuedCertificate,
     OrderFailed,
     OrderState,
@@ -57,6 +58,7 @@ __all__ = [
     "AcmeRefused",
     "CaaForbids",
     "CaaVerdict",
+    "ChallengeTargets",
     "Dns01Challenge",
     "DnsChallengeSolver",
     "IssuedCertificate",

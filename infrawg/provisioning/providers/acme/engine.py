@@ -31,8 +31,8 @@ from infrawg.provisioning.providers.acme.problems import (
 )
 from infrawg.provisioning.providers.acme.state import (
     AcmeConfig,
+    ChallengeTargets,
     Dns01Challenge,
-    DnsChallengeSolver,
     IssuedCertificate,
     OrderFailed,
     OrderState,
@@ -169,21 +169,25 @@ class AcmeEngine:
             key_file=str(key_file),
         )
 
-    def publish(self, order: OrderState, solver: DnsChallengeSolver, timeout: float = 60) -> None:
-        """Publish every TXT value and wait until the authoritative servers answer each."""
+    def publish(self, order: OrderState, targets: ChallengeTargets, timeout: float = 60) -> None:
+        """Publish every TXT value, each through the solver `targets` names for its owner,
+        and wait until the authoritative servers answer each."""
         for challenge in order.challenges:
-            solver.add_txt(challenge.owner, challenge.value)
+            solver, zone = targets(challenge.owner)
+            solver.add_txt(zone, challenge.owner, challenge.value)
         for challenge in order.challenges:
-            if not solver.wait_until_visible(challenge.owner, challenge.value, timeout):
+            solver, zone = targets(challenge.owner)
+            if not solver.wait_for_txt(zone, challenge.owner, challenge.value, timeout):
                 raise AcmeError(
                     f"The TXT value for {challenge.identifier} was not served at "
                     f"{challenge.owner} within {timeout:.0f} seconds."
                 )
 
-    def withdraw(self, order: OrderState, solver: DnsChallengeSolver) -> None:
+    def withdraw(self, order: OrderState, targets: ChallengeTargets) -> None:
         """Remove the order's TXT values (after success or failure alike)."""
         for challenge in order.challenges:
-            solver.remove_txt(challenge.owner, challenge.value)
+            solver, zone = targets(challenge.owner)
+            solver.remove_txt(zone, challenge.owner, challenge.value)
 
     def answer(self, order: OrderState) -> None:
         """Tell the CA the TXT values are in place. Challenges already answered are skipped,

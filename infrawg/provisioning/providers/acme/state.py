@@ -3,20 +3,22 @@ order state a job carries between calls (JSON, no secrets), and what a poll retu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from infrawg.jobs import Pending
+from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
 from infrawg.provisioning.secrets import Secret
 
 __all__ = [
     "AcmeConfig",
+    "ChallengeTargets",
     "Dns01Challenge",
     "DnsChallengeSolver",
     "IssuedCertificate",
@@ -31,24 +33,10 @@ __all__ = [
 # -- what the engine depends on --------------------------------------------------------------
 
 
-@runtime_checkable
-class DnsChallengeSolver(Protocol):
-    """What a DNS provider offers so the site can prove control of a name it hosts.
-
-    Owners are absolute names (`_acme-challenge.example.org.`). Values are added and removed
-    one by one, never by replacing the RRset: an apex and a wildcard certificate for the same
-    name need two TXT values side by side at one owner.
-    """
-
-    def add_txt(self, owner: str, value: str) -> None:
-        """Publish one TXT value at `owner`, leaving other values there in place."""
-
-    def remove_txt(self, owner: str, value: str) -> None:
-        """Remove one TXT value at `owner`; other values stay."""
-
-    def wait_until_visible(self, owner: str, value: str, timeout: float) -> bool:
-        """Wait until the zone's authoritative servers answer with the value; False when
-        `timeout` seconds pass first."""
+# One protocol for DNS-01, the DNS providers' own (kinds/dns/capabilities.py): TXT values by
+# zone and owner. The engine is told, per owner, which solver serves it and in which zone.
+ChallengeTargets = Callable[[str], tuple[DnsChallengeSolver, str]]
+"""owner ("_acme-challenge.example.org.") -> (the solver serving its zone, that zone)"""
 
 
 @dataclass(frozen=True)
