@@ -15,8 +15,8 @@ from infrawg.extensions import db
 from infrawg.jobs.models import Job, JobState
 from infrawg.membership.models import Person
 from infrawg.provisioning.kinds.tls import models
+from infrawg.provisioning.kinds.tls.access import acme_provider, is_tenant_member
 from infrawg.provisioning.kinds.tls.issuance import manual_records_seen, unmanaged_names
-from infrawg.provisioning.kinds.tls.kind import acme_provider, is_tenant_member
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.models import Service
 from infrawg.provisioning.providers.acme import OrderState

@@ -14,7 +14,7 @@ from infrawg.extensions import db
 from infrawg.jobs import JobContext, Pending, enqueue, job
 from infrawg.notices.mail import send_mail
 from infrawg.provisioning.kinds.tls import issuance, models
-from infrawg.provisioning.kinds.tls.kind import acme_provider
+from infrawg.provisioning.kinds.tls.access import acme_provider
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.tenants.models import TenantOrganisation

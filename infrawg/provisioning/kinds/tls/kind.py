@@ -13,34 +13,18 @@ from typing import Any
 from cryptography import x509
 from flask import Flask
 
-from infrawg.errors import Invalid
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, Pending
 from infrawg.membership.models import Person
-from infrawg.policy import Permission, can
 from infrawg.provisioning.base import Provider
 from infrawg.provisioning.kinds import Kind
 from infrawg.provisioning.kinds.tls import issuance, models
+from infrawg.provisioning.kinds.tls.access import acme_provider, is_tenant_member
 from infrawg.provisioning.kinds.tls.forms import CertificateParametersForm
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.kinds.tls.spec import CertificateSpec, parse_names
 from infrawg.provisioning.models import Service
 from infrawg.provisioning.providers.acme import renewal_point
-from infrawg.tenants.models import TenantOrganisation
-
-
-def is_tenant_member(person: Person, service: Service) -> bool:
-    """A tenant member of the service's organisation (not staff, not the chair as such)."""
-    organisation = db.session.get(TenantOrganisation, service.organisation_id)
-    return can(person, Permission.TENANT_ACT_FOR, organisation)
-
-
-def acme_provider(provider: Provider[Any]) -> Any:
-    from infrawg.provisioning.providers.acme.provider import AcmeProvider
-
-    if not isinstance(provider, AcmeProvider):
-        raise Invalid(f"A certificate needs an ACME provider, not {provider.name}.")
-    return provider
 
 
 class TlsKind(Kind):
