@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 GROUP = "infrawg.kinds"
 # The kinds that ship with infrawg, by the same "module:attribute" the entry points name.
-BUILT_IN = {"dns": "infrawg.provisioning.kinds.dns.kind:DNS"}
+BUILT_IN = {
+    "dns": "infrawg.provisioning.kinds.dns.kind:DNS",
+    "vm": "infrawg.provisioning.kinds.vm.kind:VM",
+}
 
 __all__ = ["BUILT_IN", "GROUP", "Kind", "available", "get", "register", "unregister"]
 

@@ -1,0 +1,1 @@
+"""VM backups (R13): scheduled jobs running the restic engine (placeholder, filled below)."""
