@@ -21,12 +21,6 @@ from infrawg.provisioning.models import Service, ServiceState
 from infrawg.status.models import ImpactNotice, NoticeKind, NoticeService
 from infrawg.timeutil import utcnow
 from tests.conftest import html, outbox_to
-from tests.vm.test_vm_kind import (  # noqa: F401  (fixtures)
-    libvirt_registered,
-    organisation,
-    vm_settings,
-    vm_type,
-)
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def exports(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_config(libvirt_registered, vm_settings, tmp_path: Path, exports: Path) -> dict:  # noqa: F811
+def app_config(libvirt_registered, vm_settings, tmp_path: Path, exports: Path) -> dict:
     password = tmp_path / "restic.pass"
     password.write_text("correct horse battery staple\n")
     password.chmod(0o600)
@@ -51,7 +45,7 @@ def app_config(libvirt_registered, vm_settings, tmp_path: Path, exports: Path) -
     }
 
 
-def _server(tenant_member, organisation, vm_type, tenant_keys, hostname: str) -> Service:  # noqa: F811
+def _server(tenant_member, organisation, vm_type, tenant_keys, hostname: str) -> Service:
     service = services.request_service(
         tenant_member,
         organisation,
@@ -94,7 +88,7 @@ def test_r13_backup_and_restore_drill_recorded_for_the_server(
     vm_type,
     tenant_keys,
     exports,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     service = _server(tenant_member, organisation, vm_type, tenant_keys, "web2")
     backup = backup_of(service)
@@ -123,10 +117,12 @@ def test_r13_backup_and_restore_drill_recorded_for_the_server(
 
     # A drill on a damaged repository fails, and the last good drill stays what it was.
     passed_at = backup.last_drill_at
-    for pack in (tmp_path / "repos" / str(organisation.id) / "data").rglob("*"):
-        if pack.is_file():
-            pack.chmod(0o600)
-            pack.write_bytes(b"garbage")
+    packs = (tmp_path / "repos" / str(organisation.id) / "data").rglob("*")
+    pack = max((p for p in packs if p.is_file()), key=lambda p: p.stat().st_size)
+    pack.chmod(0o600)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the largest pack holds data.bin's data
+    pack.write_bytes(bytes(data))
     _run(backups.DRILL_JOB)
     db.session.refresh(backup)
     assert backup.last_drill_result.startswith("failed: ")
@@ -139,7 +135,7 @@ def test_r13_a_failed_backup_is_recorded_and_the_others_still_run(
     organisation,
     vm_type,
     tenant_keys,
-    exports,  # noqa: F811
+    exports,
 ):
     missing = _server(tenant_member, organisation, vm_type, tenant_keys, "gone1")
     present = _server(tenant_member, organisation, vm_type, tenant_keys, "here1")
@@ -156,7 +152,7 @@ def test_r13_no_backup_for_two_days_is_an_incident(
     chair,
     organisation,
     vm_type,
-    tenant_keys,  # noqa: F811
+    tenant_keys,
 ):
     stale = _server(tenant_member, organisation, vm_type, tenant_keys, "old1")
     fresh = _server(tenant_member, organisation, vm_type, tenant_keys, "new1")

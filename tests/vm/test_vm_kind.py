@@ -5,7 +5,6 @@ domain with a cloud-init seed giving root the tenant's keys -> the service page 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
@@ -16,48 +15,14 @@ from sqlalchemy import select
 from infrawg.extensions import db
 from infrawg.jobs import run_due_jobs
 from infrawg.provisioning.kinds.vm.models import backup_of
-from infrawg.provisioning.models import Service, ServiceState, ServiceType
+from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.providers import cloudinit
-from infrawg.provisioning.providers.libvirt import LibvirtProvider
-from infrawg.provisioning.registry import register_provider, unregister_provider
-from tests.conftest import html, make_organisation
-
-
-@pytest.fixture(autouse=True)
-def libvirt_registered() -> Iterator[None]:
-    # The installed metadata of a checkout may predate the `libvirt` entry point.
-    register_provider(LibvirtProvider)
-    yield
-    unregister_provider("libvirt")
-
-
-@pytest.fixture
-def vm_settings(tmp_path: Path, node_file: Path) -> dict[str, str]:
-    return {
-        "uri": f"test://{node_file}",
-        "disk_directory": str(tmp_path / "disks"),
-        "seed_directory": str(tmp_path / "seeds"),
-    }
+from tests.conftest import html
 
 
 @pytest.fixture
 def app_config(libvirt_registered, vm_settings) -> dict:
     return {"PROVIDERS": {"libvirt": vm_settings}, "VM_DOMAIN": "vms.infrawg.test"}
-
-
-@pytest.fixture
-def organisation(tenant_member):
-    return make_organisation("Docs WG", tenant_member)
-
-
-@pytest.fixture
-def vm_type(app, chair) -> ServiceType:
-    service_type = ServiceType(
-        name="Servers", kind="vm", provider="libvirt", capacity=2, created_by_id=chair.id
-    )
-    db.session.add(service_type)
-    db.session.commit()
-    return service_type
 
 
 def test_r13_tenant_requests_a_vm_chair_approves_it_runs_on_the_test_driver(

@@ -148,9 +148,8 @@ def restore_drills(ctx: JobContext) -> None:
     live = _live()
     for organisation_id in dict.fromkeys(service.organisation_id for _, service in live):
         checked = ResticRepository(config, organisation_id).check(read_data_subset="1/10")
-        ctx.log(
-            f"repository of organisation #{organisation_id}: check {'passed' if checked.ok else 'FAILED'}"
-        )
+        outcome = "passed" if checked.ok else "FAILED"
+        ctx.log(f"repository of organisation #{organisation_id}: check {outcome}")
     results = [drill(ctx, backup, service, config, source).ok for backup, service in live]
     ctx.log(f"{sum(results)} of {len(results)} restore drill(s) passed")
 
