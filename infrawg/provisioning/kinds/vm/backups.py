@@ -27,13 +27,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, job
 from infrawg.provisioning.base import ProviderError
+from infrawg.provisioning.kinds.vm import catalogue
 from infrawg.provisioning.kinds.vm.models import VmBackup
 from infrawg.provisioning.models import ON_PROVIDER, Service, ServiceType
 from infrawg.provisioning.providers.restic import (
@@ -52,7 +52,7 @@ OVERDUE = timedelta(days=2)  # R13: no successful backup for this long is an inc
 
 
 def _settings() -> tuple[ResticConfig, Path]:
-    raw = dict(current_app.config.get("VM_BACKUP") or {})
+    raw = dict(catalogue.setting("VM_BACKUP") or {})
     if not raw:
         raise Invalid("VM_BACKUP is not set: the site has nowhere to back its servers up to.")
     source = raw.pop("source_directory", None)

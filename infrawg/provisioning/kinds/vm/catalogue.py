@@ -7,6 +7,7 @@ is the service type's capacity (R9), which the chair sets in the catalogue.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,19 @@ class Image:
     image: str
 
 
+def setting(name: str, default: Any = None) -> Any:
+    """A VM setting: a mapping, or JSON text (as INFRAWG_* settings from the environment)."""
+    value = current_app.config.get(name) or default
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise Invalid(f"INFRAWG_{name} is not valid JSON: {exc}") from exc
+    return value
+
+
 def sizes() -> dict[str, Size]:
-    configured = current_app.config.get("VM_SIZES") or DEFAULT_SIZES
+    configured = setting("VM_SIZES", DEFAULT_SIZES)
     return {
         key: Size(
             key,
@@ -59,7 +71,7 @@ def sizes() -> dict[str, Size]:
 
 
 def images() -> dict[str, Image]:
-    configured = current_app.config.get("VM_IMAGES") or DEFAULT_IMAGES
+    configured = setting("VM_IMAGES", DEFAULT_IMAGES)
     return {
         key: Image(key, str(v.get("label", key)), str(v["image"])) for key, v in configured.items()
     }
