@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from infrawg.extensions import db
 from infrawg.jobs import run_due_jobs
+from infrawg.provisioning import lifecycle
+from infrawg.provisioning import service as services
 from infrawg.provisioning.kinds.vm.models import backup_of
 from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.providers import cloudinit
@@ -113,3 +115,51 @@ def test_r13_tenant_requests_a_vm_chair_approves_it_runs_on_the_test_driver(
         assert "web1" not in [d.name() for d in conn.listAllDomains()]
     finally:
         conn.close()
+
+
+def _ask(tenant_member, organisation, vm_type, tenant_keys, hostname: str) -> Service:
+    return services.request_service(
+        tenant_member,
+        organisation,
+        vm_type,
+        {"hostname": hostname, "size": "medium", "image": "debian-12", "ssh_keys": tenant_keys},
+    )
+
+
+def _active(conn_uri: str, name: str) -> bool:
+    conn = libvirt.openReadOnly(conn_uri)
+    try:
+        return bool(conn.lookupByName(name).isActive())
+    finally:
+        conn.close()
+
+
+def test_r13_r9_capacity_applies_and_a_suspended_server_is_powered_off(
+    app, people, tenant_member, chair, organisation, vm_type, tenant_keys, vm_settings
+):
+    vm_type.capacity = 1
+    first = _ask(tenant_member, organisation, vm_type, tenant_keys, "app1")
+    second = _ask(tenant_member, organisation, vm_type, tenant_keys, "app2")
+    db.session.commit()
+    chair_client = people.sign_in(app.test_client(), chair)
+    assert chair_client.post(f"/services/{first.id}/decide/approve").status_code == 303
+    # R9: the second server is beyond the type's capacity: refused without an override.
+    response = chair_client.post(f"/services/{second.id}/decide/approve", data={"reason": "ok"})
+    assert response.status_code == 409
+    assert "at capacity (1 of 1 in use)" in html(response).text
+    run_due_jobs()
+    db.session.refresh(first)
+    assert first.state == ServiceState.ACTIVE and _active(vm_settings["uri"], "app1")
+    assert first.parameters["vcpus"] == 2 and first.parameters["memory_mib"] == 4096
+
+    # R7: suspension powers the server off (its disk kept); resumption starts it again.
+    lifecycle.suspend(chair, first, "charter lapsed")
+    db.session.commit()
+    run_due_jobs()
+    db.session.refresh(first)
+    assert first.state == ServiceState.SUSPENDED and not _active(vm_settings["uri"], "app1")
+    lifecycle.resume(chair, first, "recognised again")
+    db.session.commit()
+    run_due_jobs()
+    db.session.refresh(first)
+    assert first.state == ServiceState.ACTIVE and _active(vm_settings["uri"], "app1")

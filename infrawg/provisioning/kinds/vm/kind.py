@@ -96,6 +96,14 @@ class VmKind(Kind):
             domain=str(current_app.config.get("VM_DOMAIN") or ""),
         )
 
+    def suspended_spec(self, service: Service) -> VmSpec:
+        # R7: a suspended server is powered off, its disk and definition kept as they are.
+        from dataclasses import replace
+
+        from infrawg.provisioning.providers.libvirt import Power
+
+        return replace(self.spec_of(service), power=Power.SHUTOFF)
+
     def panel_context(self, service: Service, person: Person) -> dict[str, Any]:
         p = service.parameters
         keys = [(cloudinit.key_fingerprint(k), k.split()[2:]) for k in p.get("ssh_keys", [])]
