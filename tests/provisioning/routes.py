@@ -98,6 +98,7 @@ ROWS = [
         _service("/suspend"),
         post_profile({"chair"}, 409),
     ),
+    Row("provisioning.server_backups", "GET", "/services/backups", DECIDERS),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

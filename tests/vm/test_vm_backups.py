@@ -114,6 +114,9 @@ def test_r13_backup_and_restore_drill_recorded_for_the_server(
     assert backup.last_snapshot[:8] in page.select_one("#last-backup").text
     assert "none yet" not in page.select_one("#last-drill").text
     assert "identical" in page.select_one("#last-drill-result").text
+    overview = html(people.sign_in(app.test_client(), staff).get("/services/backups"))
+    row = overview.select_one(f"#server-backup-{service.id}")
+    assert "web2" in row.text and "never" not in row.text and "overdue" not in row.text
 
     # A drill on a damaged repository fails, and the last good drill stays what it was.
     passed_at = backup.last_drill_at

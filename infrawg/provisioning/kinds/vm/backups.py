@@ -61,7 +61,7 @@ def _settings() -> tuple[ResticConfig, Path]:
     return build_config(ResticConfig, raw), Path(source)
 
 
-def _live() -> list[tuple[VmBackup, Service]]:
+def live_servers() -> list[tuple[VmBackup, Service]]:
     rows = db.session.execute(
         select(VmBackup, Service)
         .join(Service, Service.id == VmBackup.service_id)
@@ -114,7 +114,7 @@ def back_up(
 def backup_servers(ctx: JobContext) -> None:
     """Every live server's daily backup; one server's failure does not stop the others."""
     config, source = _settings()
-    done = [back_up(ctx, backup, service, config, source) for backup, service in _live()]
+    done = [back_up(ctx, backup, service, config, source) for backup, service in live_servers()]
     ctx.log(f"{sum(done)} of {len(done)} server(s) backed up")
 
 
@@ -145,7 +145,7 @@ def drill(
 def restore_drills(ctx: JobContext) -> None:
     """The weekly `restic check` of each organisation's repository and each server's drill."""
     config, source = _settings()
-    live = _live()
+    live = live_servers()
     for organisation_id in dict.fromkeys(service.organisation_id for _, service in live):
         checked = ResticRepository(config, organisation_id).check(read_data_subset="1/10")
         outcome = "passed" if checked.ok else "FAILED"
@@ -160,7 +160,7 @@ def overdue(now: Any = None) -> list[tuple[VmBackup, Service]]:
     limit = (now or utcnow()) - OVERDUE
     return [
         (backup, service)
-        for backup, service in _live()
+        for backup, service in live_servers()
         if (backup.last_backup_at or service.decided_at or service.requested_at) < limit
     ]
 

@@ -117,7 +117,7 @@ class VmKind(Kind):
         }
 
     def init_app(self, app: Flask) -> None:
-        from infrawg.provisioning.kinds.vm import backups  # noqa: F401  (scheduled jobs)
+        from infrawg.provisioning.kinds.vm import backups, views  # noqa: F401  (jobs, routes)
 
 
 VM = VmKind()
