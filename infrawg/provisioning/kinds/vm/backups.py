@@ -113,8 +113,12 @@ def back_up(
 @job(BACKUP_JOB, max_attempts=3, every=timedelta(days=1))
 def backup_servers(ctx: JobContext) -> None:
     """Every live server's daily backup; one server's failure does not stop the others."""
+    live = live_servers()
+    if not live:  # a site without servers needs no VM_BACKUP setting
+        ctx.log("no live server to back up")
+        return
     config, source = _settings()
-    done = [back_up(ctx, backup, service, config, source) for backup, service in live_servers()]
+    done = [back_up(ctx, backup, service, config, source) for backup, service in live]
     ctx.log(f"{sum(done)} of {len(done)} server(s) backed up")
 
 
@@ -144,8 +148,11 @@ def drill(
 @job(DRILL_JOB, max_attempts=3, every=timedelta(weeks=1))
 def restore_drills(ctx: JobContext) -> None:
     """The weekly `restic check` of each organisation's repository and each server's drill."""
-    config, source = _settings()
     live = live_servers()
+    if not live:
+        ctx.log("no live server to drill")
+        return
+    config, source = _settings()
     for organisation_id in dict.fromkeys(service.organisation_id for _, service in live):
         checked = ResticRepository(config, organisation_id).check(read_data_subset="1/10")
         outcome = "passed" if checked.ok else "FAILED"
