@@ -18,6 +18,7 @@ from infrawg.provisioning import service as services
 from infrawg.provisioning.kinds.vm import backups
 from infrawg.provisioning.kinds.vm.models import VmBackup, backup_of
 from infrawg.provisioning.models import Service, ServiceState
+from infrawg.status import service as notices
 from infrawg.status.models import ImpactNotice, NoticeKind, NoticeService
 from infrawg.timeutil import utcnow
 from tests.conftest import html, outbox_to
@@ -179,3 +180,9 @@ def test_r13_no_backup_for_two_days_is_an_incident(
         db.session.scalar(select(VmBackup.incident_id).where(VmBackup.service_id == fresh.id))
         is None
     )
+    # Once staff give the all-clear, a server still without a backup is a new incident.
+    notices.give_all_clear(chair, notice, "Backups are running again.")
+    db.session.commit()
+    _run(backups.OVERDUE_JOB)
+    assert len(db.session.scalars(select(ImpactNotice)).all()) == 2
+    assert backup_of(stale).incident_id != notice.id

@@ -163,3 +163,29 @@ def test_r13_r9_capacity_applies_and_a_suspended_server_is_powered_off(
     run_due_jobs()
     db.session.refresh(first)
     assert first.state == ServiceState.ACTIVE and _active(vm_settings["uri"], "app1")
+
+
+def test_the_site_runs_without_libvirt_python(monkeypatch) -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import EntryPoint
+
+    from infrawg.errors import NotFound
+    from infrawg.provisioning import registry
+
+    # The kind and its jobs import without libvirt (libvirt-python is the optional `vm` extra).
+    code = (
+        "import sys; sys.modules['libvirt'] = None\n"
+        "import infrawg.audit\n"
+        "import infrawg.provisioning.kinds.vm.kind, infrawg.provisioning.kinds.vm.backups\n"
+        "from infrawg.provisioning.registry import available_providers\n"
+        "print(sorted(available_providers()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "libvirt" not in out.stdout
+    # A provider whose library is missing is left out of the list, and named when asked for.
+    point = EntryPoint("ghost", "no_such_library_here:Provider", registry.GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [point])
+    assert "ghost" not in registry.available_providers()
+    with pytest.raises(NotFound, match="needs 'no_such_library_here'"):
+        registry.get_provider_class("ghost")
