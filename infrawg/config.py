@@ -58,6 +58,11 @@ DEFAULTS: dict[str, Any] = {
     "PROVIDERS": None,
     "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",  # apex NS of new hosted zones
     "DNS_PARENT_SERVERS": None,  # host[:port],... to ask instead of the parent's own servers
+    # VMs (R13), each a JSON object (or unset: the defaults of kinds/vm/catalogue.py).
+    "VM_SIZES": None,  # {"small": {"label", "vcpus", "memory_mib", "disk_gib"}, ...}
+    "VM_IMAGES": None,  # {"debian-12": {"label": "Debian 12 (bookworm)", "image": "<volume>"}}
+    "VM_DOMAIN": "",  # the DNS domain of the VMs' FQDNs; empty: the hostname alone
+    "VM_BACKUP": None,  # {"repository": ".../{organisation}", "password": "file:...", ...}
     "REDIS_URL": None,  # set: jobs run on RQ workers over Redis
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)

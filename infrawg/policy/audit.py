@@ -14,13 +14,15 @@ from typing import Any, cast
 
 from sqlalchemy import and_, false, or_, select
 
+# The package itself, read at call time: policy imports the jobs, whose runner records
+# audit events, which import this module while policy is still loading.
+from infrawg import policy as access
 from infrawg.actions import Action
 from infrawg.archives.models import MailingList, Thread, Visibility
 from infrawg.extensions import db
 from infrawg.jobs.models import Job
 from infrawg.jobs.service import subject_of
 from infrawg.membership.models import Person
-from infrawg.policy import Permission, can
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 
 
@@ -269,9 +271,9 @@ def audit_visible_to(person: Person | None, event_model: Any) -> Any:
     """The SQL condition on the audit event model (passed in by ``infrawg.audit``, which
     imports this module) for what ``person`` may read (None: all)."""
 
-    if can(person, Permission.AUDIT_READ_ALL):
+    if access.can(person, access.Permission.AUDIT_READ_ALL):
         return None
-    if person is None or not can(person, Permission.AUDIT_READ):
+    if person is None or not access.can(person, access.Permission.AUDIT_READ):
         return false()
     concerned = or_(event_model.actor_id == person.id, event_model.person_id == person.id)
     my_organisations = select(TenantMember.organisation_id).where(

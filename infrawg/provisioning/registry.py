@@ -57,10 +57,15 @@ def unregister_provider(name: str) -> None:
 
 
 def available_providers() -> dict[str, type[Provider[Any]]]:
-    """Every registered provider class by entry-point name, in name order."""
+    """Every registered provider class by entry-point name, in name order. A provider whose
+    optional library is not installed (libvirt's, without the `vm` extra) is left out."""
     found: dict[str, type[Provider[Any]]] = {}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        found[ep.name] = _check(ep.name, ep.load())
+        try:
+            loaded = ep.load()
+        except ModuleNotFoundError:
+            continue
+        found[ep.name] = _check(ep.name, loaded)
     found.update(_REGISTERED)
     return dict(sorted(found.items()))
 
@@ -73,7 +78,13 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     if not matches:
         known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
         raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
-    return _check(name, matches[0].load())
+    try:
+        loaded = matches[0].load()
+    except ModuleNotFoundError as exc:
+        raise NotFound(
+            f"The provider {name!r} needs {exc.name!r}, which is not installed."
+        ) from exc
+    return _check(name, loaded)
 
 
 def _check(name: str, cls: Any) -> type[Provider[Any]]:

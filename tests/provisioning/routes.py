@@ -124,6 +124,7 @@ ROWS = [
         _service("/tls/check"),
         post_profile({"tenant_member"}, 409) | {"member": 404},
     ),
+    Row("provisioning.server_backups", "GET", "/services/backups", DECIDERS),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

@@ -72,7 +72,51 @@ class TestReadmeExample(DnsProviderContract):
         return theirs.harness.__wrapped__(theirs(), tmp_path / "zones")
 
 
-CONTRACTED = {"rfc2136": TestRfc2136, "zonefile": TestZonefile}
+class TestLibvirt:
+    """The VM provider's share of the contract (the DNS contract's rules are about zones): on
+    libvirt's test driver, apply then replan is empty and verify passes, the same plan twice
+    is refused, a reviewed destroy plan removes the domain. tests/vm/ has the rest."""
+
+    @pytest.fixture
+    def provider(self, tmp_path: Path):
+        pytest.importorskip("libvirt")
+        from tests.vm.conftest import NODE_XML
+
+        node = tmp_path / "node.xml"
+        node.write_text(NODE_XML)
+        from infrawg.provisioning.providers.libvirt import LibvirtConfig, LibvirtProvider
+
+        return LibvirtProvider(
+            LibvirtConfig(
+                uri=f"test://{node}",
+                disk_directory=tmp_path / "disks",
+                seed_directory=tmp_path / "seeds",
+            )
+        )
+
+    def test_apply_replan_verify_destroy(self, provider, tmp_path: Path) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        from infrawg.provisioning.base import StalePlan
+        from infrawg.provisioning.providers.libvirt import VmSpec
+
+        key = ed25519.Ed25519PrivateKey.generate().public_key()
+        line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        spec = VmSpec("contract1", 1, 512, 5, "debian-12", (line.decode(),), "T", 1, 1)
+        plan = provider.plan_for(spec)
+        assert not plan.empty
+        assert provider.apply(plan).applied
+        assert provider.plan_for(spec).empty
+        assert all(c.ok for c in provider.verify(spec))
+        with pytest.raises(StalePlan):
+            provider.apply(plan)
+        destroy = provider.plan_destroy(spec, provider.read(spec.ref))
+        assert provider.apply(destroy).applied
+        assert provider.read(spec.ref).state is None
+
+
+CONTRACTED = {"libvirt": TestLibvirt, "rfc2136": TestRfc2136, "zonefile": TestZonefile}
 # Providers the DNS contract does not describe, each with where its own tests are. `acme`
 # (kind tls) holds no zone: no records to plan, no TXT values of its own; its engine is tested
 # against a real pebble and BIND in tests/acme/, the kind's walk in tests/acme/test_tls_kind.py.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from infrawg.provisioning.providers.libvirt import LibvirtConfig, LibvirtProvider, VmSpec
+from infrawg.provisioning.registry import register_provider, unregister_provider
+from tests.conftest import make_organisation
 
 # A hypervisor with nothing defined: what the test driver loads for `test:///<this file>`.
 NODE_XML = """<node>
@@ -70,3 +73,41 @@ def vm_spec(tenant_keys: tuple[str, str]) -> VmSpec:
         service_id=42,
         domain="vms.infrawg.test",
     )
+
+
+# -- the VM kind in the app (tests/vm/test_vm_*.py) ----------------------------------------
+
+
+@pytest.fixture
+def libvirt_registered() -> Iterator[None]:
+    # The installed metadata of a checkout may predate the `libvirt` entry point.
+    register_provider(LibvirtProvider)
+    yield
+    unregister_provider("libvirt")
+
+
+@pytest.fixture
+def vm_settings(tmp_path: Path, node_file: Path) -> dict[str, str]:
+    return {
+        "uri": f"test://{node_file}",
+        "disk_directory": str(tmp_path / "disks"),
+        "seed_directory": str(tmp_path / "seeds"),
+    }
+
+
+@pytest.fixture
+def organisation(tenant_member):
+    return make_organisation("Docs WG", tenant_member)
+
+
+@pytest.fixture
+def vm_type(app, chair):
+    from infrawg.extensions import db
+    from infrawg.provisioning.models import ServiceType
+
+    service_type = ServiceType(
+        name="Servers", kind="vm", provider="libvirt", capacity=2, created_by_id=chair.id
+    )
+    db.session.add(service_type)
+    db.session.commit()
+    return service_type

@@ -36,6 +36,7 @@ GROUP = "infrawg.kinds"
 BUILT_IN = {
     "dns": "infrawg.provisioning.kinds.dns.kind:DNS",
     "tls": "infrawg.provisioning.kinds.tls.kind:TLS",
+    "vm": "infrawg.provisioning.kinds.vm.kind:VM",
 }
 
 __all__ = ["BUILT_IN", "GROUP", "Kind", "available", "get", "register", "unregister"]

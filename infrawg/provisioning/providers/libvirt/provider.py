@@ -146,6 +146,8 @@ class LibvirtProvider(Provider[VmSpec]):
     def execute(self, plan: Plan[VmSpec]) -> list[str]:
         # Converges on the plan's spec from whatever is there now, so running it twice (or
         # after a crash half-way) does no harm.
+        if plan.destroy:  # a reviewed destroy plan (the site's decommission)
+            return self._remove(plan.ref)
         spec = plan.spec
         log: list[str] = []
         with self.connection(write=True) as conn:
@@ -239,9 +241,9 @@ class LibvirtProvider(Provider[VmSpec]):
         checks.append(Check("seed gives root the tenant's keys", keys_ok, str(user_data)))
         return checks
 
-    def destroy(self, ref: str) -> ApplyResult:
-        """Decommission: power off, undefine, delete the disk volume (when a pool is managed)
-        and the seed. A final backup, if wanted, is the caller's step before this one."""
+    def _remove(self, ref: str) -> list[str]:
+        """What a destroy (or a reviewed destroy plan) does: stop, undefine, delete the disk
+        volume and the seed."""
         log: list[str] = []
         with self.connection(write=True) as conn:
             dom = self._find(conn, ref)
@@ -261,6 +263,12 @@ class LibvirtProvider(Provider[VmSpec]):
             (seed / name).unlink(missing_ok=True)
         if seed.is_dir():
             seed.rmdir()
+        return log
+
+    def destroy(self, ref: str) -> ApplyResult:
+        """Decommission: power off, undefine, delete the disk volume (when a pool is managed)
+        and the seed. A final backup, if wanted, is the caller's step before this one."""
+        log = self._remove(ref)
         return ApplyResult(
             ref=ref,
             applied=bool(log),
