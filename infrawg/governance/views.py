@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
+import infrawg.provisioning.service as provisioning
 import infrawg.tenants.applications as applications
 import infrawg.tenants.service as tenants
 from infrawg import audit, policy
@@ -210,6 +211,7 @@ def _chair_queue_page(status: int = 200, **forms):
         page=paginate(service.open_staff_requests()),
         applications=list(db.session.scalars(applications.applications_waiting_for("chair"))),
         others=applications.applications_waiting_for_others("chair"),
+        service_requests=provisioning.waiting_decisions(),
         staff=roles.current_grants(Role.STAFF),
         to_review=service.staff_grants_to_review(current_user),
         form=DecisionForm(),

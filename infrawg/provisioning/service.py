@@ -382,6 +382,18 @@ def services_for(person: Person, state: str | None = None) -> Select:
     return stmt
 
 
+def waiting_decisions() -> list[Service]:
+    """R9: the service requests waiting for the chair's decision, oldest first (the chair's
+    queue lists them; the decision itself is taken on the service's page)."""
+    return list(
+        db.session.scalars(
+            _with_related(select(Service))
+            .where(Service.state == ServiceState.REQUESTED)
+            .order_by(Service.requested_at, Service.id)
+        )
+    )
+
+
 def count_waiting_decisions() -> int:
     return (
         db.session.scalar(select(func.count()).where(Service.state == ServiceState.REQUESTED)) or 0
