@@ -394,6 +394,33 @@ def add_nav_link(app: Flask, *links: ui.NavLink) -> None:
     ui.add_nav_links(app, links)
 
 
+# A dashboard section: the template an area shows on each person's dashboard, and the
+# context it needs for that person (None: nothing to show them).
+DashboardSection = tuple[str, Callable[[Any], Mapping[str, Any] | None]]
+_DASHBOARD_SECTIONS = "infrawg_dashboard_sections"
+
+
+def add_dashboard_section(
+    app: Flask, template: str, context: Callable[[Any], Mapping[str, Any] | None]
+) -> None:
+    """Register, for ``app``, a section of the dashboard after what waits for the person
+    (their organisation's services): ``context(person)`` gives the template's variables,
+    or None when the section has nothing for them. Each area adds its own in ``init_app``."""
+    sections = app.extensions.setdefault(_DASHBOARD_SECTIONS, [])
+    if (template, context) not in sections:
+        sections.append((template, context))
+
+
+def dashboard_sections(person: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """The dashboard's sections for ``person``, each with its context, in registration order."""
+    shown = []
+    for template, context in current_app.extensions.get(_DASHBOARD_SECTIONS, ()):
+        values = context(person)
+        if values is not None:
+            shown.append((template, values))
+    return shown
+
+
 def permitted(permission: policy.Permission) -> ui.Visible:
     """A nav link's ``visible``: shown to whom ``policy.can`` allows ``permission``."""
     return lambda person: policy.can(person, permission)

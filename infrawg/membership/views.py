@@ -24,6 +24,7 @@ from infrawg.membership.models import Person
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
     NavCount,
+    dashboard_sections,
     form_or_refused,
     paginate,
     redirect_after_post,
@@ -133,13 +134,20 @@ def confirm(token: str):
 @bp.get("/dashboard")
 @signed_in
 def dashboard():
-    return render("membership/dashboard.html", person=current_user)
+    return render(
+        "membership/dashboard.html", person=current_user, sections=dashboard_sections(current_user)
+    )
 
 
 @bp.get("/account/status")
 @signed_in
 def status():
-    return render("membership/dashboard.html", "membership/_status.html", person=current_user)
+    return render(
+        "membership/dashboard.html",
+        "membership/_status.html",
+        person=current_user,
+        sections=dashboard_sections(current_user),
+    )
 
 
 @bp.post("/account/resend-confirmation")

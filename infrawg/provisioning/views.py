@@ -43,6 +43,17 @@ def nav_counts(person) -> dict[str, int]:
     return counts
 
 
+def dashboard_services(person) -> dict[str, Any] | None:
+    """The dashboard's section of the person's organisations' services (tenant members)."""
+    organisations = service.organisations_of(person)
+    if not organisations or not can(person, Permission.SERVICE_VIEW):
+        return None
+    return {
+        "my_services": service.services_of_organisations_of(person),
+        "my_organisations": organisations,
+    }
+
+
 # -- services ------------------------------------------------------------------------------------
 
 
