@@ -118,7 +118,11 @@ def join_check_email():
 @bp.route("/join/confirm/<token>", methods=["GET", "POST"])
 @public
 def confirm(token: str):
-    person = service.person_for_confirmation(token)
+    try:
+        person = service.person_for_confirmation(token)
+    except service.AlreadyConfirmed as used:
+        # A second click on the mailed link is not a conflict: say so and offer sign-in.
+        return render("membership/already_confirmed.html", message=used.message)
     form = ConfirmForm()
     if not form.is_submitted():
         return render("membership/confirm.html", person=person, form=form)
