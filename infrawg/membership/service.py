@@ -212,6 +212,15 @@ def decide_application(actor: Person, person: Person, approve: bool, reason: str
     send_mail(person.email, "Your application", "declined", person=person, reason=reason)
 
 
+def check_can_leave(person: Person) -> None:
+    """Whether ``person`` may leave the group now, asked before the confirmation step: the
+    other areas' refusals (R4: ``HandoverNeeded`` for the last tenant member) are raised,
+    and nothing changes."""
+    if person.status != MembershipStatus.MEMBER:
+        raise Conflict("Only a member can leave the group.")
+    signals.send(signals.member_leaving, person=person)
+
+
 def leave(person: Person, reason: str | None = None) -> None:
     """A member leaves the group; the account and its history stay for the audit trail."""
     # Leaving twice at once (two tabs) leaves once: the second waits, then sees LEFT.

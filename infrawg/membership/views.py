@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app, flash, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import DomainError, Invalid
-from infrawg.extensions import limiter
+from infrawg.errors import DomainError, HandoverNeeded, Invalid
+from infrawg.extensions import db, limiter
 from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, bp, jobs, people, service
 from infrawg.membership import drift as list_drift
@@ -24,7 +24,10 @@ from infrawg.membership.models import Person
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
     NavCount,
+    attach_error,
+    confirm_first,
     dashboard_sections,
+    error_status,
     form_or_refused,
     paginate,
     redirect_after_post,
@@ -221,14 +224,36 @@ def change_password():
 @signed_in
 def leave():
     form = LeaveForm()
+
+    def refused_leaving(status: int, error: DomainError | None):
+        # R4: the last tenant member is offered the hand-over form of each organisation.
+        if isinstance(error, HandoverNeeded):
+            return _account_page(status, leave_form=form, handover=error)
+        return form_or_refused(lambda status: _account_page(status, leave_form=form))(status, error)
+
+    if form.validate_on_submit():
+        # Leaving ends the list subscription, the roles and the tenancies: check that it is
+        # allowed, then ask once more before doing it.
+        try:
+            service.check_can_leave(current_user)
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error, "reason")
+            return refused_leaving(error_status(error), error)
+        db.session.rollback()  # only a check: release what it locked while the person reads
+        asking = confirm_first(
+            lambda: render("membership/leave_confirm.html", form=form, person=current_user)
+        )
+        if asking is not None:
+            return asking
     return submit(
         form,
-        # R4's refusal (the last tenant member of an organisation) is the error page.
         lambda: service.leave(current_user, form.reason.data or None),
         done=lambda _: redirect_after_post(
             url_for("membership.dashboard"), "You left the group. You can rejoin at any time."
         ),
-        again=form_or_refused(lambda status: _account_page(status, leave_form=form)),
+        again=refused_leaving,
+        field="reason",
     )
 
 

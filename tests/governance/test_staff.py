@@ -177,7 +177,7 @@ def test_r3_chair_revokes_staff_after_confirming(app, client, people, chair, sta
 
 def test_r3_leaving_the_group_ends_staff_status(client, people, staff):
     people.sign_in(client, staff)
-    response = client.post("/account/leave", data={"reason": ""})
+    response = client.post("/account/leave", data={"reason": "", "confirmed": "1"})
     assert response.status_code == 303
     assert staff_grants(staff) == []
 
