@@ -189,6 +189,14 @@ def withdraw_staff_request(request_id: int):
 @signed_in
 def step_down():
     form = StepDownForm()
+    if form.validate_on_submit():
+        # Asked once more before the act, but only of someone who is staff (else the refusal).
+        service.check_can_step_down(current_user)
+        asking = confirm_first(
+            lambda: render("governance/step_down_confirm.html", form=form, person=current_user)
+        )
+        if asking is not None:
+            return asking
     return submit(
         form,
         lambda: service.step_down(current_user, form.reason.data),

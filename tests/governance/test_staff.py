@@ -145,11 +145,18 @@ def test_r3_a_request_is_not_granted_once_its_member_left(app, client, people, m
     assert staff_grants(member) == []
 
 
-def test_r3_staff_steps_down_to_member_from_the_roles_page(client, people, staff):
+def test_r3_staff_steps_down_to_member_from_the_roles_page_after_confirming(client, people, staff):
     people.sign_in(client, staff)
     page = html(client.get("/account/roles"))
     assert "staff" in page.select_one(".current-roles").text
-    response = client.post("/account/roles/step-down", data={"reason": "Less time"})
+    asked = html(client.post("/account/roles/step-down", data={"reason": "Less time"}))
+    form = asked.select_one("#step-down-confirm form")
+    assert form.select_one("input[name=confirmed]")["value"] == "1"
+    assert form.select_one("input[name=reason]")["value"] == "Less time"
+    assert staff_grants(staff) != []
+    response = client.post(
+        "/account/roles/step-down", data={"reason": "Less time", "confirmed": "1"}
+    )
     assert response.status_code == 303
     assert staff_grants(staff) == []
     page = html(client.get("/account/roles"))
