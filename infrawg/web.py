@@ -559,4 +559,5 @@ def init_app(app: Flask) -> None:
         configure_engine(db.engine)
     app.jinja_env.globals["site_name"] = "Infra-WG"
     app.jinja_env.filters["tone"] = ui.tone_of
+    app.jinja_env.filters["plural"] = ui.plural
     app.jinja_env.globals["config_mail_backend"] = lambda: current_app.config["MAIL_BACKEND"]
