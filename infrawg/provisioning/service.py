@@ -403,6 +403,27 @@ def services_of_organisations_of(person: Person) -> list[Service]:
     )
 
 
+def services_of_organisation(person: Person, organisation: TenantOrganisation) -> list[Service]:
+    """The organisation's services (not decommissioned) by name, for its page; none unless
+    `person` may see them (its tenant members, staff and the chair)."""
+    if not (
+        policy.can(person, Permission.SERVICE_READ_ALL)
+        or policy.can(person, Permission.SERVICE_MANAGE, organisation)
+    ):
+        return []
+    return list(
+        db.session.scalars(
+            select(Service)
+            .options(selectinload(Service.service_type))
+            .where(
+                Service.organisation_id == organisation.id,
+                Service.state != ServiceState.DECOMMISSIONED,
+            )
+            .order_by(Service.name, Service.id)
+        )
+    )
+
+
 def waiting_decisions() -> list[Service]:
     """R9: the service requests waiting for the chair's decision, oldest first (the chair's
     queue lists them; the decision itself is taken on the service's page)."""
