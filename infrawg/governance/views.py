@@ -52,6 +52,14 @@ def nav_counts(person) -> dict[str, NavCount]:
     return counts
 
 
+def dashboard_reviews(person) -> dict[str, Any] | None:
+    """R3: for the chair's dashboard, the staff of a previous chair still to review."""
+    if not can(person, Permission.STAFF_DECIDE):
+        return None
+    grants = service.staff_grants_to_review(person)
+    return {"reviews": grants} if grants else None
+
+
 def _audit_filters() -> tuple[str | None, str, Select | None]:
     """The trail's filters from the query string, and the events they select for the
     current user (None: the person filter names nobody they may find)."""

@@ -258,6 +258,22 @@ def test_r3_r6_staff_of_a_previous_chair_stay_and_wait_for_the_new_chairs_review
     assert (kept.actor_id, kept.subject_id) == (member.id, engineer.id)
 
 
+def test_r3_the_new_chairs_dashboard_leads_with_the_staff_to_review(
+    app, client, people, chair, board, member
+):
+    engineer = people.make("Eve Engineer")
+    people.sign_in(client, chair)
+    client.post("/chair/staff", data={"email": engineer.email, "reason": "Runs our DNS"})
+    assert html(client.get("/dashboard")).select_one("#waiting-reviews") is None
+
+    appoint_new_chair(app, people, board, member)
+    new_chair = people.sign_in(app.test_client(), member)
+    page = html(new_chair.get("/dashboard"))
+    item = page.select_one("#waiting #waiting-reviews")
+    assert item.text.strip() == "1 staff member of a previous chair to keep or revoke."
+    assert item.select_one("a")["href"] == "/chair#staff-review-heading"
+
+
 def test_r3_r6_a_later_chair_reviews_again_what_an_earlier_chair_kept(
     app, people, chair, board, member
 ):
