@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import DomainError, HandoverNeeded, Invalid
+from infrawg.errors import DomainError, HandoverNeeded, Invalid, NotAllowed
 from infrawg.extensions import db, limiter
 from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, bp, jobs, people, service
@@ -236,6 +236,8 @@ def leave():
         # allowed, then ask once more before doing it.
         try:
             service.check_can_leave(current_user)
+        except NotAllowed:
+            raise  # to the audited handler
         except DomainError as error:
             db.session.rollback()
             attach_error(form, error, "reason")
