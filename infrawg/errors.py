@@ -53,3 +53,13 @@ class TooManyAttempts(DomainError):
     """Attempts beyond a rate limit (second-factor codes): wait, then try again."""
 
     status = 429
+
+
+class HandoverNeeded(Conflict):
+    """R4: the person is the last tenant member of these organisations and must hand each
+    over before leaving; ``organisations`` holds (name, slug) pairs, so the page refusing
+    the act can offer the hand-over form of each."""
+
+    def __init__(self, message: str, organisations: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.organisations = organisations

@@ -67,6 +67,11 @@ TONES: dict[str, dict[str, Tone]] = {
 }
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 goal", "2 goals", "0 goals" ("1 reply", "3 replies" with ``nouns`` given)."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
 def tone_of(state: Any) -> Tone:
     """The tone of an enum member (any LabelledEnum state); neutral for anything else."""
     if isinstance(state, Enum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy.exc
@@ -394,6 +395,46 @@ def add_nav_link(app: Flask, *links: ui.NavLink) -> None:
     ui.add_nav_links(app, links)
 
 
+_DASHBOARD_SECTIONS = "infrawg_dashboard_sections"
+
+
+@dataclass(frozen=True)
+class DashboardSection:
+    """A part of each person's dashboard an area shows: its template, the template's
+    ``section`` for the person, and whether it is an item of "Waiting for you"."""
+
+    template: str
+    section: Mapping[str, Any]
+    waiting: bool = False
+
+
+def add_dashboard_section(
+    app: Flask,
+    template: str,
+    context: Callable[[Any], Mapping[str, Any] | None],
+    *,
+    waiting: bool = False,
+) -> None:
+    """Register, for ``app``, a part of the dashboard: ``context(person)`` gives the
+    template's ``section``, or None when it has nothing for them. With ``waiting`` the
+    template is a ``<li>`` of "Waiting for you" (work with no nav count, such as reviews);
+    otherwise a section after it (their organisation's services). Each area adds its own
+    in ``init_app``."""
+    sections = app.extensions.setdefault(_DASHBOARD_SECTIONS, [])
+    if (template, context, waiting) not in sections:
+        sections.append((template, context, waiting))
+
+
+def dashboard_sections(person: Any) -> list[DashboardSection]:
+    """The dashboard's parts for ``person``, in registration order."""
+    shown = []
+    for template, context, waiting in current_app.extensions.get(_DASHBOARD_SECTIONS, ()):
+        values = context(person)
+        if values is not None:
+            shown.append(DashboardSection(template, values, waiting))
+    return shown
+
+
 def permitted(permission: policy.Permission) -> ui.Visible:
     """A nav link's ``visible``: shown to whom ``policy.can`` allows ``permission``."""
     return lambda person: policy.can(person, permission)
@@ -532,4 +573,5 @@ def init_app(app: Flask) -> None:
         configure_engine(db.engine)
     app.jinja_env.globals["site_name"] = "Infra-WG"
     app.jinja_env.filters["tone"] = ui.tone_of
+    app.jinja_env.filters["plural"] = ui.plural
     app.jinja_env.globals["config_mail_backend"] = lambda: current_app.config["MAIL_BACKEND"]

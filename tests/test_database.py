@@ -199,7 +199,9 @@ def test_unreachable_database_answers_503_with_retry_after_for_everyone(tmp_path
             assert_unavailable_page(
                 signed_in.get("/dashboard", headers={"HX-Request": "true"}), fragment=True
             )
-            assert_unavailable_page(signed_in.post("/account/leave", {"reason": "x"}))
+            assert_unavailable_page(
+                signed_in.post("/account/leave", {"reason": "x", "confirmed": "1"})
+            )
         if url == site.url:
             # PostgreSQL is back: the same site serves the same visitor again.
             assert visitor.get("/dashboard").status_code == 200

@@ -60,6 +60,21 @@ def test_unknown_page_gets_a_human_404(client):
     assert html(response).select_one("h1").text == "Not found"
 
 
+def test_an_error_page_offers_a_way_onward(client, people, member):
+    page = html(client.get("/no-such-page"))
+    onward = {a.text: a["href"] for a in page.select("#error-onward a")}
+    assert onward["Sign in"] == "/signin?next=/no-such-page"
+    assert onward["Go to the home page"] == "/"
+
+    people.sign_in(client, member)
+    response = client.get("/audit/nowhere", headers={"Referer": "http://localhost/dashboard"})
+    onward = {a.text: a["href"] for a in html(response).select("#error-onward a")}
+    assert onward == {
+        "Back to the previous page": "http://localhost/dashboard",
+        "Go to your dashboard": "/dashboard",
+    }
+
+
 def test_home_explains_the_group_and_how_to_join(client):
     page = html(client.get("/"))
     assert page.select_one("a.button[href='/join']")

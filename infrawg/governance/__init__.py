@@ -18,6 +18,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     web.add_nav_counter(app, views.nav_counts)
     web.add_nav_link(app, *nav_links())
+    web.add_dashboard_section(
+        app, "governance/_waiting_reviews.html", views.dashboard_reviews, waiting=True
+    )
     cli.add_command(app, bootstrap_command)
     service.init_signals(app)
 

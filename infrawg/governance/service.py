@@ -342,11 +342,17 @@ def keep_staff(actor: Person, grant: RoleGrant, reason: str = "") -> Person:
     return person
 
 
-def step_down(person: Person, reason: str | None = None) -> None:
-    """R3: a staff member steps down to member at any time."""
+def check_can_step_down(person: Person) -> RoleGrant:
+    """R3: the person's staff grant, or a Conflict when they are not staff."""
     grant = _current_grant(person, Role.STAFF)
     if grant is None:
         raise Conflict("You are not staff, so there is nothing to step down from.")
+    return grant
+
+
+def step_down(person: Person, reason: str | None = None) -> None:
+    """R3: a staff member steps down to member at any time."""
+    grant = check_can_step_down(person)
     reason = clean(reason, field="reason") or "Stepped down"
     _end(grant, person, reason)
     audit.record(person, Action.STAFF_STEPPED_DOWN, person, reason)

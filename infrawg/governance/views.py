@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
+import infrawg.provisioning.service as provisioning
 import infrawg.tenants.applications as applications
 import infrawg.tenants.service as tenants
 from infrawg import audit, policy
@@ -49,6 +50,14 @@ def nav_counts(person) -> dict[str, NavCount]:
     if can(person, Permission.APPLICATION_DECIDE_BOARD):
         counts["board_queue"] = applications.applications_waiting_count("board")
     return counts
+
+
+def dashboard_reviews(person) -> dict[str, Any] | None:
+    """R3: for the chair's dashboard, the staff of a previous chair still to review."""
+    if not can(person, Permission.STAFF_DECIDE):
+        return None
+    grants = service.staff_grants_to_review(person)
+    return {"reviews": grants} if grants else None
 
 
 def _audit_filters() -> tuple[str | None, str, Select | None]:
@@ -188,6 +197,14 @@ def withdraw_staff_request(request_id: int):
 @signed_in
 def step_down():
     form = StepDownForm()
+    if form.validate_on_submit():
+        # Asked once more before the act, but only of someone who is staff (else the refusal).
+        service.check_can_step_down(current_user)
+        asking = confirm_first(
+            lambda: render("governance/step_down_confirm.html", form=form, person=current_user)
+        )
+        if asking is not None:
+            return asking
     return submit(
         form,
         lambda: service.step_down(current_user, form.reason.data),
@@ -210,6 +227,7 @@ def _chair_queue_page(status: int = 200, **forms):
         page=paginate(service.open_staff_requests()),
         applications=list(db.session.scalars(applications.applications_waiting_for("chair"))),
         others=applications.applications_waiting_for_others("chair"),
+        service_requests=provisioning.waiting_decisions(),
         staff=roles.current_grants(Role.STAFF),
         to_review=service.staff_grants_to_review(current_user),
         form=DecisionForm(),

@@ -115,16 +115,24 @@ def resend_confirmation(person: Person) -> None:
     send_confirmation(person)
 
 
+class AlreadyConfirmed(Conflict):
+    """The confirmation link was used before: nothing is wrong, the person signs in."""
+
+    def __init__(self, person: Person) -> None:
+        super().__init__(
+            f"This link was already used: your email is confirmed. Your status: "
+            f"{person.status.label}."
+        )
+        self.person = person
+
+
 def person_for_confirmation(token: str) -> Person:
     payload = read_token(CONFIRM, token)
     person = db.session.get(Person, payload.get("person"))
     if person is None or person.email != payload.get("email"):
         raise Invalid("This link is not valid. Check that you copied all of it.")
     if person.status != MembershipStatus.AWAITING_CONFIRMATION:
-        raise Conflict(
-            f"This link was already used: your email is confirmed. Your status: "
-            f"{person.status.label}."
-        )
+        raise AlreadyConfirmed(person)
     return person
 
 
@@ -202,6 +210,15 @@ def decide_application(actor: Person, person: Person, approve: bool, reason: str
     set_status(person, MembershipStatus.DECLINED, reason)
     audit.record(actor, Action.MEMBERSHIP_DECLINED, person, reason)
     send_mail(person.email, "Your application", "declined", person=person, reason=reason)
+
+
+def check_can_leave(person: Person) -> None:
+    """Whether ``person`` may leave the group now, asked before the confirmation step: the
+    other areas' refusals (R4: ``HandoverNeeded`` for the last tenant member) are raised,
+    and nothing changes."""
+    if person.status != MembershipStatus.MEMBER:
+        raise Conflict("Only a member can leave the group.")
+    signals.send(signals.member_leaving, person=person)
 
 
 def leave(person: Person, reason: str | None = None) -> None:

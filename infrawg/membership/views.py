@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app, flash, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import DomainError, Invalid
-from infrawg.extensions import limiter
+from infrawg.errors import DomainError, HandoverNeeded, Invalid, NotAllowed
+from infrawg.extensions import db, limiter
 from infrawg.forms import ConfirmForm
 from infrawg.membership import accounts, bp, jobs, people, service
 from infrawg.membership import drift as list_drift
@@ -24,6 +24,10 @@ from infrawg.membership.models import Person
 from infrawg.policy import Permission, can, public, requires, route_subject, signed_in
 from infrawg.web import (
     NavCount,
+    attach_error,
+    confirm_first,
+    dashboard_sections,
+    error_status,
     form_or_refused,
     paginate,
     redirect_after_post,
@@ -117,7 +121,11 @@ def join_check_email():
 @bp.route("/join/confirm/<token>", methods=["GET", "POST"])
 @public
 def confirm(token: str):
-    person = service.person_for_confirmation(token)
+    try:
+        person = service.person_for_confirmation(token)
+    except service.AlreadyConfirmed as used:
+        # A second click on the mailed link is not a conflict: say so and offer sign-in.
+        return render("membership/already_confirmed.html", message=used.message)
     form = ConfirmForm()
     if not form.is_submitted():
         return render("membership/confirm.html", person=person, form=form)
@@ -133,13 +141,20 @@ def confirm(token: str):
 @bp.get("/dashboard")
 @signed_in
 def dashboard():
-    return render("membership/dashboard.html", person=current_user)
+    return render(
+        "membership/dashboard.html", person=current_user, sections=dashboard_sections(current_user)
+    )
 
 
 @bp.get("/account/status")
 @signed_in
 def status():
-    return render("membership/dashboard.html", "membership/_status.html", person=current_user)
+    return render(
+        "membership/dashboard.html",
+        "membership/_status.html",
+        person=current_user,
+        sections=dashboard_sections(current_user),
+    )
 
 
 @bp.post("/account/resend-confirmation")
@@ -209,14 +224,38 @@ def change_password():
 @signed_in
 def leave():
     form = LeaveForm()
+
+    def refused_leaving(status: int, error: DomainError | None):
+        # R4: the last tenant member is offered the hand-over form of each organisation.
+        if isinstance(error, HandoverNeeded):
+            return _account_page(status, leave_form=form, handover=error)
+        return form_or_refused(lambda status: _account_page(status, leave_form=form))(status, error)
+
+    if form.validate_on_submit():
+        # Leaving ends the list subscription, the roles and the tenancies: check that it is
+        # allowed, then ask once more before doing it.
+        try:
+            service.check_can_leave(current_user)
+        except NotAllowed:
+            raise  # to the audited handler
+        except DomainError as error:
+            db.session.rollback()
+            attach_error(form, error, "reason")
+            return refused_leaving(error_status(error), error)
+        db.session.rollback()  # only a check: release what it locked while the person reads
+        asking = confirm_first(
+            lambda: render("membership/leave_confirm.html", form=form, person=current_user)
+        )
+        if asking is not None:
+            return asking
     return submit(
         form,
-        # R4's refusal (the last tenant member of an organisation) is the error page.
         lambda: service.leave(current_user, form.reason.data or None),
         done=lambda _: redirect_after_post(
             url_for("membership.dashboard"), "You left the group. You can rejoin at any time."
         ),
-        again=form_or_refused(lambda status: _account_page(status, leave_form=form)),
+        again=refused_leaving,
+        field="reason",
     )
 
 

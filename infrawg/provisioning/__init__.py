@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         lambda item: (item.name, url_for("provisioning.service_page", service_id=item.id)),
     )
     web.add_nav_link(app, *nav_links())
+    web.add_dashboard_section(app, "provisioning/_my_services.html", views.dashboard_services)
     lifecycle.init_signals(app)
 
 

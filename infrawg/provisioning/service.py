@@ -382,6 +382,60 @@ def services_for(person: Person, state: str | None = None) -> Select:
     return stmt
 
 
+def services_of_organisations_of(person: Person) -> list[Service]:
+    """The services (not decommissioned) of the organisations `person` is a current tenant
+    member of, by organisation and name: their dashboard shows them with their state,
+    whatever else their role lets them see."""
+    mine = select(TenantMember.organisation_id).where(
+        TenantMember.person_id == person.id, TenantMember.ended_at.is_(None)
+    )
+    return list(
+        db.session.scalars(
+            select(Service)
+            .join(TenantOrganisation, TenantOrganisation.id == Service.organisation_id)
+            .options(selectinload(Service.organisation), selectinload(Service.service_type))
+            .where(
+                Service.organisation_id.in_(mine),
+                Service.state != ServiceState.DECOMMISSIONED,
+            )
+            .order_by(TenantOrganisation.name, Service.name, Service.id)
+        )
+    )
+
+
+def services_of_organisation(person: Person, organisation: TenantOrganisation) -> list[Service]:
+    """The organisation's services (not decommissioned) by name, for its page; none unless
+    `person` may see them (its tenant members, staff and the chair)."""
+    if not (
+        policy.can(person, Permission.SERVICE_READ_ALL)
+        or policy.can(person, Permission.SERVICE_MANAGE, organisation)
+    ):
+        return []
+    return list(
+        db.session.scalars(
+            select(Service)
+            .options(selectinload(Service.service_type))
+            .where(
+                Service.organisation_id == organisation.id,
+                Service.state != ServiceState.DECOMMISSIONED,
+            )
+            .order_by(Service.name, Service.id)
+        )
+    )
+
+
+def waiting_decisions() -> list[Service]:
+    """R9: the service requests waiting for the chair's decision, oldest first (the chair's
+    queue lists them; the decision itself is taken on the service's page)."""
+    return list(
+        db.session.scalars(
+            _with_related(select(Service))
+            .where(Service.state == ServiceState.REQUESTED)
+            .order_by(Service.requested_at, Service.id)
+        )
+    )
+
+
 def count_waiting_decisions() -> int:
     return (
         db.session.scalar(select(func.count()).where(Service.state == ServiceState.REQUESTED)) or 0

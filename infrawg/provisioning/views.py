@@ -43,6 +43,23 @@ def nav_counts(person) -> dict[str, int]:
     return counts
 
 
+def dashboard_services(person) -> dict[str, Any] | None:
+    """The dashboard's section of the person's organisations' services (tenant members)."""
+    organisations = service.organisations_of(person)
+    if not organisations or not can(person, Permission.SERVICE_VIEW):
+        return None
+    return {
+        "my_services": service.services_of_organisations_of(person),
+        "my_organisations": organisations,
+    }
+
+
+@bp.app_template_global("organisation_services")
+def organisation_services(organisation) -> list[Service]:
+    """For the organisation's page (tenants): its services, if the viewer may see them."""
+    return service.services_of_organisation(current_user, organisation)
+
+
 # -- services ------------------------------------------------------------------------------------
 
 
@@ -161,6 +178,10 @@ def request_service():
     if not form.is_submitted():
         if chosen is not None:
             form.service_type.data = chosen.id
+        # "Request a service" on an organisation's page names the organisation.
+        wanted = request.args.get("organisation", type=int)
+        if any(o.id == wanted for o in organisations):
+            form.organisation.data = wanted
         return _request_page(form, organisations, 200)
 
     def ask_for_it() -> Service:

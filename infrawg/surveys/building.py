@@ -323,8 +323,8 @@ def delegate(actor: Person, survey: Survey, person: Person) -> None:
     audit.record(actor, Action.SURVEY_DELEGATED, survey, f"to {person.audit_label}")
 
 
-def open_survey(actor: Person, survey: Survey) -> int:
-    """Open the survey and invite its whole audience; returns the number of invitations."""
+def check_can_open(actor: Person, survey: Survey) -> None:
+    """Whether ``actor`` may open ``survey`` now (asked before the confirmation step)."""
     require_manage(actor, survey)
     if survey.opened_at is not None:
         raise Conflict("The survey is already open.")
@@ -332,6 +332,11 @@ def open_survey(actor: Person, survey: Survey) -> int:
         raise Invalid("Add at least one question before opening the survey.")
     if survey.closes_on < today():
         raise Invalid("The closing date has passed: move it before opening the survey.")
+
+
+def open_survey(actor: Person, survey: Survey) -> int:
+    """Open the survey and invite its whole audience; returns the number of invitations."""
+    check_can_open(actor, survey)
     survey.opened_at = utcnow()
     audit.record(actor, Action.SURVEY_OPENED, survey)
     return dispatch_mail(survey)

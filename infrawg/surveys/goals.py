@@ -27,6 +27,7 @@ from infrawg.surveys.models import (
     SurveyState,
 )
 from infrawg.timeutil import utcnow
+from infrawg.ui import plural
 
 MAX_TEXT = 10_000
 
@@ -196,10 +197,9 @@ def comment(actor: Person, goal: Goal, body: str) -> GoalComment:
     return note
 
 
-def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
-    """R15: the chair's explicit act: the year's drafts become public, the feed updates, and
-    the announcement goes to every member and to the foundation's announcement address.
-    """
+def drafts_to_publish(actor: Person, year: int) -> list[Goal]:
+    """R15: the year's draft goals the chair would publish (a Conflict when there are none),
+    shown on the confirmation step before the act mails the membership."""
     policy.require(actor, Permission.GOAL_PUBLISH)
     drafts = list(
         db.session.scalars(
@@ -208,6 +208,14 @@ def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
     )
     if not drafts:
         raise Conflict(f"There are no draft goals for {year} to publish.")
+    return drafts
+
+
+def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
+    """R15: the chair's explicit act: the year's drafts become public, the feed updates, and
+    the announcement goes to every member and to the foundation's announcement address.
+    """
+    drafts = drafts_to_publish(actor, year)
     publication = GoalPublication(year=year, published_by_id=actor.id, note=note.strip())
     db.session.add(publication)
     db.session.flush()
@@ -219,7 +227,7 @@ def publish_year(actor: Person, year: int, note: str = "") -> GoalPublication:
             GoalUpdate(goal_id=goal.id, status=goal.status, note="Published.", author_id=actor.id)
         )
         audit.record(actor, Action.GOAL_PUBLISHED, goal)
-    audit.record(actor, Action.GOALS_PUBLISHED, publication, f"{len(drafts)} goals")
+    audit.record(actor, Action.GOALS_PUBLISHED, publication, plural(len(drafts), "goal"))
     dispatch_mail()
     return publication
 

@@ -144,7 +144,11 @@ def audience_organisations() -> list[TenantOrganisation]:
     )
 
 
-def _still_to_answer(survey: Survey, recipients: dict[str, Recipient]) -> dict[str, Recipient]:
+def _still_to_answer(
+    survey: Survey, recipients: dict[str, Recipient], *, reminders: bool = True
+) -> dict[str, Recipient]:
+    """The recipients with a part of the survey left to answer (their member section, an
+    organisation's sheet); for ``reminders``, without those who stopped them."""
     answered_people = set(
         db.session.scalars(
             select(SurveyParticipant.person_id).where(SurveyParticipant.survey_id == survey.id)
@@ -157,11 +161,13 @@ def _still_to_answer(survey: Survey, recipients: dict[str, Recipient]) -> dict[s
             )
         )
     )
-    opted_out = set(
-        db.session.scalars(
-            select(ReminderOptOut.person_id).where(ReminderOptOut.survey_id == survey.id)
+    opted_out = set()
+    if reminders:
+        opted_out = set(
+            db.session.scalars(
+                select(ReminderOptOut.person_id).where(ReminderOptOut.survey_id == survey.id)
+            )
         )
-    )
     waiting: dict[str, Recipient] = {}
     for address, recipient in recipients.items():
         if recipient.person.id in opted_out:
@@ -286,7 +292,11 @@ def send_survey_mail(survey: Survey, on: date | None = None) -> SendReport:
     if survey.state_on(on) != SurveyState.OPEN:
         return report
     recipients = audience_of(survey)
-    report.invitations = _survey_mail(survey, MailKind.INVITATION, recipients)
+    # An invitation never goes to someone who has already answered (from the survey list,
+    # before the job ran), nor offers a sheet their organisation has already sent.
+    report.invitations = _survey_mail(
+        survey, MailKind.INVITATION, _still_to_answer(survey, recipients, reminders=False)
+    )
     if survey.reminder_days and on >= survey.closes_on - timedelta(days=survey.reminder_days):
         # Nobody gets a reminder in the same run as their invitation.
         invited_now = _ledger(MailKind.INVITATION, survey.id)

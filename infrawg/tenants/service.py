@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy, signals
 from infrawg.actions import Action
-from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
+from infrawg.errors import Conflict, HandoverNeeded, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.locks import lock_rows
 from infrawg.membership.models import MembershipStatus, Person
@@ -352,10 +352,11 @@ def _others_remaining(person: Person, organisation: TenantOrganisation) -> int:
 def check_can_leave(person: Person, organisation: TenantOrganisation) -> None:
     """R4: refuse (with why) when the person is the organisation's last tenant member."""
     if organisation.keeps_a_tenant_member and not _others_remaining(person, organisation):
-        raise Conflict(
+        raise HandoverNeeded(
             f"You are the last tenant member of {organisation.name}, and an organisation that "
             "receives services keeps at least one (R4). Nominate a successor: once they "
-            "accept, you can leave."
+            "accept, you can leave.",
+            [(organisation.name, organisation.slug)],
         )
 
 

@@ -48,6 +48,7 @@ ROWS = [
         "POST",
         "/account/roles/step-down",
         post_profile({"staff"}, 303, refused=409),
+        {"reason": "", "confirmed": "1"},
     ),
     Row("governance.chair_queue", "GET", "/chair", CHAIR),
     Row(

@@ -145,11 +145,18 @@ def test_r3_a_request_is_not_granted_once_its_member_left(app, client, people, m
     assert staff_grants(member) == []
 
 
-def test_r3_staff_steps_down_to_member_from_the_roles_page(client, people, staff):
+def test_r3_staff_steps_down_to_member_from_the_roles_page_after_confirming(client, people, staff):
     people.sign_in(client, staff)
     page = html(client.get("/account/roles"))
     assert "staff" in page.select_one(".current-roles").text
-    response = client.post("/account/roles/step-down", data={"reason": "Less time"})
+    asked = html(client.post("/account/roles/step-down", data={"reason": "Less time"}))
+    form = asked.select_one("#step-down-confirm form")
+    assert form.select_one("input[name=confirmed]")["value"] == "1"
+    assert form.select_one("input[name=reason]")["value"] == "Less time"
+    assert staff_grants(staff) != []
+    response = client.post(
+        "/account/roles/step-down", data={"reason": "Less time", "confirmed": "1"}
+    )
     assert response.status_code == 303
     assert staff_grants(staff) == []
     page = html(client.get("/account/roles"))
@@ -177,7 +184,7 @@ def test_r3_chair_revokes_staff_after_confirming(app, client, people, chair, sta
 
 def test_r3_leaving_the_group_ends_staff_status(client, people, staff):
     people.sign_in(client, staff)
-    response = client.post("/account/leave", data={"reason": ""})
+    response = client.post("/account/leave", data={"reason": "", "confirmed": "1"})
     assert response.status_code == 303
     assert staff_grants(staff) == []
 
@@ -249,6 +256,22 @@ def test_r3_r6_staff_of_a_previous_chair_stay_and_wait_for_the_new_chairs_review
     assert html(new_chair.get("/chair")).select_one("#staff-review") is None
     kept = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.kept"))
     assert (kept.actor_id, kept.subject_id) == (member.id, engineer.id)
+
+
+def test_r3_the_new_chairs_dashboard_leads_with_the_staff_to_review(
+    app, client, people, chair, board, member
+):
+    engineer = people.make("Eve Engineer")
+    people.sign_in(client, chair)
+    client.post("/chair/staff", data={"email": engineer.email, "reason": "Runs our DNS"})
+    assert html(client.get("/dashboard")).select_one("#waiting-reviews") is None
+
+    appoint_new_chair(app, people, board, member)
+    new_chair = people.sign_in(app.test_client(), member)
+    page = html(new_chair.get("/dashboard"))
+    item = page.select_one("#waiting #waiting-reviews")
+    assert item.text.strip() == "1 staff member of a previous chair to keep or revoke."
+    assert item.select_one("a")["href"] == "/chair#staff-review-heading"
 
 
 def test_r3_r6_a_later_chair_reviews_again_what_an_earlier_chair_kept(

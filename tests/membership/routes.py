@@ -42,6 +42,7 @@ ROWS = [
         "/account/leave",
         # R4: the tenant_member is the last tenant member of their organisation
         post_profile(MEMBERS_NOW, 303, refused=409) | {"applicant": 409, "tenant_member": 409},
+        {"reason": "", "confirmed": "1"},
     ),
     Row("membership.rejoin", "POST", "/account/rejoin", post_profile(FORMER, 303, refused=409)),
     Row("membership.applications", "GET", "/membership/applications", DECIDERS),

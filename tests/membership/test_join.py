@@ -151,10 +151,18 @@ def test_confirm_with_expired_token_explains_and_changes_nothing(client, app):
     assert person("grace@example.org").status == MembershipStatus.AWAITING_CONFIRMATION
 
 
-def test_confirm_link_reused_says_it_was_used(client):
+def test_confirm_link_reused_says_already_confirmed_and_offers_sign_in(client):
     client.post("/join", data=JOIN)
     confirm = link_in(outbox_to("grace@example.org")[0].body, "/join/confirm/")
     client.post(confirm)
-    response = client.post(confirm)
-    assert response.status_code == 409
-    assert "already used" in html(response).select_one(".message").text
+    for response in (client.post(confirm), client.get(confirm)):
+        assert response.status_code == 200
+        page = html(response)
+        assert page.select_one("h1").text == "Already confirmed"
+        assert "already used" in page.select_one(".message").text
+        assert page.select_one("#already-confirmed a.button")["href"] == "/dashboard"
+
+    # In another browser (signed out), the way onward is to sign in.
+    fresh = html(client.application.test_client().get(confirm))
+    assert "conflicts" not in fresh.select_one("main").text
+    assert fresh.select_one("#already-confirmed a.button").text == "Sign in"

@@ -118,7 +118,7 @@ def test_leave_takes_the_member_off_the_real_roster(client, people, mailman):
     member = people.make("Lee Leaver", email="lee@example.org")
     subscribe_directly(mailman, "lee@example.org")
     people.sign_in(client, member)
-    response = client.post("/account/leave", data={"reason": "Moving on"})
+    response = client.post("/account/leave", data={"reason": "Moving on", "confirmed": "1"})
     assert response.status_code == 303
     assert member.status == MembershipStatus.LEFT
     assert roster(mailman) == {"lee@example.org"}  # not yet: the job runs after the commit
@@ -172,7 +172,7 @@ def test_a_job_that_retries_late_follows_the_membership_as_it_is_then(
     person = join_and_confirm(client, "late@example.org")
     run_due_jobs()  # fails: Mailman is down
     people.sign_in(client, person)
-    client.post("/account/leave", data={"reason": ""})
+    client.post("/account/leave", data={"reason": "", "confirmed": "1"})
     run_due_jobs()  # the leave's job fails too
     app.extensions[lists.EXTENSION_KEY] = lists.build_list_backend(real)
     for queued in list_jobs():

@@ -63,13 +63,35 @@ def test_applications_queue_shows_count_in_nav_and_empty_state(client, people, s
 def test_member_leaves_keeps_data_and_is_unsubscribed(client, people, member):
     list_backend().subscribe(member.email)
     people.sign_in(client, member)
-    response = client.post("/account/leave", data={"reason": "Moving on"}, follow_redirects=True)
+    response = client.post(
+        "/account/leave", data={"reason": "Moving on", "confirmed": "1"}, follow_redirects=True
+    )
     assert html(response).select_one("#membership-status .status").text == "Left the group"
     assert member.status == MembershipStatus.LEFT
     assert member.email not in list_backend().members()
     assert client.get("/audit").status_code == 403
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "membership.left"))
     assert (event.subject_id, event.reason) == (member.id, "Moving on")
+
+
+def test_leaving_the_group_asks_to_confirm_first_and_changes_nothing_until_then(
+    client, people, member
+):
+    list_backend().subscribe(member.email)
+    people.sign_in(client, member)
+    response = client.post("/account/leave", data={"reason": "Moving on"})
+    assert response.status_code == 200
+    page = html(response)
+    form = page.select_one("#leave-confirm form")
+    assert form.select_one("input[name=confirmed]")["value"] == "1"
+    assert form.select_one("input[name=reason]")["value"] == "Moving on"
+    assert form.select_one("button.danger").text == "Yes, leave the Infra-WG"
+    assert member.status == MembershipStatus.MEMBER
+    assert member.email in list_backend().members()
+
+    response = client.post("/account/leave", data={"reason": "Moving on", "confirmed": "1"})
+    assert response.status_code == 303
+    assert member.status == MembershipStatus.LEFT
 
 
 def test_former_member_rejoins_through_the_verifier(client, people, former_member):

@@ -348,3 +348,46 @@ def test_services_list_runs_a_fixed_number_of_queries(
     for i in range(8):
         request_zone(tenant, organisation, dns_type, zone=f"b{i}.example.org")
     assert queries_for_list() == few
+
+
+def test_the_chairs_queue_lists_service_requests_waiting_for_a_decision(
+    tenant, organisation, dns_type, chair_client
+):
+    assert request_zone(tenant, organisation, dns_type).status_code == 303
+    waiting = db.session.scalar(select(Service))
+    page = html(chair_client.get("/chair"))
+    rows = page.select("#chair-service-requests tbody tr")
+    assert [row["id"] for row in rows] == [f"chair-service-{waiting.id}"]
+    link = rows[0].select_one("a")
+    assert link["href"] == f"/services/{waiting.id}"
+    assert "docs.example.org" in link.text
+    assert "Docs WG" in rows[0].text
+
+    waiting.state = ServiceState.DECLINED
+    db.session.commit()
+    page = html(chair_client.get("/chair"))
+    assert not page.select("#chair-service-requests")
+    assert "No service request is waiting" in page.select_one("#chair-services-heading").parent.text
+
+
+def test_tenant_members_see_their_organisations_services_and_a_request_link_on_its_page(
+    tenant, organisation, dns_type, app, people, member
+):
+    assert request_zone(tenant, organisation, dns_type).status_code == 303
+    waiting = db.session.scalar(select(Service))
+    page = html(tenant.get(f"/organisations/{organisation.slug}"))
+    rows = page.select("#organisation-services li")
+    assert [row["id"] for row in rows] == [f"org-service-{waiting.id}"]
+    assert rows[0].select_one(".tag").text == ServiceState.REQUESTED.label
+    link = page.select_one("#request-service-link")["href"]
+    assert link == f"/services/request?organisation={organisation.id}"
+    form = html(tenant.get(link))
+    chosen = form.select_one("select[name=organisation] option[selected]")
+    assert chosen["value"] == str(organisation.id)
+
+    # A member who is not its tenant member sees no services section at all.
+    other = people.sign_in(app.test_client(), member)
+    assert (
+        html(other.get(f"/organisations/{organisation.slug}")).select_one("#organisation-services")
+        is None
+    )

@@ -173,6 +173,19 @@ def test_r11_a_record_posted_without_name_or_type_gets_a_form_error(tenant, zone
     assert zone_count(DnsRecord) == before
 
 
+def test_r11_the_record_type_is_a_select_of_the_supported_types(tenant, zone):
+    page = html(tenant.get(f"/services/{zone.id}"))
+    select_ = page.select_one("#add-record select#rdtype")
+    types = [option["value"] for option in select_.select("option")]
+    assert {"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"} <= set(types)
+    assert not {"SOA", "RRSIG", "DNSKEY", "NSEC"} & set(types)  # the server's own
+    assert page.select_one("label[for=rdtype]").text == "Type"
+
+    response = add(tenant, zone, "mail", "MX", "10 mx.example.net.")
+    assert response.status_code == 303
+    assert record(zone, "mail.docs.example.org.", "MX").values == ["10 mx.example.net."]
+
+
 def test_r11_a_record_valid_alone_that_breaks_the_zone_is_refused(tenant, zone):
     assert add(tenant, zone, "docs", "A", "192.0.2.1").status_code == 303
     response = add(tenant, zone, "docs", "CNAME", "www")

@@ -117,3 +117,12 @@ def test_r15_non_anonymous_tenant_response_is_not_counted_as_anonymous(app, peop
     response = db.session.scalar(select(Response).where(Response.survey_id == survey.id))
     assert response.person_id == person.id
     assert db.session.scalars(select(Answer).where(Answer.response_id == response.id)).all()
+
+
+def test_results_count_one_response_in_the_singular(app, people, chair, member):
+    survey = make_survey(chair, Audience.MEMBERS)
+    answer(app, people, survey, people.make("Only One"), most=0, text="words")
+    close(chair, survey)
+    page = html(people.sign_in(app.test_client(), member).get(f"/surveys/{survey.id}/results"))
+    assert "· 1 response" in page.select_one("p.kind").text
+    assert "1 responses" not in page.select_one("p.kind").text

@@ -54,7 +54,7 @@ def test_r15_only_the_chair_publishes_and_publishing_twice_has_nothing_to_publis
             == 403
         )
     boss = people.sign_in(app.test_client(), chair)
-    assert boss.post(f"/goals/{year}/publish").status_code == 303
+    assert boss.post(f"/goals/{year}/publish", data={"confirmed": "1"}).status_code == 303
     again = boss.post(f"/goals/{year}/publish")
     assert again.status_code == 409
     assert "no draft goals" in html(again).select_one(".error-page .message").text
@@ -64,7 +64,7 @@ def test_r15_update_needs_a_change_or_a_note(app, people, chair):
     goal = draft(chair)
     boss = people.sign_in(app.test_client(), chair)
     assert boss.post(f"/goal/{goal.id}/updates", data={"status": "done"}).status_code == 409
-    boss.post(f"/goals/{goal.year}/publish")
+    boss.post(f"/goals/{goal.year}/publish", data={"confirmed": "1"})
     same = boss.post(f"/goal/{goal.id}/updates", data={"status": "planned", "note": ""})
     assert same.status_code == 422
     assert boss.post(f"/goal/{goal.id}/updates", data={"status": "done"}).status_code == 303
@@ -121,3 +121,28 @@ def test_r16_milestones_are_for_members_with_a_timeline_and_a_revocable_calendar
     member.status = MembershipStatus.LEFT
     db.session.commit()
     assert client.get(fresh_path).status_code == 404
+
+
+def test_r15_publishing_asks_to_confirm_and_counts_one_goal_in_the_singular(app, people, chair):
+    goal = draft(chair)
+    boss = people.sign_in(app.test_client(), chair)
+    year_page = html(boss.get(f"/goals/{goal.year}"))
+    assert "this goal public" in year_page.select_one("main").text
+    asked = boss.post(f"/goals/{goal.year}/publish", data={"note": "Onward"})
+    assert asked.status_code == 200
+    rows = {
+        row.select_one("dt").text: row.select_one("dd").text
+        for row in html(asked).select("#confirm-step .summary-list > div")
+    }
+    assert rows["Goals"] == "1 goal"
+    assert rows["Goal 1"] == "Faster backups"
+    db.session.refresh(goal)
+    assert goal.published_at is None
+    assert (
+        boss.post(
+            f"/goals/{goal.year}/publish", data={"note": "Onward", "confirmed": "1"}
+        ).status_code
+        == 303
+    )
+    db.session.refresh(goal)
+    assert goal.published_at is not None

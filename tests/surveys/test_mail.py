@@ -80,3 +80,18 @@ def test_r15_reminder_goes_to_those_who_have_not_answered_and_stops_in_one_click
     assert "reminders" in output
     # A tampered unsubscribe link changes nothing.
     assert client.get(stop[:-2] + "xx").status_code == 400
+
+
+def test_r15_no_invitation_goes_to_someone_who_has_already_answered(app, people, chair, send_due):
+    early = people.make("Early Bird")
+    later = people.make("Later")
+    survey = make_survey(chair, Audience.MEMBERS)
+    # Early answers from the survey list before the mail job has run.
+    answered = people.sign_in(app.test_client(), early).post(
+        f"/surveys/{survey.id}/answer", data=member_form(survey)
+    )
+    assert answered.status_code == 303
+    send_due()
+    title = f"[Infra-WG] Survey: {survey.title}"
+    assert subjects(early.email) == []
+    assert subjects(later.email) == [title]

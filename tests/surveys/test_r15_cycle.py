@@ -63,7 +63,10 @@ def test_r15_survey_of_members_and_tenants_sets_goals_published_to_the_membershi
         if required:
             data["required"] = required
         assert boss.post(f"/surveys/{survey.id}/questions", data=data).status_code == 303
-    assert boss.post(f"/surveys/{survey.id}/open").status_code == 303
+    asked = html(boss.post(f"/surveys/{survey.id}/open"))
+    assert asked.select_one("#confirm-step button").text.startswith("Yes, open the survey")
+    assert not mailbox.to(members[0].email)  # nothing is sent before the confirmation
+    assert boss.post(f"/surveys/{survey.id}/open", data={"confirmed": "1"}).status_code == 303
     send_due()  # the invitations (a job when the runner is installed)
     invitation = mailbox.wait_for(members[0].email)
     assert invitation.subject == f"[Infra-WG] Survey: Annual survey {year}"
@@ -161,7 +164,10 @@ def test_r15_survey_of_members_and_tenants_sets_goals_published_to_the_membershi
     assert html(new_client().get(f"/goals/{year + 1}")).select_one("#no-goals")
 
     # Publishing is the chair's explicit act: public page, feed, announcement mail.
-    assert boss.post(f"/goals/{year + 1}/publish", data={"note": "Thanks!"}).status_code == 303
+    asked = html(boss.post(f"/goals/{year + 1}/publish", data={"note": "Thanks!"}))
+    assert asked.select_one("#confirm-step input[name=note]")["value"] == "Thanks!"
+    published = boss.post(f"/goals/{year + 1}/publish", data={"note": "Thanks!", "confirmed": "1"})
+    assert published.status_code == 303
     send_due()  # (a job when the runner is installed; nothing is sent twice)
     announced = mailbox.wait_for(ANNOUNCE)
     assert announced.subject == f"[Infra-WG] The Infra-WG's goals for {year + 1}"

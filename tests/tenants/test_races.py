@@ -82,7 +82,10 @@ def test_r4_concurrent_leaving_the_group_keeps_one_tenant_member(tmp_path):
         for round_no in range(ROUNDS):
             visitors, _slug, org_id = two_tenant_members(site, round_no)
             responses = at_once(
-                [lambda v=v: v.post("/account/leave", {"reason": "Moving on"}) for v in visitors]
+                [
+                    lambda v=v: v.post("/account/leave", {"reason": "Moving on", "confirmed": "1"})
+                    for v in visitors
+                ]
             )
             statuses = sorted(r.status_code for r in responses)
             assert statuses == [303, 409], f"round {round_no}: {statuses}"

@@ -41,13 +41,25 @@ def test_r4_last_tenant_member_cannot_leave(client, people, tenant_member):
     assert current_tenants() == [tenant_member.id]
 
 
-def test_r4_last_tenant_member_cannot_leave_the_group_either(client, people, tenant_member):
+def test_r4_last_tenant_member_leaving_the_group_is_offered_the_hand_over_form(
+    client, people, tenant_member, member
+):
     people.sign_in(client, tenant_member)
-    response = client.post("/account/leave", data={"reason": ""})
-    assert response.status_code == 409
-    assert "last tenant member" in html(response).select_one(".message").text
+    for confirmed in ("", "1"):
+        response = client.post("/account/leave", data={"reason": "", "confirmed": confirmed})
+        assert response.status_code == 409
+        page = html(response)
+        assert page.select_one(".error-page") is None
+        assert "last tenant member" in page.select_one("#handover-needed .error").text
+        form = page.select_one("#handover-needed form")
+        assert form["action"] == "/organisations/tenant-fixture-wg/handover"
+        assert page.select_one("form[action='/account/leave']") is None
     assert tenant_member.status == MembershipStatus.MEMBER
     assert current_tenants() == [tenant_member.id]
+
+    response = client.post(form["action"], data={"email": member.email})
+    assert response.status_code == 303
+    assert "taking over" in outbox_to(member.email)[-1].body
 
 
 def test_r4_hand_over_then_leave(app, client, people, tenant_member, member):

@@ -147,3 +147,10 @@ def test_a_link_an_area_registers_appears_in_its_group_for_whom_it_allows(app, c
     surveys = page.select_one("nav .nav__group:has(> summary:-soup-contains('Surveys and goals'))")
     labels = [a.get_text(strip=True) for a in surveys.select(".nav__sub a")]
     assert labels == ["Goals", "Sample page"]
+
+
+def test_counts_are_in_the_singular_for_one():
+    from infrawg.ui import plural
+
+    assert [plural(n, "goal") for n in (0, 1, 2)] == ["0 goals", "1 goal", "2 goals"]
+    assert plural(3, "reply", "replies") == "3 replies"

@@ -10,11 +10,20 @@ from infrawg.errors import DomainError, Invalid
 from infrawg.forms import ConfirmForm, options
 from infrawg.membership.people import get_person
 from infrawg.policy import Permission, requires
-from infrawg.surveys import answers, bp, building, responses
+from infrawg.surveys import answers, bp, building, mailing, responses
 from infrawg.surveys.forms import DelegateForm, QuestionForm, SurveyForm
 from infrawg.surveys.models import Audience, QuestionKind, Section, Survey
 from infrawg.timeutil import utcnow
-from infrawg.web import paginate, redirect_after_post, refused, render, submit
+from infrawg.ui import plural
+from infrawg.web import (
+    confirm_first,
+    incomplete_form,
+    paginate,
+    redirect_after_post,
+    refused,
+    render,
+    submit,
+)
 
 
 @bp.get("/surveys")
@@ -255,6 +264,25 @@ def delegate(survey_id: int):
 @requires(Permission.SURVEY_READ)
 def open_survey(survey_id: int):
     survey = building.get_survey(survey_id, current_user)
+    # Opening mails the whole audience: say so and ask once more (refusals come first).
+    ConfirmForm().validate_on_submit() or incomplete_form()
+    building.check_can_open(current_user, survey)
+    asking = confirm_first(
+        lambda: render(
+            "confirm_page.html",
+            title=f"Open {survey.title}?",
+            explanation="Opening the survey mails an invitation to everyone in its audience "
+            f"now; it then stays open until {survey.closes_on.isoformat()}.",
+            rows=[
+                ("Invitations", plural(len(mailing.audience_of(survey)), "invitation") + " to send")
+            ],
+            action=url_for("surveys.open_survey", survey_id=survey_id),
+            button="Yes, open the survey and send the invitations",
+            cancel=url_for("surveys.survey", survey_id=survey_id),
+        )
+    )
+    if asking is not None:
+        return asking
     return submit(
         ConfirmForm(),
         lambda: building.open_survey(current_user, survey),

@@ -15,7 +15,16 @@ from infrawg.surveys import bp, feeds, goals, milestones
 from infrawg.surveys.forms import MAX_ID, CommentForm, GoalForm, GoalUpdateForm, PublishForm
 from infrawg.surveys.models import GoalStatus, SurveyState
 from infrawg.timeutil import utcnow
-from infrawg.web import external_url, redirect_after_post, refused, render, submit
+from infrawg.ui import plural
+from infrawg.web import (
+    confirm_first,
+    external_url,
+    incomplete_form,
+    redirect_after_post,
+    refused,
+    render,
+    submit,
+)
 
 
 @bp.app_template_global("published_goals")
@@ -223,6 +232,28 @@ def goal_update(goal_id: int):
 @requires(Permission.GOAL_PUBLISH)
 def publish_goals(year: int):
     form = PublishForm()
+    form.validate_on_submit() or incomplete_form()
+    # Publishing announces the goals to every member: show what goes out, then ask once more.
+    drafts = goals.drafts_to_publish(current_user, year)
+    asking = confirm_first(
+        lambda: render(
+            "confirm_page.html",
+            title=f"Publish the goals for {year}?",
+            explanation="Publishing makes these goals public, updates the feed and mails the "
+            "announcement to every member and to the foundation's announcement address.",
+            rows=[
+                ("Goals", plural(len(drafts), "goal")),
+                *((f"Goal {n}", goal.title) for n, goal in enumerate(drafts, 1)),
+                ("Your word", form.note.data or "(none)"),
+            ],
+            action=url_for("surveys.publish_goals", year=year),
+            hidden={"note": form.note.data or ""},
+            button=f"Yes, publish and announce the goals for {year}",
+            cancel=url_for("surveys.goals_year", year=year),
+        )
+    )
+    if asking is not None:
+        return asking
     return submit(
         form,
         lambda: goals.publish_year(current_user, year, form.note.data or ""),
