@@ -53,6 +53,9 @@ class ImpactNotice(Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+    # R13: a notice opened by the monitoring's alert webhook carries the alert's incident key,
+    # so a repeated notification finds it again (and its resolution resolves it).
+    incident_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
     created_by: Mapped[Person] = relationship(lazy="raise")
     services: Mapped[list[NoticeService]] = relationship(
