@@ -100,6 +100,12 @@ INTERFACES: dict[str, Interface] = {
             setting="PROVIDERS",
             protocol="infrawg.provisioning.base:Provider",
             group="infrawg.providers",  # the built-ins register here too (pyproject.toml)
+            # ...and are named here as well, so a checkout whose installed metadata is older
+            # (an editable install made before they were added) still finds them.
+            builtins={
+                "cookbook_dir": "infrawg.provisioning.providers.cookbook.publisher:"
+                "CookbookDirProvider",
+            },
             extension="infrawg_providers",
             builder="infrawg.provisioning.registry:configured_providers",
         ),

@@ -15,7 +15,6 @@ import json
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,6 @@ from infrawg.provisioning.base import Provider
 from infrawg.provisioning.secrets import Secret, resolve_secret
 
 GROUP = "infrawg.providers"
-# Built-in providers added after the checkout's installed metadata was made (like kinds.BUILT_IN):
-# found by the same "module:attribute" their pyproject entry point names.
-BUILT_IN = {
-    "cookbook_dir": "infrawg.provisioning.providers.cookbook.publisher:CookbookDirProvider",
-}
 
 __all__ = [
     "GROUP",
@@ -65,7 +59,7 @@ def unregister_provider(name: str) -> None:
 def available_providers() -> dict[str, type[Provider[Any]]]:
     """Every registered provider class by entry-point name, in name order."""
     found: dict[str, type[Provider[Any]]] = {
-        name: _check(name, _load_built_in(target)) for name, target in BUILT_IN.items()
+        name: _check(name, _load(target)) for name, target in _built_ins().items()
     }
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         found[ep.name] = _check(ep.name, ep.load())
@@ -78,17 +72,25 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     if name in _REGISTERED:
         return _REGISTERED[name]
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
-    if not matches and name in BUILT_IN:
-        return _check(name, _load_built_in(BUILT_IN[name]))
+    if not matches and name in _built_ins():
+        return _check(name, _load(_built_ins()[name]))
     if not matches:
         known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
         raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
     return _check(name, matches[0].load())
 
 
-def _load_built_in(target: str) -> Any:
-    module, _, attribute = target.partition(":")
-    return getattr(import_module(module), attribute)
+def _built_ins() -> Mapping[str, str]:
+    """Built-in providers named in `infrawg.registry` beside their entry points."""
+    from infrawg.registry import INTERFACES
+
+    return INTERFACES["providers"].builtins
+
+
+def _load(target: str) -> Any:
+    from infrawg.registry import load
+
+    return load(target)
 
 
 def _check(name: str, cls: Any) -> type[Provider[Any]]:
