@@ -1,5 +1,5 @@
-"""Application cookbook versions (R14) and the alert webhook's incident key on impact notices
-(R13)
+"""Application cookbook versions (R14); the alert webhook's incident key on impact notices,
+which an alert opens without a person (R13)
 
 Revision ID: c4a7e2f19b83
 Revises: 9b4e2c7d1a05
@@ -67,10 +67,17 @@ def upgrade():
         batch_op.create_unique_constraint(
             batch_op.f("uq_impact_notice_incident_key"), ["incident_key"]
         )
+        # A notice the alert webhook opens has no person behind it.
+        batch_op.alter_column("created_by_id", existing_type=sa.Integer(), nullable=True)
+    with op.batch_alter_table("impact_notice_update", schema=None) as batch_op:
+        batch_op.alter_column("author_id", existing_type=sa.Integer(), nullable=True)
 
 
 def downgrade():
+    with op.batch_alter_table("impact_notice_update", schema=None) as batch_op:
+        batch_op.alter_column("author_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("impact_notice", schema=None) as batch_op:
+        batch_op.alter_column("created_by_id", existing_type=sa.Integer(), nullable=False)
         batch_op.drop_constraint(batch_op.f("uq_impact_notice_incident_key"), type_="unique")
         batch_op.drop_column("incident_key")
     with op.batch_alter_table("app_version", schema=None) as batch_op:
