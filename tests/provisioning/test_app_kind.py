@@ -118,6 +118,22 @@ def test_r14_staff_review_required_before_publish(
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"app.version_approved", "app.version_published"} <= actions
 
+    # The next version, reviewed against the published one, is published as the next commit
+    # however much of the cookbook it rewrites.
+    number = _save(
+        tenant,
+        app_service,
+        packages="nginx\npython3\ncurl",
+        ports="9090",
+        attributes="port=9090\ngreeting=hi",
+    )
+    base = f"/services/{app_service.id}/app/versions/{number}"
+    assert tenant.post(f"{base}/submit").status_code == 303
+    assert reviewer.post(f"{base}/approve", data={"comment": "ok"}).status_code == 303
+    assert tenant.post(f"{base}/publish").status_code == 303, tenant.post(f"{base}/publish").text
+    assert _git(repo, "rev-list", "--count", "HEAD").strip() == "2"
+    assert "Version: 1.1.0" in _git(repo, "log", "-1", "--format=%B")
+
 
 def test_r14_checks_shown_in_the_review(app, people, client, staff, app_service):
     tenant = client

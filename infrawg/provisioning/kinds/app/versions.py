@@ -273,6 +273,10 @@ def approve_version(actor: Person, service: Service, number: int, comment: str) 
     """Staff approve a submitted version. A version with a failing check is refused: staff ask
     for changes instead (the checks are shown beside the buttons)."""
     version = _reviewable(actor, service, number)
+    if version.author_id == actor.id:
+        raise Conflict(
+            "A version is approved by someone other than its author; ask another staff member."
+        )
     if version.failed:
         raise Conflict(
             f"Version {number} fails {version.failed} check(s); it cannot be approved. "
@@ -321,7 +325,12 @@ def publish_version(actor: Person, service: Service, number: int) -> AppVersion:
     provider = services.provider_for(service.service_type.provider)
     if not isinstance(provider, CookbookDirProvider):
         raise Conflict(f"{service.service_type.provider} does not publish cookbooks.")
-    result = publish(provider, release_of(version))
+    # The framework refuses a plan that rewrites most of a resource unless forced. Staff
+    # reviewed this version's diff against the version before; when that one is what the
+    # directory holds, the plan is exactly what they reviewed, so it runs however large.
+    before = published(service)
+    reviewed_whole = before is not None and before.number == version.number - 1
+    result = publish(provider, release_of(version), force=reviewed_whole)
     version.state = VersionState.PUBLISHED
     version.published_at = utcnow()
     # The commit the provider made (the directory's HEAD), shown on the version's page.
