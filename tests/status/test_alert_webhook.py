@@ -62,7 +62,7 @@ def post(client, body: dict, token: str | None = TOKEN):
     return client.post("/status/alerts", data=json.dumps(body), headers=headers, csrf=False)
 
 
-def test_r13_alert_webhook_opens_and_resolves_an_incident(app, tenants):
+def test_r13_alert_webhook_opens_and_resolves_an_incident(app, people, staff, tenants):
     client = app.test_client()
     service = tenants.service_a
 
@@ -102,8 +102,11 @@ def test_r13_alert_webhook_opens_and_resolves_an_incident(app, tenants):
     assert notice.state == NoticeState.RESOLVED and notice.resolved_at is not None
     assert notice.updates[-1].all_clear and notice.updates[-1].author_id is None
     assert any("All clear: Incident" in m.subject for m in outbox_to("abe@example.org"))
-    # Resolving twice changes nothing.
+    # Resolving twice changes nothing; staff's notice page names the monitoring as its author.
     assert post(client, payload(service, "resolved")).json["unchanged"] == 1
+    staff_client = people.sign_in(app.test_client(), staff)
+    page = staff_client.get(f"/status/notices/{notice_id}")
+    assert page.status_code == 200 and "Monitoring: <strong>All clear:</strong>" in page.text
 
 
 def test_the_alert_webhook_is_off_without_its_token(app, tenants, monkeypatch):
