@@ -189,3 +189,20 @@ def test_r14_each_change_is_a_new_version_with_a_diff(app, people, client, staff
     bad = tenant.post(f"/services/{app_service.id}/app/versions", data=FIELDS | {"ports": "web"})
     assert bad.status_code == 400 or bad.status_code == 422
     assert "is not a port" in bad.text
+
+
+def test_r14_nobody_approves_their_own_version_and_only_drafts_are_submitted(
+    people, staff, app_service
+):
+    from infrawg.errors import Conflict
+    from infrawg.provisioning.kinds.app import versions
+
+    # Staff may edit a tenant's application too; then another person reviews it.
+    version = versions.save_version(staff, app_service, FIELDS)
+    versions.submit_version(staff, app_service, version.number)
+    db.session.commit()
+    with pytest.raises(Conflict, match="someone other than its author"):
+        versions.approve_version(staff, app_service, version.number, "mine")
+    db.session.rollback()
+    with pytest.raises(Conflict, match="only a draft is submitted"):
+        versions.submit_version(staff, app_service, version.number)
