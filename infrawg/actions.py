@@ -143,6 +143,12 @@ class Action(StrEnum):
     # the private key leaves the site once, to a tenant member.
     TLS_UNMANAGED_APPROVED = "tls.unmanaged_approved"
     TLS_KEY_DOWNLOADED = "tls.key_downloaded"
+    # R14: an application's cookbook versions, their review and publication.
+    APP_VERSION_SAVED = "app.version_saved"
+    APP_VERSION_SUBMITTED = "app.version_submitted"
+    APP_VERSION_APPROVED = "app.version_approved"
+    APP_VERSION_CHANGES_REQUESTED = "app.version_changes_requested"
+    APP_VERSION_PUBLISHED = "app.version_published"
     # Two-factor sign-in: every change and every failed attempt is the person's own.
     TWOFACTOR_TOTP_ADDED = "twofactor.totp_added"
     TWOFACTOR_TOTP_REMOVED = "twofactor.totp_removed"

@@ -71,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     # never tick and the timer's `flask infrawg tick` alone enqueues the scheduled runs.
     "TICK_INTERVAL": 60,
     "METRICS_TOKEN": None,  # bearer token of /metrics; unset: the endpoint is off (404)
+    # Bearer token Alertmanager sends to POST /status/alerts (R13); unset: the endpoint is off.
+    "ALERT_WEBHOOK_TOKEN": None,
     "LOG_LEVEL": "INFO",  # of the app's log (one line per request at INFO): DEBUG ... ERROR
 }
 

@@ -100,6 +100,16 @@ INTERFACES: dict[str, Interface] = {
             setting="PROVIDERS",
             protocol="infrawg.provisioning.base:Provider",
             group="infrawg.providers",  # the built-ins register here too (pyproject.toml)
+            # ...and are named here as well, so a checkout whose installed metadata is older
+            # (an editable install made before they were added) still finds them.
+            builtins={
+                "acme": "infrawg.provisioning.providers.acme.provider:AcmeProvider",
+                "cookbook_dir": "infrawg.provisioning.providers.cookbook.publisher:"
+                "CookbookDirProvider",
+                "libvirt": "infrawg.provisioning.providers.libvirt:LibvirtProvider",
+                "rfc2136": "infrawg.provisioning.providers.rfc2136:Rfc2136Provider",
+                "zonefile": "infrawg.provisioning.providers.zonefile:ZonefileProvider",
+            },
             extension="infrawg_providers",
             builder="infrawg.provisioning.registry:configured_providers",
         ),

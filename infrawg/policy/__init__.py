@@ -56,6 +56,7 @@ class Permission(StrEnum):
     SERVICE_READ_ALL = "provisioning:service:read-all"
     SERVICE_DECIDE = "provisioning:service:decide"
     SERVICE_TYPE_MANAGE = "provisioning:type:manage"
+    APP_REVIEW = "provisioning:app:review"
     JOB_MANAGE = "provisioning:job:manage"
     JOB_FOLLOW = "jobs:job:follow"  # a job's progress and its log lines that are not staff's
     SURVEY_READ = "surveys:survey:read"
@@ -102,6 +103,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SERVICE_READ_ALL,
             Permission.JOB_MANAGE,
             Permission.JOB_FOLLOW,
+            # R14: staff review each version of an application's cookbook.
+            Permission.APP_REVIEW,
         }
     ),
     Role.CHAIR: frozenset(
@@ -122,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # R9: the chair has the final say on services and adds service types.
             Permission.SERVICE_DECIDE,
             Permission.SERVICE_TYPE_MANAGE,
+            Permission.APP_REVIEW,
         }
     ),
     # R6, R8: the board appoints the chair and recognises community organisations.

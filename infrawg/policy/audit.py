@@ -182,6 +182,12 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.DNS_APPLY_REQUESTED: _TENANT,
     Action.TLS_UNMANAGED_APPROVED: _TENANT,
     Action.TLS_KEY_DOWNLOADED: _TENANT,
+    # R14: the tenant and staff work on the cookbook together; both read its history.
+    Action.APP_VERSION_SAVED: _TENANT,
+    Action.APP_VERSION_SUBMITTED: _TENANT,
+    Action.APP_VERSION_APPROVED: _TENANT,
+    Action.APP_VERSION_CHANGES_REQUESTED: _TENANT,
+    Action.APP_VERSION_PUBLISHED: _TENANT,
     # Second factors are the person's own business (and staff's, who answer lock-outs).
     Action.TWOFACTOR_TOTP_ADDED: _CONCERNED,
     Action.TWOFACTOR_TOTP_REMOVED: _CONCERNED,

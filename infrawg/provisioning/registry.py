@@ -60,6 +60,11 @@ def available_providers() -> dict[str, type[Provider[Any]]]:
     """Every registered provider class by entry-point name, in name order. A provider whose
     optional library is not installed (libvirt's, without the `vm` extra) is left out."""
     found: dict[str, type[Provider[Any]]] = {}
+    for name, target in _built_ins().items():
+        try:
+            found[name] = _check(name, _load(target))
+        except ModuleNotFoundError:
+            continue
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         try:
             loaded = ep.load()
@@ -75,6 +80,8 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     if name in _REGISTERED:
         return _REGISTERED[name]
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    if not matches and name in _built_ins():
+        return _check(name, _load(_built_ins()[name]))
     if not matches:
         known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
         raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
@@ -85,6 +92,19 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
             f"The provider {name!r} needs {exc.name!r}, which is not installed."
         ) from exc
     return _check(name, loaded)
+
+
+def _built_ins() -> Mapping[str, str]:
+    """Built-in providers named in `infrawg.registry` beside their entry points."""
+    from infrawg.registry import INTERFACES
+
+    return INTERFACES["providers"].builtins
+
+
+def _load(target: str) -> Any:
+    from infrawg.registry import load
+
+    return load(target)
 
 
 def _check(name: str, cls: Any) -> type[Provider[Any]]:

@@ -50,11 +50,15 @@ class ImpactNotice(Model):
     state: Mapped[NoticeState] = mapped_column(enum_type(NoticeState), default=NoticeState.OPEN)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    # None: opened by the monitoring's alert webhook (R13), not by a person.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+    # R13: a notice opened by the monitoring's alert webhook carries the alert's incident key,
+    # so a repeated notification finds it again (and its resolution resolves it).
+    incident_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
-    created_by: Mapped[Person] = relationship(lazy="raise")
+    created_by: Mapped[Person | None] = relationship(lazy="raise")
     services: Mapped[list[NoticeService]] = relationship(
         back_populates="notice", lazy="raise", order_by="NoticeService.service_id"
     )
@@ -97,10 +101,10 @@ class NoticeUpdate(Model):
     body: Mapped[str] = mapped_column(Text)
     all_clear: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    author_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))  # None: an alert
 
     notice: Mapped[ImpactNotice] = relationship(back_populates="updates", lazy="raise")
-    author: Mapped[Person] = relationship(lazy="raise")
+    author: Mapped[Person | None] = relationship(lazy="raise")
 
 
 class NoticeRecipient(Model):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from infrawg.errors import Invalid
+from infrawg.errors import Invalid, NotAllowed
+from infrawg.extensions import csrf, db
 from infrawg.forms import ConfirmForm, options
 from infrawg.policy import Permission, public, requires
-from infrawg.status import bp, service
+from infrawg.provisioning.providers.monitoring import read_webhook
+from infrawg.status import alerts, bp, service
 from infrawg.status.forms import AllClearForm, NoticeForm, UpdateForm
 from infrawg.status.models import NoticeKind
 from infrawg.timeutil import utcnow
@@ -203,4 +205,30 @@ def all_clear(notice_id: int):
         again=form_or_refused(
             lambda status: _notice_page(service.get_notice(notice_id), status, all_clear_form=form)
         ),
+    )
+
+
+# -- the monitoring's alert webhook (R13, R5) -----------------------------------------------------
+
+
+@bp.post("/status/alerts")
+@public  # Alertmanager's bearer token is this route's check; without the setting it is 404
+@csrf.exempt
+def alert_webhook():
+    token = current_app.config.get("ALERT_WEBHOOK_TOKEN")
+    if not token:
+        abort(404)
+    try:
+        notification = read_webhook(request.headers.get("Authorization"), request.get_data(), token)
+    except NotAllowed as refusal:
+        return jsonify(error=refusal.message), 401, {"WWW-Authenticate": 'Bearer realm="alerts"'}
+    except Invalid as problem:
+        return jsonify(error=problem.message), 400
+    received = alerts.receive(notification)
+    db.session.commit()
+    return jsonify(
+        opened=received.opened,
+        resolved=received.resolved,
+        unchanged=received.unchanged,
+        ignored=received.ignored,
     )

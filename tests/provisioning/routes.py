@@ -5,8 +5,10 @@ from sqlalchemy import select
 from infrawg.extensions import db
 from infrawg.jobs.runner import enqueue
 from infrawg.provisioning import service as services
+from infrawg.provisioning.kinds.app.models import AppVersion
 from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone
-from infrawg.provisioning.models import ServiceType
+from infrawg.provisioning.models import Service, ServiceType
+from infrawg.provisioning.providers.cookbook import AppSpec
 from infrawg.tenants.models import TenantMember, TenantOrganisation
 from tests.route_access import DECIDERS, MEMBERS, Row, World, post_profile, profile
 
@@ -40,6 +42,34 @@ def populate(world: World) -> None:
     job = enqueue("provision_service", subject=requested, service_id=requested.id)
     db.session.commit()
     world.objects.update(service_type=service_type, service=requested, record=record, job=job)
+    _populate_app(world, organisation)
+
+
+def _populate_app(world: World, organisation: TenantOrganisation) -> None:
+    """An application service (R14), still requested (edits wait: 409), with a draft version."""
+    tenant = world.people["tenant_member"]
+    app_type = ServiceType(name="Application hosting", kind="app", provider="cookbook_dir")
+    db.session.add(app_type)
+    db.session.flush()
+    service = Service(
+        organisation_id=organisation.id,
+        service_type_id=app_type.id,
+        name="routes_app",
+        parameters={"cookbook": "routes_app", "vm": ""},
+        requested_by_id=tenant.id,
+    )
+    db.session.add(service)
+    db.session.flush()
+    spec = AppSpec("routes_app", "1.0.0", "Tenant", "t@example.org", "Routes", packages=("nginx",))
+    db.session.add(
+        AppVersion(service_id=service.id, number=1, spec=spec.to_dict(), author_id=tenant.id)
+    )
+    db.session.commit()
+    world.objects["app_service"] = service
+
+
+def _app(path: str = ""):
+    return lambda w: f"/services/{w.objects['app_service'].id}/app{path}"
 
 
 def _service(path: str = ""):
@@ -125,6 +155,17 @@ ROWS = [
         post_profile({"tenant_member"}, 409) | {"member": 404},
     ),
     Row("provisioning.server_backups", "GET", "/services/backups", DECIDERS),
+    # R14: the application's versions; the service is still requested, so edits wait (409).
+    Row("provisioning.save_app_version", "POST", _app("/versions"), seen_then(409)),
+    Row("provisioning.app_version", "GET", _app("/versions/1"), SEES_SERVICE),
+    Row("provisioning.submit_app_version", "POST", _app("/versions/1/submit"), seen_then(303)),
+    Row(
+        "provisioning.review_app_version",
+        "POST",
+        _app("/versions/1/approve"),
+        post_profile({"staff", "chair"}, 409) | {"member": 404},
+    ),
+    Row("provisioning.publish_app_version", "POST", _app("/versions/1/publish"), seen_then(409)),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

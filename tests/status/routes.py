@@ -48,6 +48,9 @@ def _notice(path: str = ""):
 
 ROWS = [
     Row("status.status_page", "GET", "/status", PUBLIC),
+    # Public, for Alertmanager: off (404) without INFRAWG_ALERT_WEBHOOK_TOKEN; with it, the
+    # bearer token and not a session decides (tests/status/test_alert_webhook.py).
+    Row("status.alert_webhook", "POST", "/status/alerts", profile(404)),
     Row(
         "status.notice_ics", "GET", lambda w: f"/status/{w.objects['impact_notice'].id}.ics", PUBLIC
     ),

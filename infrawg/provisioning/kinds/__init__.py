@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 GROUP = "infrawg.kinds"
 # The kinds that ship with infrawg, by the same "module:attribute" the entry points name.
 BUILT_IN = {
+    "app": "infrawg.provisioning.kinds.app.kind:APP",
     "dns": "infrawg.provisioning.kinds.dns.kind:DNS",
     "tls": "infrawg.provisioning.kinds.tls.kind:TLS",
     "vm": "infrawg.provisioning.kinds.vm.kind:VM",
