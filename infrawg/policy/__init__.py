@@ -78,6 +78,7 @@ class Permission(StrEnum):
     NOTICE_MANAGE = "status:notice:manage"
     NOTICE_READ = "status:notice:read"
     COMPONENTS_READ = "site:components:read"
+    DOMAIN_PAYMENT_DECIDE = "provisioning:domain:decide-payment"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -180,6 +181,9 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.NOTICE_MANAGE, Permission.NOTICE_REA
 # The living style guide (/dev/components) is a tool for the people who work on the site.
 ROLE_PERMISSIONS[Role.STAFF] |= {Permission.COMPONENTS_READ}
 ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.COMPONENTS_READ}
+
+# R10: only the board decides that the foundation pays for a domain (the chair alone cannot).
+ROLE_PERMISSIONS[Role.BOARD] |= {Permission.DOMAIN_PAYMENT_DECIDE}
 
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})

@@ -15,6 +15,7 @@ import json
 import types
 import typing
 from collections.abc import Iterator, Mapping
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from infrawg.provisioning.base import Provider
 from infrawg.provisioning.secrets import Secret, resolve_secret
 
 GROUP = "infrawg.providers"
+# Providers that ship with infrawg, by the "module:attribute" their entry points name, so a
+# checkout whose installed metadata is older still finds them (as kinds.BUILT_IN).
+BUILT_IN = {"manual": "infrawg.provisioning.kinds.domain.provider:ManualRegistrarProvider"}
 
 __all__ = [
     "GROUP",
@@ -58,7 +62,7 @@ def unregister_provider(name: str) -> None:
 
 def available_providers() -> dict[str, type[Provider[Any]]]:
     """Every registered provider class by entry-point name, in name order."""
-    found: dict[str, type[Provider[Any]]] = {}
+    found = {name: _built_in(name) for name in BUILT_IN}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         found[ep.name] = _check(ep.name, ep.load())
     found.update(_REGISTERED)
@@ -70,10 +74,17 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     if name in _REGISTERED:
         return _REGISTERED[name]
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    if not matches and name in BUILT_IN:
+        return _built_in(name)
     if not matches:
-        known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
+        known = ", ".join(sorted({*BUILT_IN, *(ep.name for ep in entry_points(group=GROUP))}))
         raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
     return _check(name, matches[0].load())
+
+
+def _built_in(name: str) -> type[Provider[Any]]:
+    module, _, attribute = BUILT_IN[name].partition(":")
+    return _check(name, getattr(import_module(module), attribute))
 
 
 def _check(name: str, cls: Any) -> type[Provider[Any]]:

@@ -75,5 +75,14 @@ class TestReadmeExample(DnsProviderContract):
 CONTRACTED = {"rfc2136": TestRfc2136, "zonefile": TestZonefile}
 
 
+# Providers of kinds that have no machine-run contract yet. The provider contract above is the
+# DNS one (records, challenges, DNSSEC); the `manual` registrar (domain kind, R10) has no
+# backend a harness could drive (staff work at the registrar's site), so it is exempt here and
+# its task, Pending until staff record it, is tested in tests/provisioning/test_domain.py.
+NO_CONTRACT = {"manual"}
+
+
 def test_every_registered_provider_runs_the_contract() -> None:
-    assert set(available_providers()) <= set(CONTRACTED)
+    assert set(available_providers()) <= set(CONTRACTED) | NO_CONTRACT
+    for name in NO_CONTRACT:
+        assert available_providers()[name].kind != "dns", "a DNS provider runs the contract"

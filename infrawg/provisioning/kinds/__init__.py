@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 GROUP = "infrawg.kinds"
 # The kinds that ship with infrawg, by the same "module:attribute" the entry points name.
-BUILT_IN = {"dns": "infrawg.provisioning.kinds.dns.kind:DNS"}
+BUILT_IN = {
+    "dns": "infrawg.provisioning.kinds.dns.kind:DNS",
+    "domain": "infrawg.provisioning.kinds.domain.kind:DOMAIN",
+}
 
 __all__ = ["BUILT_IN", "GROUP", "Kind", "available", "get", "register", "unregister"]
 
