@@ -49,7 +49,7 @@ class DomainRegistration(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), unique=True)
-    domain: Mapped[str] = mapped_column(String(255), index=True)  # absolute, lower case
+    domain: Mapped[str] = mapped_column(String(255), index=True)  # lower case, no final dot
     mode: Mapped[DomainMode] = mapped_column(enum_type(DomainMode), default=DomainMode.REGISTER)
     registrar: Mapped[str] = mapped_column(String(200), default="")
     expires_on: Mapped[date | None]

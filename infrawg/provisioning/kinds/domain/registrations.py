@@ -73,7 +73,7 @@ def _date(text: Any, field: str) -> date | None:
 def parameters(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Check a domain request: the name (not held by another registration), what to do, and
     who pays. R10: the tenant pays unless it asks the board for the foundation to pay."""
-    domain = _domain(str(params.get("domain") or ""))
+    domain = _domain(str(params.get("domain") or "")).rstrip(".")  # kept without the dot
     taken = db.session.scalar(
         select(DomainRegistration.id)
         .join(Service, Service.id == DomainRegistration.service_id)
@@ -98,7 +98,7 @@ def parameters(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         raise Invalid(
             "Say why the foundation should pay; the board decides.", field="foundation_reason"
         )
-    return domain.rstrip("."), {
+    return domain, {
         "domain": domain,
         "mode": mode,
         "registrar": str(params.get("registrar") or "").strip()[:200],
@@ -119,7 +119,7 @@ def _hosted_zone(organisation_id: int, domain: str) -> Service | None:
         select(Service)
         .join(DnsZone, DnsZone.service_id == Service.id)
         .where(
-            DnsZone.name == domain,
+            DnsZone.name == domain + ".",  # zones are kept absolute
             Service.organisation_id == organisation_id,
             Service.state.not_in((ServiceState.DECLINED, ServiceState.DECOMMISSIONED)),
         )
