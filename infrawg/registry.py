@@ -99,7 +99,12 @@ INTERFACES: dict[str, Interface] = {
             key="providers",
             setting="PROVIDERS",
             protocol="infrawg.provisioning.base:Provider",
-            group="infrawg.providers",  # the built-ins register here too (pyproject.toml)
+            # Built-ins register under the group too (pyproject.toml); listed here as well
+            # when the installed metadata of a checkout may be older than the code.
+            builtins={
+                "manual": "infrawg.provisioning.kinds.domain.provider:ManualRegistrarProvider",
+            },
+            group="infrawg.providers",
             extension="infrawg_providers",
             builder="infrawg.provisioning.registry:configured_providers",
         ),

@@ -15,7 +15,6 @@ import json
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,6 @@ from infrawg.provisioning.base import Provider
 from infrawg.provisioning.secrets import Secret, resolve_secret
 
 GROUP = "infrawg.providers"
-# Providers that ship with infrawg, by the "module:attribute" their entry points name, so a
-# checkout whose installed metadata is older still finds them (as kinds.BUILT_IN).
-BUILT_IN = {"manual": "infrawg.provisioning.kinds.domain.provider:ManualRegistrarProvider"}
 
 __all__ = [
     "GROUP",
@@ -62,7 +58,7 @@ def unregister_provider(name: str) -> None:
 
 def available_providers() -> dict[str, type[Provider[Any]]]:
     """Every registered provider class by entry-point name, in name order."""
-    found = {name: _built_in(name) for name in BUILT_IN}
+    found = {name: _built_in(name) for name in _built_ins()}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         found[ep.name] = _check(ep.name, ep.load())
     found.update(_REGISTERED)
@@ -74,17 +70,26 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     if name in _REGISTERED:
         return _REGISTERED[name]
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
-    if not matches and name in BUILT_IN:
+    if not matches and name in _built_ins():
         return _built_in(name)
     if not matches:
-        known = ", ".join(sorted({*BUILT_IN, *(ep.name for ep in entry_points(group=GROUP))}))
+        known = ", ".join(sorted({*_built_ins(), *(ep.name for ep in entry_points(group=GROUP))}))
         raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
     return _check(name, matches[0].load())
 
 
+def _built_ins() -> Mapping[str, str]:
+    """Providers that ship with infrawg, found even when the installed entry points are older
+    than the code (infrawg.registry lists them, as kinds.BUILT_IN does for kinds)."""
+    from infrawg.registry import INTERFACES
+
+    return INTERFACES["providers"].builtins
+
+
 def _built_in(name: str) -> type[Provider[Any]]:
-    module, _, attribute = BUILT_IN[name].partition(":")
-    return _check(name, getattr(import_module(module), attribute))
+    from infrawg.registry import load
+
+    return _check(name, load(_built_ins()[name]))
 
 
 def _check(name: str, cls: Any) -> type[Provider[Any]]:
