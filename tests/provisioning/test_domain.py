@@ -5,7 +5,9 @@ scheduled (R11)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import select, update
@@ -25,15 +27,44 @@ from infrawg.provisioning.kinds.domain.models import (
     Payer,
 )
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
-from infrawg.provisioning.registry import available_providers, get_provider_class
+from infrawg.provisioning.kinds.domain.provider import ManualRegistrarProvider
+from infrawg.provisioning.registry import (
+    available_providers,
+    get_provider_class,
+    register_provider,
+    unregister_provider,
+)
 from infrawg.timeutil import utcnow
 from tests.conftest import html
 
 
+class SettingRegistrar(ManualRegistrarProvider):
+    """A registrar that registers at once and sets NS and DS itself (an API registrar)."""
+
+    name = "settingregistrar"
+    capabilities = frozenset({"set_delegation"})
+    SET: ClassVar[list[tuple[str, list[str], list[str]]]] = []
+
+    def register(self, registration):
+        return [f"registered {registration.domain}"]
+
+    def set_delegation(self, registration, ns, ds):
+        self.SET.append((registration.domain, ns, ds))
+        return [f"NS of {registration.domain} set to {', '.join(ns)}"]
+
+
 @pytest.fixture
-def app_config(zonefile_settings) -> dict:
+def setting_registrar() -> Iterator[None]:
+    SettingRegistrar.SET.clear()
+    register_provider(SettingRegistrar)
+    yield
+    unregister_provider(SettingRegistrar.name)
+
+
+@pytest.fixture
+def app_config(setting_registrar, zonefile_settings) -> dict:
     return {
-        "PROVIDERS": {"zonefile": zonefile_settings, "manual": {}},
+        "PROVIDERS": {"zonefile": zonefile_settings, "manual": {}, "settingregistrar": {}},
         "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",
     }
 
@@ -304,3 +335,40 @@ def test_a_domain_is_asked_for_once(app, tenant_member, organisation, domain_typ
     db.session.commit()
     with pytest.raises(Conflict):
         services.request_service(tenant_member, organisation, domain_type, {"domain": "once.org"})
+
+
+def test_a_tracked_domain_needs_no_registrar_task(
+    app, people, tenant_member, organisation, domain_type, chair
+):
+    from infrawg.provisioning import lifecycle
+
+    service = services.request_service(
+        tenant_member,
+        organisation,
+        domain_type,
+        {"domain": "elsewhere.org", "mode": "track", "expires_on": "2027-06-01"},
+    )
+    db.session.commit()
+    services.decide(chair, service, approve=True, reason="ok")
+    db.session.commit()
+    run_due_jobs()
+    service = lifecycle.load(service.id)
+    assert service.state == ServiceState.ACTIVE
+    registration = _registration(service)
+    assert not registration.task_open and registration.expires_on == date(2027, 6, 1)
+
+
+def test_r11_a_registrar_that_can_sets_the_hosted_zones_ns_and_ds(
+    app, tenant_member, organisation, dns_type, chair
+):
+    api_type = ServiceType(name="API domains", kind="domain", provider="settingregistrar")
+    db.session.add(api_type)
+    zone = services.request_service(tenant_member, organisation, dns_type, {"zone": "api.org"})
+    zone.state = ServiceState.ACTIVE
+    db.session.commit()
+    service = services.request_service(tenant_member, organisation, api_type, {"domain": "api.org"})
+    db.session.commit()
+    services.decide(chair, service, approve=True, reason="ok")
+    db.session.commit()
+    run_due_jobs()
+    assert SettingRegistrar.SET == [("api.org", ["ns1.example.net.", "ns2.example.net."], [])]

@@ -17,7 +17,7 @@ from typing import ClassVar
 from infrawg.errors import Conflict
 from infrawg.jobs import Pending
 from infrawg.provisioning.base import Check, Observed, Plan, Provider
-from infrawg.provisioning.kinds.domain.models import DomainRegistration
+from infrawg.provisioning.kinds.domain.models import DomainMode, DomainRegistration
 from infrawg.provisioning.kinds.domain.spec import DomainSpec
 
 # How long a job waiting for staff sleeps before it looks at the task again (recording the
@@ -40,7 +40,10 @@ class ManualRegistrarProvider(Provider[DomainSpec]):
     # -- the registrar interface ------------------------------------------------------------------
 
     def register(self, registration: DomainRegistration) -> list[str] | Pending:
-        """Register, transfer in or start tracking: a task for staff until they record it."""
+        """Register or transfer in: a task for staff until they record it. Tracking a domain
+        registered elsewhere asks nothing of the registrar (the expiry came with the request)."""
+        if registration.mode is DomainMode.TRACK:
+            return [f"{registration.domain}: tracked; registered elsewhere"]
         if registration.task_done_at is not None and not registration.task_open:
             return [f"{registration.domain}: staff recorded the registrar task done"]
         registration.task_open = True

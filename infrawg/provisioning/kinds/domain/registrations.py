@@ -266,12 +266,34 @@ def provision(ctx: JobContext, service: Service, provider: Any) -> Pending | Non
     if registration.payer is Payer.FOUNDATION and not registration.foundation_pays:
         ctx.log("waiting for the board to decide whether the foundation pays")
         return Pending(timedelta(hours=6), "waiting for the board's decision on payment")
-    outcome = _registrar(provider).register(registration)
+    registrar = _registrar(provider)
+    outcome = registrar.register(registration)
     if isinstance(outcome, Pending):
         return outcome
     for line in outcome:
         ctx.log(line)
+    zone = registration.zone_service_id
+    if zone is not None and SET_DELEGATION in registrar.capabilities:
+        # R11: the registrar provider sets the hosted zone's NS and DS itself; the
+        # scheduled delegation check confirms it (the manual one cannot: staff do it).
+        ns, ds = _delegation_of(zone)
+        for line in registrar.set_delegation(registration, ns, ds):  # type: ignore[attr-defined]
+            ctx.log(line)
     return None
+
+
+SET_DELEGATION = "set_delegation"
+
+
+def _delegation_of(zone_service_id: int) -> tuple[list[str], list[str]]:
+    from infrawg.provisioning.kinds.dns import zones
+    from infrawg.provisioning.kinds.dns.models import zone_of
+
+    service = db.session.get(Service, zone_service_id)
+    zone = zone_of(service) if service is not None else None
+    if zone is None:
+        return [], []
+    return zones.apex_ns(zone, zones.records_of(zone)), zones.ds_to_set(zone)
 
 
 def _wake(service: Service, kinds: tuple[str, ...]) -> None:
