@@ -26,8 +26,8 @@ from infrawg.provisioning.kinds.domain.models import (
     DomainRegistration,
     Payer,
 )
-from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.kinds.domain.provider import ManualRegistrarProvider
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.registry import (
     available_providers,
     get_provider_class,
