@@ -213,8 +213,11 @@ def test_r10_foundation_pays_only_after_a_board_decision_with_resolution(
     assert tenant.post(f"/services/{service.id}/domain/board", data=decision).status_code == 403
     assert _registration(service).board_state is BoardState.ASKED
 
-    # The board's queue has it; a decision without the resolution's reference is refused.
+    # The board's queue has it (counted in the board's navigation); a decision without the
+    # resolution's reference is refused.
     queue = html(board_client.get("/services/domains/board"))
+    assert "1" in queue.select_one("#nav-domain-payments").text
+    assert html(chair_client.get("/")).select_one("#nav-domain-payments") is None
     assert "wg-events.org" in queue.select_one("#board-domains").text
     no_ref = board_client.post(
         f"/services/{service.id}/domain/board", data={"decision": "approve", "resolution": ""}

@@ -97,7 +97,30 @@ class DomainKind(Kind):
         }
 
     def init_app(self, app: Flask) -> None:
+        from infrawg import web
         from infrawg.provisioning.kinds.domain import views  # noqa: F401  (routes, jobs)
+        from infrawg.ui import NavGroup, NavLink
+
+        # R10: the board's queue of domains the foundation is asked to pay, with its count.
+        web.add_nav_counter(app, _board_count)
+        web.add_nav_link(
+            app,
+            NavLink(
+                NavGroup.PEOPLE,
+                "Domains to pay",
+                "provisioning.domain_board_queue",
+                web.permitted(Permission.DOMAIN_PAYMENT_DECIDE),
+                count="domain_payments",
+                id="nav-domain-payments",
+                order=42,
+            ),
+        )
+
+
+def _board_count(person: Person) -> dict[str, int]:
+    if not can(person, Permission.DOMAIN_PAYMENT_DECIDE):
+        return {}
+    return {"domain_payments": len(registrations.board_queue())}
 
 
 DOMAIN = DomainKind()
