@@ -295,6 +295,8 @@ def test_r10_manual_registrar_task_recorded_by_staff(
     renewal = db.session.scalar(select(Job).where(Job.kind == registrations.RENEW_JOB))
     assert renewal is not None, _actions(service)
     assert _registration(service).task_open, (renewal.state, renewal.last_error)
+    page = html(staff_client.get(f"/services/{service.id}"))
+    assert "renew docs-manual.org" in page.select_one("#domain-task").text
     assert renewal.state == JobState.QUEUED and "renew" in renewal.progress
     data = {"expires_on": "2028-12-02"}
     assert staff_client.post(f"/services/{service.id}/domain/task", data=data).status_code == 303
