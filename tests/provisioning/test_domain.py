@@ -333,6 +333,26 @@ def test_r11_the_delegation_of_a_hosted_zone_is_checked_on_a_schedule(
     assert len(db.session.scalars(select(Job).where(Job.kind == "check_delegation")).all()) == 1
 
 
+def test_r11_a_zone_hosted_after_its_domain_is_linked_by_the_schedule(
+    app, tenant_member, organisation, domain_type, dns_type
+):
+    domain = services.request_service(
+        tenant_member, organisation, domain_type, {"domain": "later.org"}
+    )
+    domain.state = ServiceState.ACTIVE
+    db.session.commit()
+    assert _registration(domain).zone_service_id is None
+    zone = services.request_service(tenant_member, organisation, dns_type, {"zone": "later.org"})
+    zone.state = ServiceState.ACTIVE
+    db.session.commit()
+    scheduled = enqueue(registrations.DELEGATION_SCHEDULE_JOB)
+    db.session.commit()
+    assert claim(scheduled.id) and run_job(scheduled.id) == JobState.SUCCEEDED
+    assert _registration(domain).zone_service_id == zone.id
+    checks = db.session.scalars(select(Job).where(Job.kind == "check_delegation")).all()
+    assert [j.subject_id for j in checks] == [zone.id]
+
+
 def test_a_domain_is_asked_for_once(app, tenant_member, organisation, domain_type):
     from infrawg.errors import Conflict
 

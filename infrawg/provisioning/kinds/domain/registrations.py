@@ -468,6 +468,20 @@ def delegation_checks(ctx: JobContext) -> None:
     here, by the DNS kind's job, one waiting check per zone at a time."""
     from infrawg.provisioning.kinds.dns.zones import DELEGATION_JOB, latest_delegation_job
 
+    # A zone asked for after its domain: linked now.
+    unlinked = db.session.scalars(
+        select(DomainRegistration)
+        .join(Service, Service.id == DomainRegistration.service_id)
+        .where(DomainRegistration.zone_service_id.is_(None), Service.state.in_(LOOKED_AFTER))
+    )
+    for registration in list(unlinked):
+        service = db.session.get(Service, registration.service_id)
+        assert service is not None
+        zone = _hosted_zone(service.organisation_id, registration.domain)
+        if zone is not None:
+            registration.zone_service_id = zone.id
+            history(registration, None, f"linked to the hosted zone {zone.name}")
+    db.session.flush()
     zones = db.session.scalars(
         select(Service)
         .join(DomainRegistration, DomainRegistration.zone_service_id == Service.id)
