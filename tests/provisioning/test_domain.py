@@ -397,3 +397,30 @@ def test_r11_a_registrar_that_can_sets_the_hosted_zones_ns_and_ds(
     db.session.commit()
     run_due_jobs()
     assert SettingRegistrar.SET == [("api.org", ["ns1.example.net.", "ns2.example.net."], [])]
+
+
+def test_a_domain_service_is_decommissioned_without_touching_the_registrar(
+    app, client, people, tenant_member, organisation, domain_type
+):
+    from infrawg.provisioning import lifecycle
+
+    service = services.request_service(
+        tenant_member,
+        organisation,
+        domain_type,
+        {"domain": "gone.org", "mode": "track", "expires_on": "2027-01-01"},
+    )
+    service.state = ServiceState.ACTIVE
+    db.session.commit()
+    service = lifecycle.load(service.id)
+    reviewed = lifecycle.digest(lifecycle.review_destroy(tenant_member, service))
+    lifecycle.request_decommission(tenant_member, service, reviewed)
+    db.session.commit()
+    run_due_jobs()
+    db.session.expire_all()
+    ran = db.session.scalars(select(Job).where(Job.kind != "notices.deliver")).all()
+    assert db.session.get(Service, service.id).state == ServiceState.DECOMMISSIONED, [
+        (j.kind, j.state, j.last_error) for j in ran
+    ]
+    tenant = people.sign_in(client, tenant_member)
+    assert tenant.get(f"/services/{service.id}").status_code == 200

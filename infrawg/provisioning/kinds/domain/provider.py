@@ -69,6 +69,10 @@ class ManualRegistrarProvider(Provider[DomainSpec]):
         return Observed.of(ref, None, manual=True)
 
     def execute(self, plan: Plan[DomainSpec]) -> list[str] | Pending:
+        if plan.destroy:
+            # Decommissioning: the domain stays with its registrant at the registrar (nothing
+            # is deleted there); the site stops looking after it.
+            return [f"{plan.ref}: no longer looked after here; the registrar keeps it"]
         raise Conflict("The manual registrar applies no plans: staff work at the registrar.")
 
     def verify(self, spec: DomainSpec) -> list[Check]:
