@@ -218,7 +218,7 @@ def test_r10_foundation_pays_only_after_a_board_decision_with_resolution(
     queue = html(board_client.get("/services/domains/board"))
     assert "1" in queue.select_one("#nav-domain-payments").text
     assert html(chair_client.get("/")).select_one("#nav-domain-payments") is None
-    assert "wg-events.org" in queue.select_one("#board-domains").text
+    assert "wg-events.org for Docs WG" in queue.select_one("#board-domains").text
     no_ref = board_client.post(
         f"/services/{service.id}/domain/board", data={"decision": "approve", "resolution": ""}
     )

@@ -12,6 +12,7 @@ from typing import Any, cast
 import dns.exception
 import dns.name
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from infrawg import audit, policy, timeutil
 from infrawg.actions import Action
@@ -216,6 +217,7 @@ def board_queue() -> list[DomainRegistration]:
         db.session.scalars(
             select(DomainRegistration)
             .where(DomainRegistration.board_state == BoardState.ASKED)
+            .options(selectinload(DomainRegistration.service).selectinload(Service.organisation))
             .order_by(DomainRegistration.id)
         )
     )
