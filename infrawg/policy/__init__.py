@@ -225,6 +225,7 @@ RECHECK_PERMISSIONS = frozenset(
         Permission.CHAIR_APPOINT,  # appoint or replace the chair (R6)
         Permission.ARCHIVE_PUBLISH,  # make a thread or list public (R16)
         Permission.SERVICE_DECIDE,  # approve or decline a service (R9)
+        Permission.DOMAIN_PAYMENT_DECIDE,  # the board decides the foundation pays (R10)
     }
 )
 RECHECK_AFTER = timedelta(minutes=15)

@@ -6,7 +6,7 @@ scheduled (R11)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import ClassVar
 
 import pytest
@@ -223,6 +223,12 @@ def test_r10_foundation_pays_only_after_a_board_decision_with_resolution(
         f"/services/{service.id}/domain/board", data={"decision": "approve", "resolution": ""}
     )
     assert no_ref.status_code == 422 and not _registration(service).foundation_pays
+    # A privileged act: a second factor older than 15 minutes is asked for again.
+    stale = people.sign_in(app.test_client(), board)
+    board.signed_in_session.second_factor_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    asked = stale.post(f"/services/{service.id}/domain/board", data=decision)
+    assert asked.status_code != 303 and not _registration(service).foundation_pays
     ok = board_client.post(f"/services/{service.id}/domain/board", data=decision)
     assert ok.status_code == 303
     registration = _registration(service)
