@@ -149,6 +149,13 @@ class Action(StrEnum):
     APP_VERSION_APPROVED = "app.version_approved"
     APP_VERSION_CHANGES_REQUESTED = "app.version_changes_requested"
     APP_VERSION_PUBLISHED = "app.version_published"
+    # R10: a domain's payment, the board's decision on the foundation paying, the registrar.
+    DOMAIN_PAYMENT_RECORDED = "domain.payment_recorded"
+    DOMAIN_FOUNDATION_ASKED = "domain.foundation_asked"
+    DOMAIN_FOUNDATION_APPROVED = "domain.foundation_approved"
+    DOMAIN_FOUNDATION_DECLINED = "domain.foundation_declined"
+    DOMAIN_REGISTRAR_TASK_DONE = "domain.registrar_task_done"
+    DOMAIN_EXPIRED = "domain.expired"
     # Two-factor sign-in: every change and every failed attempt is the person's own.
     TWOFACTOR_TOTP_ADDED = "twofactor.totp_added"
     TWOFACTOR_TOTP_REMOVED = "twofactor.totp_removed"

@@ -107,6 +107,7 @@ INTERFACES: dict[str, Interface] = {
                 "cookbook_dir": "infrawg.provisioning.providers.cookbook.publisher:"
                 "CookbookDirProvider",
                 "libvirt": "infrawg.provisioning.providers.libvirt:LibvirtProvider",
+                "manual": "infrawg.provisioning.kinds.domain.provider:ManualRegistrarProvider",
                 "rfc2136": "infrawg.provisioning.providers.rfc2136:Rfc2136Provider",
                 "zonefile": "infrawg.provisioning.providers.zonefile:ZonefileProvider",
             },

@@ -79,6 +79,7 @@ class Permission(StrEnum):
     NOTICE_MANAGE = "status:notice:manage"
     NOTICE_READ = "status:notice:read"
     COMPONENTS_READ = "site:components:read"
+    DOMAIN_PAYMENT_DECIDE = "provisioning:domain:decide-payment"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -185,6 +186,9 @@ ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.NOTICE_MANAGE, Permission.NOTICE_REA
 ROLE_PERMISSIONS[Role.STAFF] |= {Permission.COMPONENTS_READ}
 ROLE_PERMISSIONS[Role.CHAIR] |= {Permission.COMPONENTS_READ}
 
+# R10: only the board decides that the foundation pays for a domain (the chair alone cannot).
+ROLE_PERMISSIONS[Role.BOARD] |= {Permission.DOMAIN_PAYMENT_DECIDE}
+
 # Roles that only count while the person is a member of the group.
 MEMBER_ONLY_ROLES = frozenset({Role.STAFF, Role.CHAIR})
 
@@ -225,6 +229,7 @@ RECHECK_PERMISSIONS = frozenset(
         Permission.CHAIR_APPOINT,  # appoint or replace the chair (R6)
         Permission.ARCHIVE_PUBLISH,  # make a thread or list public (R16)
         Permission.SERVICE_DECIDE,  # approve or decline a service (R9)
+        Permission.DOMAIN_PAYMENT_DECIDE,  # the board decides the foundation pays (R10)
     }
 )
 RECHECK_AFTER = timedelta(minutes=15)

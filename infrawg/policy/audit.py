@@ -188,6 +188,13 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.APP_VERSION_APPROVED: _TENANT,
     Action.APP_VERSION_CHANGES_REQUESTED: _TENANT,
     Action.APP_VERSION_PUBLISHED: _TENANT,
+    # R10: a domain's payment and the board's decision on it are the tenant's (and staff's).
+    Action.DOMAIN_PAYMENT_RECORDED: _TENANT,
+    Action.DOMAIN_FOUNDATION_ASKED: _TENANT,
+    Action.DOMAIN_FOUNDATION_APPROVED: _TENANT,
+    Action.DOMAIN_FOUNDATION_DECLINED: _TENANT,
+    Action.DOMAIN_REGISTRAR_TASK_DONE: _TENANT,
+    Action.DOMAIN_EXPIRED: _TENANT,
     # Second factors are the person's own business (and staff's, who answer lock-outs).
     Action.TWOFACTOR_TOTP_ADDED: _CONCERNED,
     Action.TWOFACTOR_TOTP_REMOVED: _CONCERNED,

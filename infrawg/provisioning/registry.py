@@ -83,7 +83,7 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     if not matches and name in _built_ins():
         return _check(name, _load(_built_ins()[name]))
     if not matches:
-        known = ", ".join(sorted(ep.name for ep in entry_points(group=GROUP))) or "none"
+        known = ", ".join(sorted({*_built_ins(), *(ep.name for ep in entry_points(group=GROUP))}))
         raise NotFound(f"No provider named {name!r} is installed (installed: {known}).")
     try:
         loaded = matches[0].load()
@@ -105,6 +105,14 @@ def _load(target: str) -> Any:
     from infrawg.registry import load
 
     return load(target)
+
+
+def _built_ins() -> Mapping[str, str]:
+    """Providers that ship with infrawg, found even when the installed entry points are older
+    than the code (infrawg.registry lists them, as kinds.BUILT_IN does for kinds)."""
+    from infrawg.registry import INTERFACES
+
+    return INTERFACES["providers"].builtins
 
 
 def _check(name: str, cls: Any) -> type[Provider[Any]]:

@@ -355,6 +355,7 @@ def test_the_privileged_acts_that_ask_again():
         Permission.CHAIR_APPOINT,
         Permission.ARCHIVE_PUBLISH,
         Permission.SERVICE_DECIDE,
+        Permission.DOMAIN_PAYMENT_DECIDE,
     } == RECHECK_PERMISSIONS
 
 

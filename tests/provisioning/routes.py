@@ -7,6 +7,7 @@ from infrawg.jobs.runner import enqueue
 from infrawg.provisioning import service as services
 from infrawg.provisioning.kinds.app.models import AppVersion
 from infrawg.provisioning.kinds.dns.models import DnsRecord, DnsZone
+from infrawg.provisioning.kinds.domain.models import DomainRegistration
 from infrawg.provisioning.models import Service, ServiceType
 from infrawg.provisioning.providers.cookbook import AppSpec
 from infrawg.tenants.models import TenantMember, TenantOrganisation
@@ -40,8 +41,23 @@ def populate(world: World) -> None:
         select(DnsRecord).join(DnsZone).where(DnsZone.service_id == requested.id)
     )
     job = enqueue("provision_service", subject=requested, service_id=requested.id)
+    # A domain registration (R10), made as rows: the world configures no `manual` provider.
+    domain_type = ServiceType(name="Domains", kind="domain", provider="manual")
+    db.session.add(domain_type)
+    db.session.flush()
+    domain = Service(
+        organisation_id=organisation.id,
+        service_type_id=domain_type.id,
+        name="routes-example.org",
+        requested_by_id=tenant.id,
+    )
+    db.session.add(domain)
+    db.session.flush()
+    db.session.add(DomainRegistration(service_id=domain.id, domain="routes-example.org"))
     db.session.commit()
-    world.objects.update(service_type=service_type, service=requested, record=record, job=job)
+    world.objects.update(
+        service_type=service_type, service=requested, record=record, job=job, domain=domain
+    )
     _populate_app(world, organisation)
 
 
@@ -74,6 +90,10 @@ def _app(path: str = ""):
 
 def _service(path: str = ""):
     return lambda w: f"/services/{w.objects['service'].id}{path}"
+
+
+def _domain(path: str = ""):
+    return lambda w: f"/services/{w.objects['domain'].id}{path}"
 
 
 def _record(path: str = ""):
@@ -166,6 +186,35 @@ ROWS = [
         post_profile({"staff", "chair"}, 409) | {"member": 404},
     ),
     Row("provisioning.publish_app_version", "POST", _app("/versions/1/publish"), seen_then(409)),
+    # R10: domain registrations. Empty forms are refused (422); no registrar task is open and
+    # the board was not asked (409); only staff record the task, only the board decides.
+    Row("provisioning.service_page", "GET", _domain(), SEES_SERVICE),
+    Row("provisioning.domain_payment", "POST", _domain("/domain/payment"), seen_then(422)),
+    Row(
+        "provisioning.domain_ask_foundation",
+        "POST",
+        _domain("/domain/foundation"),
+        seen_then(422),
+    ),
+    Row(
+        "provisioning.domain_task_done",
+        "POST",
+        _domain("/domain/task"),
+        post_profile({"staff", "chair"}, 409) | {"member": 404},
+    ),
+    Row("provisioning.domain_renew", "POST", _domain("/domain/renew"), seen_then(409)),
+    Row(
+        "provisioning.domain_board_queue",
+        "GET",
+        "/services/domains/board",
+        profile(403, anonymous=302, board=200),
+    ),
+    Row(
+        "provisioning.domain_board_decide",
+        "POST",
+        _domain("/domain/board"),
+        post_profile({"board"}, 422),  # no decision chosen
+    ),
     Row("jobs.job_queue", "GET", "/jobs", DECIDERS),
     Row(
         "jobs.job_page",

@@ -125,6 +125,9 @@ EXEMPT = {
     # R14: plan, apply (refusing stale and unapproved releases), verify through git's objects,
     # destroy, concurrent publishers: tests/cookbook/test_publish.py, on a real git repository.
     "cookbook_dir": "tests/cookbook/test_publish.py",
+    # R10: the manual registrar has no backend a harness could drive (staff work at the
+    # registrar's site); its task, Pending until staff record it: tests/provisioning/test_domain.py.
+    "manual": "tests/provisioning/test_domain.py",
 }
 
 

@@ -36,6 +36,7 @@ GROUP = "infrawg.kinds"
 BUILT_IN = {
     "app": "infrawg.provisioning.kinds.app.kind:APP",
     "dns": "infrawg.provisioning.kinds.dns.kind:DNS",
+    "domain": "infrawg.provisioning.kinds.domain.kind:DOMAIN",
     "tls": "infrawg.provisioning.kinds.tls.kind:TLS",
     "vm": "infrawg.provisioning.kinds.vm.kind:VM",
 }

@@ -1,0 +1,1 @@
+"""The domain kind (R10): registrations, their payment, renewals and reminders."""
