@@ -94,13 +94,6 @@ def get_provider_class(name: str) -> type[Provider[Any]]:
     return _check(name, loaded)
 
 
-def _built_ins() -> Mapping[str, str]:
-    """Built-in providers named in `infrawg.registry` beside their entry points."""
-    from infrawg.registry import INTERFACES
-
-    return INTERFACES["providers"].builtins
-
-
 def _load(target: str) -> Any:
     from infrawg.registry import load
 
