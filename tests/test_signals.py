@@ -87,12 +87,22 @@ def test_a_handler_connected_for_one_app_never_runs_for_another(app, database_ur
 
 
 def test_each_app_keeps_its_own_nav_counters(app, database_url):
+    before = len(app.extensions["infrawg_nav_counters"])
     other = create_app(base_config(database_url))
     mine = app.extensions["infrawg_nav_counters"]
     theirs = other.extensions["infrawg_nav_counters"]
-    # jobs, membership, governance, provisioning, surveys, status: one each, not one per app
-    # built.
-    assert len(mine) == len(theirs) == 6
+    # Each area (and kind) adds its counter once per app: building another app adds none to
+    # this one, and the other has the same set, none twice.
+    assert (
+        len(mine) == before == len(theirs) == len({c.__qualname__ + c.__module__ for c in theirs})
+    )
+    assert {c.__module__ for c in theirs} >= {
+        "infrawg.jobs.views",
+        "infrawg.membership.views",
+        "infrawg.governance.views",
+        "infrawg.provisioning.views",
+        "infrawg.status",
+    }
     assert mine is not theirs
 
 
