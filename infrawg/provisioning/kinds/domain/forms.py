@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from infrawg.forms import options
 from infrawg.provisioning.kinds.domain.models import DomainMode, Payer
 
 
@@ -41,7 +42,9 @@ class FoundationForm(FlaskForm):
 
 
 class BoardDecisionForm(FlaskForm):
-    decision = SelectField("Decision", choices=[("approve", "Approve"), ("decline", "Decline")])
+    decision = SelectField(
+        "Decision", choices=options([("approve", "Approve"), ("decline", "Decline")])
+    )
     resolution = StringField("Board resolution reference", validators=[Length(max=200)])
 
 
