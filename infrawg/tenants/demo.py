@@ -60,75 +60,80 @@ def load_demo(people: dict[str, Person]) -> None:
         db.session.add(TenantMember(organisation_id=organisation.id, person_id=person.id))
         audit.record(None, Action.TENANT_MEMBER_ADDED, organisation, person.audit_label)
 
-    applicant = people["member2@example.org"]
-    sprints = _organisation(
-        kind=OrganisationKind.CO,
-        name="Sprint Organisers Network",
-        slug="sprint-organisers",
-        description="Organises development sprints at conferences.",
-        mission="Bring new contributors to the core projects.",
-        status=OrganisationStatus.APPLYING,
-        status_reason="Applied to the chair and the board",
-    )
-    db.session.add(TenantMember(organisation_id=sprints.id, person_id=applicant.id))
-    now = utcnow()
-    application = COApplication(
-        organisation_id=sprints.id,
-        applicant_id=applicant.id,
+    _co_application(
+        people["member2@example.org"],
+        chair,
+        dict(
+            name="Sprint Organisers Network",
+            slug="sprint-organisers",
+            description="Organises development sprints at conferences.",
+            mission="Bring new contributors to the core projects.",
+            status=OrganisationStatus.APPLYING,
+            status_reason="Applied to the chair and the board",
+        ),
         services="A domain, DNS and TLS for the sprint sign-up site; one small VM.",
         mission_statement="Sprints turn users into contributors to the foundation's projects.",
         state=ApplicationState.WAITING_FOR_BOARD,
+        decision=Decision.APPROVE,
+        reason="Small footprint and clearly in the mission.",
     )
-    reason = "Small footprint and clearly in the mission."
-    application.decisions.append(
-        ApplicationDecision(
-            side=Side.CHAIR,
-            decision=Decision.APPROVE,
-            decision_reason=reason,
-            decided_at=now,
-            decided_by_id=chair.id,
-        )
-    )
-    db.session.add(application)
-    db.session.flush()
-    audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, sprints.name)
-    audit.record(chair, Action.CO_APPLICATION_CHAIR_APPROVED, application, reason)
-
-    _declined_application(people, chair)
-
-
-def _declined_application(people: dict[str, Person], chair: Person) -> None:
-    # R8: a declined application is kept, with both decisions and their reasons.
-    applicant = people["member1@example.org"]
-    crypto = _organisation(
-        kind=OrganisationKind.CO,
-        name="Token Mining Club",
-        slug="token-mining-club",
-        description="Runs mining rigs for a community token.",
-        mission="Fund events with mined tokens.",
-        status=OrganisationStatus.DECLINED,
-        status_reason="Declined by the chair and the board",
-    )
-    db.session.add(TenantMember(organisation_id=crypto.id, person_id=applicant.id))
-    now = utcnow()
-    application = COApplication(
-        organisation_id=crypto.id,
-        applicant_id=applicant.id,
+    # R8: a declined application is kept, with its decision and reason.
+    _co_application(
+        people["member1@example.org"],
+        chair,
+        dict(
+            name="Token Mining Club",
+            slug="token-mining-club",
+            description="Runs mining rigs for a community token.",
+            mission="Fund events with mined tokens.",
+            status=OrganisationStatus.DECLINED,
+            status_reason="Declined by the chair and the board",
+        ),
         services="Eight VMs with GPUs, running all year.",
         mission_statement="Mined tokens would pay for meetups.",
         state=ApplicationState.DECLINED,
+        decision=Decision.DECLINE,
+        reason="Not in the foundation's mission, and beyond the group's capacity.",
     )
-    reason = "Not in the foundation's mission, and beyond the group's capacity."
+
+
+def _co_application(
+    applicant: Person,
+    chair: Person,
+    organisation: dict,
+    *,
+    services: str,
+    mission_statement: str,
+    state: ApplicationState,
+    decision: Decision,
+    reason: str,
+) -> None:
+    """A community organisation's application with the chair's decision, as its audit trail
+    would show it."""
+    applying = _organisation(kind=OrganisationKind.CO, **organisation)
+    db.session.add(TenantMember(organisation_id=applying.id, person_id=applicant.id))
+    application = COApplication(
+        organisation_id=applying.id,
+        applicant_id=applicant.id,
+        services=services,
+        mission_statement=mission_statement,
+        state=state,
+    )
     application.decisions.append(
         ApplicationDecision(
             side=Side.CHAIR,
-            decision=Decision.DECLINE,
+            decision=decision,
             decision_reason=reason,
-            decided_at=now,
+            decided_at=utcnow(),
             decided_by_id=chair.id,
         )
     )
     db.session.add(application)
     db.session.flush()
-    audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, crypto.name)
-    audit.record(chair, Action.CO_APPLICATION_CHAIR_DECLINED, application, reason)
+    audit.record(applicant, Action.CO_APPLICATION_SUBMITTED, application, applying.name)
+    chair_action = (
+        Action.CO_APPLICATION_CHAIR_APPROVED
+        if decision == Decision.APPROVE
+        else Action.CO_APPLICATION_CHAIR_DECLINED
+    )
+    audit.record(chair, chair_action, application, reason)

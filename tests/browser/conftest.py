@@ -67,6 +67,26 @@ def page(browser) -> Iterator[Page]:
     context.close()
 
 
+def chair_and_member():
+    """Cleo Chair (the chair) and Mia Member, committed (inside the live site's app context)."""
+    from infrawg.extensions import db
+    from infrawg.governance.models import Role, RoleGrant
+    from infrawg.membership.models import MembershipStatus, Person
+    from tests.conftest import password_hash
+
+    chair, member = (
+        Person(
+            name=name, email=email, password_hash=password_hash(), status=MembershipStatus.MEMBER
+        )
+        for name, email in (("Cleo Chair", "chair@example.org"), ("Mia Member", "mia@example.org"))
+    )
+    db.session.add_all([chair, member])
+    db.session.flush()
+    db.session.add(RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="test"))
+    db.session.commit()
+    return chair, member
+
+
 def enrol_totp(person_id: int) -> str:
     """Give the person an authenticator app (inside the live site's app context); its key."""
     import pyotp

@@ -18,9 +18,10 @@ from infrawg.actions import Action
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.governance.models import Role, RoleGrant
-from infrawg.membership.models import AccountSession, MembershipStatus, Person, SecurityKey
+from infrawg.membership.models import AccountSession, SecurityKey
 from infrawg.timeutil import utcnow
-from tests.conftest import PASSWORD, password_hash
+from tests.browser.conftest import chair_and_member
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -61,22 +62,7 @@ def test_chair_registers_a_security_key_and_signs_in_with_it(live_site, page: Pa
     url = live_site.url
     assert url.startswith("http://localhost:")
     with live_site.app.app_context():
-        chair = Person(
-            name="Cleo Chair",
-            email="chair@example.org",
-            password_hash=password_hash(),
-            status=MembershipStatus.MEMBER,
-        )
-        mia = Person(
-            name="Mia Member",
-            email="mia@example.org",
-            password_hash=password_hash(),
-            status=MembershipStatus.MEMBER,
-        )
-        db.session.add_all([chair, mia])
-        db.session.flush()
-        db.session.add(RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="test"))
-        db.session.commit()
+        chair, mia = chair_and_member()
         chair_id, mia_id = chair.id, mia.id
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

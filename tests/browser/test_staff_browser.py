@@ -6,31 +6,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from infrawg.extensions import db
-from infrawg.governance.models import Role, RoleGrant, StaffRequest
-from infrawg.membership.models import MembershipStatus, Person
-from tests.browser.conftest import enrol_totp, sign_in_with_totp
-from tests.conftest import password_hash
+from infrawg.governance.models import StaffRequest
+from tests.browser.conftest import chair_and_member, enrol_totp, sign_in_with_totp
 
 pytestmark = pytest.mark.browser
 
 
 def test_r3_the_chair_grants_a_staff_request_inline(live_site, page: Page, mailbox):
     with live_site.app.app_context():
-        chair = Person(
-            name="Cleo Chair",
-            email="chair@example.org",
-            password_hash=password_hash(),
-            status=MembershipStatus.MEMBER,
-        )
-        member = Person(
-            name="Mia Member",
-            email="mia@example.org",
-            password_hash=password_hash(),
-            status=MembershipStatus.MEMBER,
-        )
-        db.session.add_all([chair, member])
-        db.session.flush()
-        db.session.add(RoleGrant(person_id=chair.id, role=Role.CHAIR, authority="test"))
+        chair, member = chair_and_member()
         request = StaffRequest(person_id=member.id, motivation="I run DNS at work.")
         db.session.add(request)
         db.session.commit()
