@@ -19,6 +19,7 @@ from infrawg.governance.models import Role
 from infrawg.governance.roles import people_with_roles
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
+from infrawg.surveys import rates
 from infrawg.surveys.mailing import dispatch_mail
 from infrawg.surveys.models import (
     Audience,
@@ -348,6 +349,8 @@ def close_survey(actor: Person, survey: Survey) -> None:
     if survey.state != SurveyState.OPEN:
         raise Conflict(f"Only an open survey can be closed; this one is {survey.state.label}.")
     survey.closed_at = utcnow()
+    # The response rate as it stands now is the one the results keep showing.
+    rates.freeze(survey)
     # Drafts never submitted are not responses; nothing should keep them.
     db.session.execute(delete(SurveyDraft).where(SurveyDraft.survey_id == survey.id))
     audit.record(actor, Action.SURVEY_CLOSED, survey)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from infrawg.extensions import db
 from infrawg.membership.models import MembershipStatus, Person
+from infrawg.surveys import rates
 from infrawg.surveys.models import (
     Answer,
     Audience,
@@ -143,6 +144,8 @@ def load_demo(people: dict[str, Person]) -> None:
         db.session.add(SurveyParticipant(survey_id=last.id, person_id=person.id))
     for organisation in organisations:
         _answer(last, Section.TENANTS, datetime(year - 1, 10, 20), organisation.id)
+    db.session.flush()
+    rates.freeze(last)  # as closing it would have
 
     published_at = datetime(year - 1, 12, 1, 10)
     publication = GoalPublication(

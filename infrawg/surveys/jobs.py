@@ -27,3 +27,15 @@ def send(ctx: JobContext) -> None:
         f"sent {report.invitations} invitations, {report.reminders} reminders, "
         f"{report.announcements} goal announcements"
     )
+
+
+FREEZE = "surveys.freeze"
+
+
+@job(FREEZE, max_attempts=5, every=EVERY)
+def freeze(ctx: JobContext) -> None:
+    """Store the response rate of every survey that closed by its date (one closed by hand
+    stored it as it closed): within the hour after closing, whoever joins later."""
+    from infrawg.surveys.rates import freeze_closed
+
+    ctx.log(f"froze the response rates of {freeze_closed()} closed surveys")

@@ -211,6 +211,21 @@ class SurveyParticipant(Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
 
 
+class ClosingFigure(Model):
+    """A section's response rate as it stood when the survey closed: its audience (the
+    members, or the organisations receiving services, then) and its responses. Written
+    once, at closing (by hand, or by the job after the closing date), so that people who
+    join or leave later do not move a closed survey's rate."""
+
+    __tablename__ = "survey_closing_figure"
+
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id"), primary_key=True)
+    section: Mapped[Section] = mapped_column(enum_type(Section), primary_key=True)
+    audience: Mapped[int]
+    responses: Mapped[int]
+    frozen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class SurveyDraft(Model):
     """Answers saved to resume later; removed when the response is submitted.
 

@@ -17,11 +17,10 @@ from infrawg import policy
 from infrawg.errors import NotAllowed
 from infrawg.exports import csv_line
 from infrawg.extensions import db
-from infrawg.membership.models import MembershipStatus, Person
+from infrawg.membership.models import Person
 from infrawg.policy import Permission
 from infrawg.surveys import charts
 from infrawg.surveys.building import can_manage, questions_of
-from infrawg.surveys.mailing import audience_organisations
 from infrawg.surveys.models import (
     Answer,
     Question,
@@ -31,6 +30,7 @@ from infrawg.surveys.models import (
     Survey,
     SurveyState,
 )
+from infrawg.surveys.rates import figures, section_counts
 from infrawg.tenants.models import TenantOrganisation
 
 # R15: on an anonymous survey, a breakdown of fewer responses than this is not shown.
@@ -127,16 +127,6 @@ def suppression(survey: Survey, responses: int) -> Suppression | None:
     return None
 
 
-def section_counts(survey: Survey) -> dict[Section, int]:
-    return dict(
-        db.session.execute(
-            select(Response.section, func.count())
-            .where(Response.survey_id == survey.id)
-            .group_by(Response.section)
-        ).all()
-    )
-
-
 def section_suppression(survey: Survey, section: Section) -> Suppression | None:
     return suppression(survey, section_counts(survey).get(section, 0))
 
@@ -171,12 +161,13 @@ def compute(survey: Survey, texts_shown: int = TEXTS_SHOWN) -> SurveyResults:
                 texts[question.id] = list(
                     db.session.scalars(text_answers(question).limit(texts_shown))
                 )
-    sizes = audience_sizes(survey)
+    # The rate of a closed survey: its figures as they stood at closing (rates.figures).
+    rate = figures(survey)
     sections = []
     for section in survey.audience.sections:
-        total = responses.get(section, 0)
-        suppressed = suppression(survey, total)
-        result = SectionResult(section, total, sizes[section], suppressed)
+        # R15: the threshold counts the responses there are, whatever was stored.
+        suppressed = suppression(survey, responses.get(section, 0))
+        result = SectionResult(section, rate[section].responses, rate[section].audience, suppressed)
         if not suppressed:
             for question in (q for q in questions if q.section == section):
                 result.questions.append(
@@ -256,23 +247,6 @@ def _question_result(
         bars=[(r.label, r.count, r.percent) for r in result.rows],
     )
     return result
-
-
-def audience_sizes(survey: Survey) -> dict[Section, int]:
-    """The denominators of the response rate: members now, organisations receiving services."""
-    sizes = {Section.MEMBERS: 0, Section.TENANTS: 0}
-    if Section.MEMBERS in survey.audience.sections:
-        sizes[Section.MEMBERS] = (
-            db.session.scalar(
-                select(func.count())
-                .select_from(Person)
-                .where(Person.status == MembershipStatus.MEMBER)
-            )
-            or 0
-        )
-    if Section.TENANTS in survey.audience.sections:
-        sizes[Section.TENANTS] = len(audience_organisations())
-    return sizes
 
 
 def text_answers(question: Question):
