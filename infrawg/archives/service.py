@@ -348,6 +348,46 @@ def export_thread(person: Any, mailing_list: MailingList, thread_id: int) -> Ite
     return generate()
 
 
+# Messages read per query of a month's download: the response streams in these batches,
+# so memory stays bounded whatever the month's size.
+EXPORT_BATCH = 200
+
+
+def export_month(person: Any, mailing_list: MailingList, month: str) -> Iterator[bytes]:
+    """The list's visible messages of one month as an mbox (mboxrd), in date order.
+
+    R16: every batch is read through visible_messages, so unpublished messages (and those
+    in quarantine, which are not messages at all) are never in it. A month with nothing
+    visible is not found. The generator reads the database as it goes: the caller streams
+    it within the request (``stream_with_context``)."""
+    if not MONTH.match(month):
+        raise NotFound("There is no such month.")
+
+    def batch(after: tuple[datetime, int] | None) -> list[Any]:
+        stmt = (
+            visible_messages(person, Message.id, Message.date, Message.from_email, Message.raw)
+            .where(Message.list_id == mailing_list.id, Message.month == month)
+            .order_by(Message.date, Message.id)
+            .limit(EXPORT_BATCH)
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(Message.date, Message.id) > tuple_(*after))
+        return list(db.session.execute(stmt).all())
+
+    first = batch(None)
+    if not first:
+        raise hidden()
+
+    def generate() -> Iterator[bytes]:
+        rows = first
+        while rows:
+            for _pk, date, sender, compressed in rows:
+                yield mbox_entry(zlib.decompress(compressed), sender, date)
+            rows = batch((rows[-1].date, rows[-1].id))
+
+    return generate()
+
+
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import nh3
-from flask import Response, abort, jsonify, request, send_file, url_for
+from flask import Response, abort, jsonify, request, send_file, stream_with_context, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -148,6 +148,21 @@ def month(list_name: str, month: str):
     )
 
 
+@bp.get("/archives/<list_name>/months/<month>.mbox")
+@access.public_capable
+def month_export(list_name: str, month: str):
+    mailing_list = service.get_list(current_user, list_name)
+    entries = service.export_month(current_user, mailing_list, month)
+    return _mbox_download(entries, f"{mailing_list.name}-{month}.mbox")
+
+
+def _mbox_download(entries, filename: str) -> Response:
+    response = Response(stream_with_context(entries), mimetype="application/mbox")
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers.update(DOWNLOAD_HEADERS)
+    return response
+
+
 @bp.get("/archives/<list_name>/threads/<int:thread_id>")
 @access.public_capable
 def thread(list_name: str, thread_id: int):
@@ -169,10 +184,7 @@ def thread(list_name: str, thread_id: int):
 def thread_export(list_name: str, thread_id: int):
     mailing_list = service.get_list(current_user, list_name)
     entries = service.export_thread(current_user, mailing_list, thread_id)
-    response = Response(entries, mimetype="application/mbox")
-    response.headers["Content-Disposition"] = f'attachment; filename="thread-{thread_id}.mbox"'
-    response.headers.update(DOWNLOAD_HEADERS)
-    return response
+    return _mbox_download(entries, f"thread-{thread_id}.mbox")
 
 
 @bp.get("/archives/<list_name>/messages/<path:message_id>")

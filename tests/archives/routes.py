@@ -64,6 +64,12 @@ ROWS = [
         lambda w: f"/archives/{LIST}/months/{w.objects['archive_message'].month}",
         READERS,
     ),
+    Row(
+        "archives.month_export",
+        "GET",
+        lambda w: f"/archives/{LIST}/months/{w.objects['archive_message'].month}.mbox",
+        READERS,
+    ),
     Row("archives.thread", "GET", _thread, READERS),
     Row("archives.thread_export", "GET", lambda w: _thread(w) + ".mbox", READERS),
     Row(
