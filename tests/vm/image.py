@@ -106,7 +106,7 @@ class ImageBuildError(RuntimeError):
 
 
 def _run(argv: list[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-4000:]
         raise ImageBuildError(f"{argv[0]} exited {result.returncode}:\n{output}")

@@ -81,7 +81,7 @@ class Guest(ServerProcess):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.started = time.monotonic()
         with open(self.output, "wb") as output:
-            self._process = subprocess.Popen(  # noqa: S603
+            self._process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
             )
         return self
@@ -121,7 +121,7 @@ class Guest(ServerProcess):
         if key is not None:
             argv += ["-i", str(key), "-o", "IdentitiesOnly=yes"]
         argv += [*options, "root@127.0.0.1", command]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
 
     def ssh_as_root(self, key: Path, command: str, deadline: float) -> str:
         """`command`'s output over SSH with `key`, retried while first boot may still be
