@@ -195,7 +195,9 @@ def test_r13_tenants_key_logs_in_as_root_on_a_real_guest(
 
     assert (uid, hostname) == ("0", guest.spec.name)
     assert password == "L"  # root's password is locked
-    # sshd offers no password (nor keyboard-interactive) login: only keys.
+    # sshd offers no password (nor keyboard-interactive) login: only keys. cloud-init has just
+    # restarted sshd with that setting; wait for it to answer again.
+    guest.wait_for_sshd(deadline)
     refused = guest.ssh(
         None,
         "true",
