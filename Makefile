@@ -11,6 +11,10 @@ SYSTEM_PACKAGES := chromium bind9 bind9-utils bind9-dnsutils xz-utils mailman3 p
 # VMs and backups (R13): libvirt's test driver (in libvirt0), cloud-init's schema check,
 # genisoimage for the NoCloud seed (and isoinfo to read it back), restic.
 SYSTEM_PACKAGES += libvirt0 cloud-init genisoimage restic
+# The real boot (tests/vm/test_real_boot.py): mmdebstrap builds a Debian 12 guest tree, mke2fs
+# (e2fsprogs) turns it into a root filesystem without a loop mount, qemu-system-x86 boots it
+# under TCG, and the tenant's key logs in with OpenSSH's client (ssh-keygen makes the key).
+SYSTEM_PACKAGES += mmdebstrap e2fsprogs qemu-system-x86 openssh-client
 # Monitoring (R13): Prometheus with promtool, its node and blackbox exporters, Alertmanager.
 SYSTEM_PACKAGES += prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager
 # Applications (R14): ruby (ruby -wc, erb, the static cookbook check), Debian's RuboCop, and
