@@ -55,9 +55,6 @@ class MailingList(Model):
     visibility: Mapped[Visibility] = mapped_column(
         enum_type(Visibility), default=Visibility.MEMBERS
     )
-    # What the list is for, shown on the archive's index and the list's page; written by
-    # staff (an audited act, service.describe_list). Empty: nothing is shown.
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

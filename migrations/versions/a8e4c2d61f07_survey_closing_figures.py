@@ -1,4 +1,4 @@
-"""A closed survey's response rate as it stood at closing; a description per archived list
+"""A closed survey's response rate as it stood at closing
 
 Revision ID: a8e4c2d61f07
 Revises: c3d7a1e9f2b4
@@ -31,11 +31,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["survey_id"], ["survey.id"]),
         sa.PrimaryKeyConstraint("survey_id", "section"),
     )
-    with op.batch_alter_table("archive_list") as batch_op:
-        batch_op.add_column(sa.Column("description", sa.Text(), server_default="", nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table("archive_list") as batch_op:
-        batch_op.drop_column("description")
     op.drop_table("survey_closing_figure")
