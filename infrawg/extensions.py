@@ -6,7 +6,7 @@ The OpenID Connect client is made per app in membership/auth_views.register_oidc
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask_limiter import Limiter
@@ -17,7 +17,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import Enum, MetaData
+from sqlalchemy import Enum, Insert, MetaData
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
@@ -73,3 +75,12 @@ def enum_type(enum_cls: type[StrEnum]) -> Enum:
         length=max(len(m.value) for m in enum_cls) + 10,
         values_callable=lambda cls: [m.value for m in cls],
     )
+
+
+def insert_ignoring(model: type[Base], conflict_on: list[str], **values: Any) -> Insert:
+    """``INSERT … ON CONFLICT (conflict_on) DO NOTHING`` of one row of ``model``, on either
+    database: two sessions writing the same row at once store it once, and neither fails.
+    Add ``.returning(…)`` to learn whether this one wrote it."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_on)

@@ -25,13 +25,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from infrawg import audit
 from infrawg.actions import Action
 from infrawg.errors import Conflict, NotFound
-from infrawg.extensions import db
+from infrawg.extensions import db, insert_ignoring
 from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.jobs.runner import JOBS, JobContext, JobSpec, _push_after_commit, enqueue, job
 from infrawg.timeutil import utcnow
@@ -65,23 +63,18 @@ def _pending_kinds(names: list[str]) -> set[str]:
 
 def _insert_once(spec: JobSpec, key: str, now: datetime) -> int | None:
     """Insert the run keyed ``key`` unless it exists; its id, or None when it did."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Job)
-        .values(
-            kind=spec.name,
-            args={},
-            state=JobState.QUEUED,
-            attempts=0,
-            max_attempts=spec.max_attempts,
-            next_run_at=now,
-            created_at=now,
-            run_key=key,
-        )
-        .on_conflict_do_nothing(index_elements=["run_key"])
-        .returning(Job.id)
-    )
+    stmt = insert_ignoring(
+        Job,
+        ["run_key"],
+        kind=spec.name,
+        args={},
+        state=JobState.QUEUED,
+        attempts=0,
+        max_attempts=spec.max_attempts,
+        next_run_at=now,
+        created_at=now,
+        run_key=key,
+    ).returning(Job.id)
     return db.session.scalar(stmt)
 
 

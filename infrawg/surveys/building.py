@@ -17,6 +17,7 @@ from infrawg.errors import Conflict, Invalid, NotAllowed, NotFound
 from infrawg.extensions import db
 from infrawg.governance.models import Role
 from infrawg.governance.roles import people_with_roles
+from infrawg.locks import lock_rows
 from infrawg.membership.models import Person
 from infrawg.policy import Permission
 from infrawg.surveys import rates
@@ -346,6 +347,9 @@ def open_survey(actor: Person, survey: Survey) -> int:
 def close_survey(actor: Person, survey: Survey) -> None:
     """Close the survey now (it also closes by itself after its closing date)."""
     require_manage(actor, survey)
+    # Two closes at once (two tabs): the second waits here, then sees it closed.
+    lock_rows(Survey, [survey.id])
+    db.session.refresh(survey)
     if survey.state != SurveyState.OPEN:
         raise Conflict(f"Only an open survey can be closed; this one is {survey.state.label}.")
     survey.closed_at = utcnow()

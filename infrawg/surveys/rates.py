@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exists, func, or_, select
 
-from infrawg.extensions import db
+from infrawg.extensions import db, insert_ignoring
 from infrawg.membership.models import MembershipStatus, Person
 from infrawg.surveys.mailing import audience_organisations
 from infrawg.surveys.models import ClosingFigure, Response, Section, Survey
@@ -69,12 +69,16 @@ def figures(survey: Survey) -> dict[Section, Figure]:
 
 def freeze(survey: Survey) -> None:
     """Store the survey's figures as they are now: called as it closes (the caller's
-    transaction). The primary key (survey, section) keeps a second freeze from writing."""
+    transaction). A second freeze at the same moment (the chair closing it as the
+    `surveys.freeze` job finds it past its date) writes nothing and fails nothing: the
+    first stored figures stand."""
     counts = section_counts(survey)
     sizes = audience_sizes(survey)
     for section in survey.audience.sections:
-        db.session.add(
-            ClosingFigure(
+        db.session.execute(
+            insert_ignoring(
+                ClosingFigure,
+                ["survey_id", "section"],
                 survey_id=survey.id,
                 section=section,
                 audience=sizes[section],
