@@ -38,7 +38,3 @@ class ThreadVisibilityForm(VisibilityForm):
         "Who may read this thread",
         choices=[*options([(INHERIT, "As its list")]), *Visibility.choices()],
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A form with only its CSRF token: for buttons that act."""

@@ -18,7 +18,6 @@ from infrawg.archives import access, bp, ingest, search, service
 from infrawg.archives.files import attachment_path
 from infrawg.archives.forms import (
     INHERIT,
-    ConfirmForm,
     SearchForm,
     ThreadVisibilityForm,
     VisibilityForm,
@@ -28,6 +27,7 @@ from infrawg.archives.models import Visibility
 from infrawg.archives.parse import split_quotes
 from infrawg.errors import DomainError, Invalid, NotFound
 from infrawg.extensions import db
+from infrawg.forms import ConfirmForm
 from infrawg.policy import Permission, can, requires
 from infrawg.web import page_number, paginate, redirect_after_post, render, submit
 
