@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import distinct, func, select, tuple_
 from sqlalchemy.orm import load_only
 
 from infrawg import audit
@@ -158,11 +158,34 @@ def threads_statement(person: Any, mailing_list: MailingList):
             func.count(Message.id).label("count"),
             func.min(Message.date).label("first"),
             last,
+            func.count(distinct(func.lower(Message.from_email))).label("people"),
         )
         .where(Message.list_id == mailing_list.id)
         .group_by(Thread.id)
         .order_by(last.desc(), Thread.id.desc())
     )
+
+
+PARTICIPANTS_SHOWN = 3
+
+
+def participants(person: Any, thread_ids: list[int]) -> dict[int, list[str]]:
+    """The first few people to write in each thread (by their first message), from the
+    messages ``person`` may read: one query for a page of threads."""
+    first = func.min(Message.date).label("first")
+    sender = func.lower(Message.from_email)
+    rows = db.session.execute(
+        visible_messages(person, Message.thread_id, func.min(Message.from_name), sender, first)
+        .where(Message.thread_id.in_(thread_ids))
+        .group_by(Message.thread_id, sender)
+        .order_by(Message.thread_id, first)
+    )
+    names: dict[int, list[str]] = {}
+    for thread_id, name, email, _ in rows:
+        shown = names.setdefault(thread_id, [])
+        if len(shown) < PARTICIPANTS_SHOWN:
+            shown.append(name or email or "(unknown sender)")
+    return names
 
 
 def months(person: Any, mailing_list: MailingList) -> list[tuple[str, int]]:

@@ -24,7 +24,7 @@ from infrawg.archives.forms import (
 )
 from infrawg.archives.lmtp import list_for
 from infrawg.archives.models import Visibility
-from infrawg.archives.parse import split_quotes
+from infrawg.archives.parse import split_body
 from infrawg.errors import DomainError, Invalid, NotFound
 from infrawg.extensions import db
 from infrawg.forms import ConfirmForm
@@ -50,9 +50,9 @@ DOWNLOAD_HEADERS = {
 _HTML_TAGS = nh3.ALLOWED_TAGS - {"img"}
 
 
-@bp.app_template_filter("quote_segments")
-def _quote_segments(text: str):
-    return split_quotes(text or "")
+@bp.app_template_filter("body_segments")
+def _body_segments(text: str):
+    return split_body(text or "")
 
 
 @bp.app_template_filter("sanitised_html")
@@ -111,13 +111,15 @@ def search_page():
 @access.public_capable
 def list_threads(list_name: str):
     mailing_list = service.get_list(current_user, list_name)
+    page = service.paginate_rows(
+        service.threads_statement(current_user, mailing_list), page_number()
+    )
     return render(
         "archives/threads.html",
         "archives/_thread_rows.html",
         mailing_list=mailing_list,
-        page=service.paginate_rows(
-            service.threads_statement(current_user, mailing_list), page_number()
-        ),
+        page=page,
+        participants=service.participants(current_user, [row[0].id for row in page.items]),
         months=service.months(current_user, mailing_list),
         form=VisibilityForm(level=mailing_list.visibility.value),
     )

@@ -12,10 +12,11 @@ import pytest
 
 from infrawg.archives.parse import (
     MAX_REFERENCES,
+    SegmentKind,
     Unparseable,
     normalise_subject,
     parse_message,
-    split_quotes,
+    split_body,
 )
 
 Make = Callable[..., bytes]
@@ -431,18 +432,63 @@ def test_garbage_date_without_received_uses_the_callers_fallback(make_message: M
 # ----------------------------------------------------------------------- quotes
 
 
-def test_split_quotes_folds_quoted_blocks_and_round_trips() -> None:
+def test_split_body_folds_quoted_blocks_and_round_trips() -> None:
     text = "On Monday Ann wrote:\n> first\n>\n\n> second\nMy answer.\n >indented is code\n"
 
-    segments = split_quotes(text)
+    segments = split_body(text)
 
-    assert [(s.quoted, s.text) for s in segments] == [
-        (False, "On Monday Ann wrote:"),
-        (True, "> first\n>\n\n> second"),
-        (False, "My answer.\n >indented is code\n"),
+    assert [(s.kind, s.text) for s in segments] == [
+        (SegmentKind.TEXT, "On Monday Ann wrote:"),
+        (SegmentKind.QUOTE, "> first\n>\n\n> second"),
+        (SegmentKind.TEXT, "My answer.\n >indented is code\n"),
     ]
     assert "\n".join(s.text for s in segments) == text
     assert segments[1].line_count == 4
+    assert segments[1].folded and not segments[0].folded
+
+
+PATCH = """diff --git a/zone.py b/zone.py
+index 3b18e51..a9c4f2d 100644
+--- a/zone.py
++++ b/zone.py
+@@ -1,6 +1,7 @@
+ import dns.zone
+
+-def load(path):
++def load(path, origin):
++    # the origin is no longer guessed
+     return dns.zone.from_file(path)
+
+diff --git a/README b/README
+--- a/README
++++ b/README
+@@ -1 +1 @@
+-Old words.
++New words."""
+
+
+def test_split_body_finds_a_patch_up_to_the_signature() -> None:
+    text = f"Here is the fix:\n\n{PATCH}\n-- \n2.39.5\n"
+
+    segments = split_body(text)
+
+    assert [s.kind for s in segments] == [SegmentKind.TEXT, SegmentKind.PATCH, SegmentKind.TEXT]
+    patch = segments[1]
+    assert patch.text == PATCH
+    assert patch.folded  # 18 lines: long enough to fold
+    assert patch.patch_summary == "2 files, 3 added, 2 removed"
+    assert segments[2].text == "-- \n2.39.5\n"
+    assert "\n".join(s.text for s in segments) == text
+
+
+def test_split_body_leaves_short_patches_open_and_ignores_lone_dashes() -> None:
+    short = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b"
+    segments = split_body(f"Tiny:\n{short}\nThanks")
+    assert [s.kind for s in segments] == [SegmentKind.TEXT, SegmentKind.PATCH, SegmentKind.TEXT]
+    assert not segments[1].folded
+    # A "--- " line with no hunk after it is prose (a separator), not a patch.
+    prose = "Notes\n--- cut here ---\nmore notes"
+    assert [s.kind for s in split_body(prose)] == [SegmentKind.TEXT]
 
 
 # ----------------------------------------------------------------------- hostile sizes

@@ -45,19 +45,20 @@ from infrawg.archives.parse.headers import (
 )
 from infrawg.archives.parse.html_policy import html_to_text, sanitise_html
 from infrawg.archives.parse.mime import Attachment, Body, walk_body
-from infrawg.archives.parse.quoting import BodySegment, is_quoted_line, split_quotes
+from infrawg.archives.parse.quoting import BodySegment, SegmentKind, is_quoted_line, split_body
 
 __all__ = [
     "MAX_REFERENCES",
     "Attachment",
     "BodySegment",
     "ParsedMessage",
+    "SegmentKind",
     "Unparseable",
     "decode_header_value",
     "is_quoted_line",
     "normalise_subject",
     "parse_message",
-    "split_quotes",
+    "split_body",
 ]
 
 
