@@ -59,6 +59,7 @@ class Action(StrEnum):
     ARCHIVE_LIST_VISIBILITY_PUBLIC = "archive.list_visibility.public"
     ARCHIVE_LIST_VISIBILITY_MEMBERS = "archive.list_visibility.members"
     ARCHIVE_LIST_VISIBILITY_STAFF = "archive.list_visibility.staff"
+    ARCHIVE_LIST_DESCRIBED = "archive.list_described"
     ARCHIVE_THREAD_VISIBILITY_PUBLIC = "archive.thread_visibility.public"
     ARCHIVE_THREAD_VISIBILITY_MEMBERS = "archive.thread_visibility.members"
     ARCHIVE_THREAD_VISIBILITY_STAFF = "archive.thread_visibility.staff"

@@ -23,6 +23,10 @@ def load_demo(people: dict[str, Any]) -> None:
     """Import the demo archive into the demo list."""
     mailing_list = get_or_create_list(db.session(), DEMO_LIST)
     assert mailing_list.visibility == Visibility.MEMBERS  # R16: members only
+    mailing_list.description = (
+        "The working group's own list: mirrors, DNS, certificates, servers and the "
+        "decisions about them. Members only."
+    )
     batch = [Incoming(m.raw, f"{DEMO_ARCHIVE.name}#{m.index + 1}") for m in iter_mbox(DEMO_ARCHIVE)]
     result = store_messages(
         db.session(), mailing_list, batch, archive_dir=archive_dir(), publish=False

@@ -23,6 +23,12 @@ class SearchForm(FlaskForm):
     until = DateField("Until", validators=[Optional()])
 
 
+class DescriptionForm(FlaskForm):
+    """What a list is for, shown to its readers."""
+
+    description = TextAreaField("What this list is for", validators=[Optional(), Length(max=500)])
+
+
 class VisibilityForm(FlaskForm):
     """A list's or thread's level (R16), with the reason that goes to the audit trail."""
 

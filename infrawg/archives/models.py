@@ -55,6 +55,8 @@ class MailingList(Model):
     visibility: Mapped[Visibility] = mapped_column(
         enum_type(Visibility), default=Visibility.MEMBERS
     )
+    # What the list is for, in a sentence or two (staff write it; its readers see it).
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -449,6 +449,21 @@ def set_list_visibility(
     )
 
 
+DESCRIPTION_LENGTH = 500
+
+
+def describe_list(actor: Any, mailing_list: MailingList, text: str) -> None:
+    """Staff say what a list is for; its readers see it above its threads."""
+    require(actor, Permission.ARCHIVE_RESTRICT)
+    description = " ".join(text.split())
+    if len(description) > DESCRIPTION_LENGTH:
+        raise Invalid(f"Keep the description to {DESCRIPTION_LENGTH} characters.")
+    if description == mailing_list.description:
+        raise Conflict("The description is unchanged.")
+    mailing_list.description = description
+    audit.record(actor, Action.ARCHIVE_LIST_DESCRIBED, mailing_list)
+
+
 def set_thread_visibility(
     actor: Any, thread: Thread, level: Visibility | None, reason: str
 ) -> None:

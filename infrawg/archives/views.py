@@ -18,6 +18,7 @@ from infrawg.archives import access, bp, ingest, search, service
 from infrawg.archives.files import attachment_path
 from infrawg.archives.forms import (
     INHERIT,
+    DescriptionForm,
     SearchForm,
     ThreadVisibilityForm,
     VisibilityForm,
@@ -122,6 +123,7 @@ def list_threads(list_name: str):
         participants=service.participants(current_user, [row[0].id for row in page.items]),
         months=service.months(current_user, mailing_list),
         form=VisibilityForm(level=mailing_list.visibility.value),
+        description_form=DescriptionForm(description=mailing_list.description),
     )
 
 
@@ -238,6 +240,21 @@ def list_visibility(list_name: str):
             f"The list is now: {Visibility(form.level.data).label.lower()}.",
         ),
         again=_refuse("Choose a level."),
+    )
+
+
+@bp.post("/archives/<list_name>/description")
+@requires(Permission.ARCHIVE_RESTRICT)
+def list_description(list_name: str):
+    mailing_list = service.get_list(current_user, list_name)
+    form = DescriptionForm()
+    return submit(
+        form,
+        lambda: service.describe_list(current_user, mailing_list, form.description.data or ""),
+        done=lambda _: redirect_after_post(
+            url_for("archives.list_threads", list_name=list_name), "The description is saved."
+        ),
+        again=_refuse("Keep the description to 500 characters."),
     )
 
 

@@ -101,6 +101,8 @@ AUDIT_VISIBILITY: dict[Action, AuditVisibility] = {
     Action.ARCHIVE_LIST_VISIBILITY_PUBLIC: _GROUP,
     Action.ARCHIVE_LIST_VISIBILITY_MEMBERS: _GROUP,
     Action.ARCHIVE_LIST_VISIBILITY_STAFF: _STAFF,
+    # Staff only: a staff-only list's description must not reach members through the trail.
+    Action.ARCHIVE_LIST_DESCRIBED: _STAFF,
     Action.ARCHIVE_THREAD_VISIBILITY_PUBLIC: _GROUP,
     Action.ARCHIVE_THREAD_VISIBILITY_MEMBERS: _GROUP,
     Action.ARCHIVE_THREAD_VISIBILITY_STAFF: _STAFF,
