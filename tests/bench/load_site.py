@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pyotp
 import requests
 
 from tests.servers.live import fresh_database
@@ -70,15 +71,15 @@ MIX = [
 DNS_SETUP = r"""
 import sys
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wsgi import app
 from infrawg.extensions import db
 from infrawg.membership.models import Person
-from infrawg.provisioning import zones
+from infrawg.provisioning.kinds.dns import zones
+from infrawg.provisioning.kinds.dns.models import DnsZone
 from infrawg.provisioning.models import Service, ServiceState
 with app.app_context():
     service = db.session.scalars(
-        select(Service).options(selectinload(Service.zone)).order_by(Service.id)
+        select(Service).join(DnsZone, DnsZone.service_id == Service.id).order_by(Service.id)
     ).first()
     editor = db.session.scalar(select(Person).where(Person.email == sys.argv[1]))
     service.state = ServiceState.ACTIVE
@@ -123,13 +124,15 @@ def flask(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def prepare(env: dict[str, str], tmp: Path) -> str:
-    """Schema and demo data; returns the demo password."""
+def prepare(env: dict[str, str], tmp: Path) -> tuple[str, str]:
+    """Schema and demo data; returns the demo password and the staff's authenticator key."""
     flask(env, "db", "upgrade")
     out = flask(env, "infrawg", "demo")
     lines = out.splitlines()
     marker = next(i for i, line in enumerate(lines) if "has the password" in line)
     password = lines[marker + 1].strip()
+    key = next(i for i, line in enumerate(lines) if "authenticator-app" in line)
+    totp = next(line.strip() for line in lines[key + 1 :] if line.startswith("    "))
     if "no archive loaded" in out:
         source = corpus()
         if source is None:
@@ -137,7 +140,7 @@ def prepare(env: dict[str, str], tmp: Path) -> str:
         mbox = tmp / "infra.mbox"
         archive_slice(source, mbox, ARCHIVE_MESSAGES)
         flask(env, "infrawg", "archive", "import", "infra", str(mbox))
-    return password
+    return password, totp
 
 
 def dns_setup(env: dict[str, str]) -> tuple[int, int] | None:
@@ -201,26 +204,51 @@ def stop(server: subprocess.Popen) -> None:
 
 
 class User:
-    def __init__(self, base: str, email: str | None, password: str) -> None:
+    # One sign-in per person, its cookies shared by the users who are that person: staff and
+    # the chair sign in with a TOTP code, and a code works once.
+    sessions: dict[str, tuple[requests.cookies.RequestsCookieJar, str]] = {}
+
+    def __init__(self, base: str, email: str | None, password: str, totp: str) -> None:
         self.base = base
         self.http = requests.Session()
         self.email = email
         self.signed_in = email is not None
         self.token = ""
         if email is not None:
-            page = self.http.get(f"{base}/signin", timeout=TIMEOUT)
-            token = CSRF.search(page.text).group(1)
+            if email not in User.sessions:
+                User.sessions[email] = self.sign_in(email, password, totp)
+            cookies, self.token = User.sessions[email]
+            self.http.cookies.update(cookies)
+
+    def sign_in(
+        self, email: str, password: str, totp: str
+    ) -> tuple[requests.cookies.RequestsCookieJar, str]:
+        page = self.http.get(f"{self.base}/signin", timeout=TIMEOUT)
+        token = CSRF.search(page.text).group(1)
+        response = self.http.post(
+            f"{self.base}/signin",
+            data={"email": email, "password": password, "csrf_token": token},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        if response.status_code != 303:
+            sys.exit(f"sign-in of {email} answered {response.status_code}")
+        if response.headers["Location"].endswith("/signin/two-factor"):
+            page = self.http.get(f"{self.base}/signin/two-factor", timeout=TIMEOUT)
             response = self.http.post(
-                f"{base}/signin",
-                data={"email": email, "password": password, "csrf_token": token},
+                f"{self.base}/signin/two-factor",
+                data={
+                    "code": pyotp.TOTP(totp).now(),
+                    "csrf_token": CSRF.search(page.text).group(1),
+                },
                 allow_redirects=False,
                 timeout=TIMEOUT,
             )
             if response.status_code != 303:
-                sys.exit(f"sign-in of {email} answered {response.status_code}")
-            # The signed-in session's token, for the writes.
-            page = self.http.get(f"{base}/dashboard", timeout=TIMEOUT)
-            self.token = CSRF.search(page.text).group(1)
+                sys.exit(f"second factor of {email} answered {response.status_code}")
+        # The signed-in session's token, for the writes.
+        page = self.http.get(f"{self.base}/dashboard", timeout=TIMEOUT)
+        return self.http.cookies, CSRF.search(page.text).group(1)
 
     def may(self, who: str | None) -> bool:
         return who is None or (who == "member" and self.signed_in) or who == self.email
@@ -255,11 +283,16 @@ def open_survey(user: User) -> int | None:
 
 
 def run_load(
-    base: str, password: str, dns: tuple[int, int] | None
+    base: str, password: str, totp: str, dns: tuple[int, int] | None
 ) -> tuple[dict[str, list[float]], dict, float]:
     rng = random.Random(2026)
     users = [
-        User(base, MEMBERS[n % len(MEMBERS)] if n < USERS * SIGNED_IN_SHARE else None, password)
+        User(
+            base,
+            MEMBERS[n % len(MEMBERS)] if n < USERS * SIGNED_IN_SHARE else None,
+            password,
+            totp,
+        )
         for n in range(USERS)
     ]
     member = next(u for u in users if u.signed_in)
@@ -385,12 +418,12 @@ def main() -> int:
             "INFRAWG_RATELIMIT_SIGNIN": "10000 per minute",
         }
         env.pop("INFRAWG_REDIS_URL", None)
-        password = prepare(env, tmp)
+        password, totp = prepare(env, tmp)
         dns = dns_setup(env)
         port = free_port()
         server = start_gunicorn(env, port)
         try:
-            latencies, errors, seconds = run_load(f"http://127.0.0.1:{port}", password, dns)
+            latencies, errors, seconds = run_load(f"http://127.0.0.1:{port}", password, totp, dns)
         finally:
             stop(server)
         report(latencies, errors, seconds)
