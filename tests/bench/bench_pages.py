@@ -36,7 +36,7 @@ from pathlib import Path
 
 import requests
 
-from tests.bench.load_site import PG_DEFAULT, ROOT, prepare, stop
+from tests.bench.load_site import PG_DEFAULT, ROOT, User, prepare, stop
 from tests.servers.live import fresh_database
 from tests.servers.ports import free_port
 
@@ -65,21 +65,6 @@ PAGES = [
 ]
 
 
-def sign_in(base: str, email: str, password: str) -> requests.Session:
-    http = requests.Session()
-    page = http.get(f"{base}/signin", timeout=30)
-    token = CSRF.search(page.text).group(1)
-    response = http.post(
-        f"{base}/signin",
-        data={"email": email, "password": password, "csrf_token": token},
-        allow_redirects=False,
-        timeout=30,
-    )
-    if response.status_code != 303:
-        sys.exit(f"sign-in of {email} answered {response.status_code}")
-    return http
-
-
 def median_thread(http: requests.Session, base: str) -> str:
     """A thread of middling size from the list's first page (threads are the bench's)."""
     paths = sorted(set(THREAD_LINK.findall(http.get(f"{base}/archives/infra/", timeout=30).text)))
@@ -88,9 +73,10 @@ def median_thread(http: requests.Session, base: str) -> str:
     return paths[len(paths) // 2]
 
 
-def page_paths(base: str, password: str) -> tuple[dict[str, str], dict[str, str]]:
+def page_paths(base: str, password: str, totp: str) -> tuple[dict[str, str], dict[str, str]]:
     """Each row's path, and each row's session cookie."""
-    sessions = {email: sign_in(base, email, password) for _, email, _ in PAGES}
+    User.sessions.clear()  # a fresh database: sign in again
+    sessions = {email: User(base, email, password, totp).http for _, email, _ in PAGES}
     member = sessions["member1@example.org"]
     chair = sessions["chair@example.org"]
     results = RESULTS_LINK.findall(chair.get(f"{base}/surveys", timeout=30).text)
@@ -333,13 +319,13 @@ def run_engine(engine: str, size: str) -> dict:
                 "INFRAWG_RATELIMIT_SIGNIN": "10000 per minute",
             }
             env.pop("INFRAWG_REDIS_URL", None)
-            password = prepare(env, tmp)
+            password, totp = prepare(env, tmp)
             if size == "foundation":
                 from tests.bench.load_site import corpus, flask
 
                 source = corpus()
                 extra = ["--corpus", str(source)] if source else ["--messages", "0"]
-                flask(env, "infrawg", "bench-data", *extra)
+                flask(env, "infrawg", "bench-data", *extra, timeout=3600)  # ~10-20 min
             site_port, bare_port = free_port(), free_port()
             log = tmp / "gunicorn.log"
             servers = [
@@ -360,7 +346,7 @@ def run_engine(engine: str, size: str) -> dict:
                     port = free_port()
                     servers.append(gunicorn(env, "wsgi:app", port, log, cwd=tree))
                     sites[f"at {BASELINE}"] = f"http://127.0.0.1:{port}"
-                paths, cookies = page_paths(sites["site"], password)
+                paths, cookies = page_paths(sites["site"], password, totp)
                 bare = f"http://127.0.0.1:{bare_port}/"
                 result = measure(sites, bare, paths, cookies)
             finally:

@@ -109,14 +109,14 @@ def archive_slice(source: Path, target: Path, messages: int) -> None:
             out.write(line)
 
 
-def flask(env: dict[str, str], *args: str) -> str:
+def flask(env: dict[str, str], *args: str, timeout: float = 600) -> str:
     done = subprocess.run(
         [str(BIN / "flask"), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
