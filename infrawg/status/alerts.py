@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from infrawg import audit
 from infrawg.actions import Action
 from infrawg.extensions import db
 from infrawg.provisioning.models import Service
 from infrawg.provisioning.providers.monitoring import AlertEvent, WebhookNotification
-from infrawg.status.models import ImpactNotice, NoticeKind, NoticeService, NoticeState, NoticeUpdate
+from infrawg.status.incidents import Finding, notice_for, open_incident
+from infrawg.status.models import ImpactNotice, NoticeService, NoticeState, NoticeUpdate
 from infrawg.status.service import AFFECTABLE, _tell, audience
 from infrawg.timeutil import utcnow
 
@@ -52,51 +52,29 @@ def _service_of(event: AlertEvent) -> Service | None:
     return service
 
 
-def _notice(key: str) -> ImpactNotice | None:
-    return db.session.scalar(select(ImpactNotice).where(ImpactNotice.incident_key == key))
-
-
 def _open(event: AlertEvent, service: Service) -> ImpactNotice | None:
     """The incident notice of `event` (None when it was open already), its tenant members
     told (R5)."""
-    if _notice(event.incident_key) is not None:
-        return None
     what = event.annotations.get("description") or event.summary
-    notice = ImpactNotice(
-        kind=NoticeKind.INCIDENT,
-        title=f"{event.name}: {service.name}"[:200],
-        what=f"The monitoring reports: {what}"[:10000],
-        expected_impact=(
-            f"{service.name} may be unavailable or degraded until the alert resolves; "
-            "the operators have been alerted."
+    return open_incident(
+        service,
+        Finding(
+            key=event.incident_key,
+            title=f"{event.name}: {service.name}",
+            what=f"The monitoring reports: {what}",
+            expected_impact=(
+                f"{service.name} may be unavailable or degraded until the alert resolves; "
+                "the operators have been alerted."
+            ),
+            public_summary=PUBLIC_SUMMARY,
+            starts_at=event.starts_at,
+            found_by=f"the alert {event.name}",
         ),
-        public_summary=PUBLIC_SUMMARY,
-        starts_at=event.starts_at.replace(tzinfo=None),
-        ends_at=None,
-        state=NoticeState.OPEN,
-        sequence=0,
-        created_by_id=None,
-        incident_key=event.incident_key,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(notice)
-            db.session.flush()
-    except IntegrityError:
-        return None  # another delivery of the same alert opened it meanwhile
-    db.session.add(NoticeService(notice_id=notice.id, service_id=service.id))
-    told = _tell(notice, audience([service.id]), "impact_notice", update=None)
-    audit.record(
-        None,
-        Action.NOTICE_ANNOUNCED,
-        notice,
-        f"opened by the alert {event.name} ({event.incident_key}); {told} tenant member(s) told",
-    )
-    return notice
 
 
 def _resolve(event: AlertEvent) -> ImpactNotice | None:
-    notice = _notice(event.incident_key)
+    notice = notice_for(event.incident_key)
     if notice is None or not notice.is_open:
         return None
     now = utcnow()

@@ -55,6 +55,7 @@ AFFECTABLE = (
     ServiceState.PROVISIONING,
     ServiceState.ACTIVE,
     ServiceState.FAILED,
+    ServiceState.DRIFTED,  # live: it differs from what was approved, and still serves
     ServiceState.SUSPENDED,
 )
 # The status page keeps a resolved notice this long after its all-clear.

@@ -17,6 +17,7 @@ from infrawg.provisioning import service as services
 from infrawg.provisioning.kinds.domain import registrations
 from infrawg.provisioning.kinds.domain.models import DomainRegistration, DomainReminder
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
+from infrawg.status.models import ImpactNotice
 
 
 @pytest.fixture
@@ -103,3 +104,14 @@ def test_r10_reminders_90_30_7_days_idempotent_over_smtp(
     db.session.expire_all()
     assert db.session.get(Service, service.id).state == ServiceState.DRIFTED
     assert db.session.get(DomainRegistration, registration.id).expired_at is not None
+    # The incident is a notice (R5): the tenant member is told once, the status page says it
+    # without naming the domain.
+    tenant_mail = _settle(mailbox, tenant_member.email, 4)
+    assert tenant_mail.count("[Infra-WG] Incident: remind.org expired") == 1
+    notices = db.session.scalars(select(ImpactNotice)).all()
+    assert [(n.title, n.is_open, n.created_by_id) for n in notices] == [
+        ("remind.org expired", True, None)
+    ]
+    status = app.test_client().get("/status").get_data(as_text=True)
+    assert "A domain of a hosted service expired" in status
+    assert "remind.org" not in status

@@ -423,8 +423,10 @@ def _remind(registration: DomainRegistration, today: date) -> bool:
 
 
 def _expire(registration: DomainRegistration, today: date) -> bool:
-    """R10: an expired domain is an incident: the service drifts, staff and tenants are told."""
+    """R10: an expired domain is an incident: the service drifts, staff are mailed, and an
+    incident notice tells its tenant members (R5) and the status page."""
     from infrawg.provisioning.service import _set_state
+    from infrawg.status.incidents import Finding, open_incident
 
     assert registration.expires_on is not None
     if registration.expires_on > today or registration.expired_at is not None:
@@ -436,6 +438,24 @@ def _expire(registration: DomainRegistration, today: date) -> bool:
     history(registration, None, why)
     audit.record(None, Action.DOMAIN_EXPIRED, service, why)
     _set_state(None, service, ServiceState.DRIFTED, why, Action.SERVICE_DRIFTED)
+    open_incident(
+        service,
+        Finding(
+            key=f"domain-expired:{registration.id}:{registration.expires_on.isoformat()}",
+            title=f"{registration.domain} expired",
+            what=(
+                f"The registration of {registration.domain} expired on "
+                f"{registration.expires_on.isoformat()}. Staff are renewing it with the registrar."
+            ),
+            expected_impact=(
+                f"Until it is renewed, {registration.domain} and every name under it may stop "
+                "resolving, and mail to it may bounce."
+            ),
+            public_summary="A domain of a hosted service expired; staff are renewing it.",
+            starts_at=timeutil.utcnow(),
+            found_by="the domain reminders",
+        ),
+    )
     send_mail(
         [p.email for p in people_with_roles({Role.STAFF})],
         f"Incident: {registration.domain} expired",
