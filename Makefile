@@ -48,7 +48,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## the .venv with the package and its test and dev extras
 
+# The demo's servers and application (infrawg/provisioning/demo.py): providers on libvirt's
+# test driver (when libvirt-python is installed), a cookbook directory and zone files, and
+# restic backups, all under instance/; written by its first recipe line. Set INFRAWG_PROVIDERS
+# or INFRAWG_VM_BACKUP in the environment to use your own instead.
+run: export INFRAWG_PROVIDERS ?= $(CURDIR)/instance/demo-providers.json
+run: export INFRAWG_VM_BACKUP ?= {"repository": "$(CURDIR)/instance/restic/{organisation}", "password": "file:$(CURDIR)/instance/restic.pass", "source_directory": "$(CURDIR)/instance/vm-exports"}
 run: $(STAMP) ## a working site with demo data on http://127.0.0.1:5000
+	$(BIN)/python -m infrawg.provisioning.demo $(CURDIR)/instance
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask db upgrade
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} $(BIN)/flask infrawg demo --if-empty
 	INFRAWG_MAIL_BACKEND=$${INFRAWG_MAIL_BACKEND:-outbox} INFRAWG_EMBEDDED_WORKER=$${INFRAWG_EMBEDDED_WORKER:-1} \

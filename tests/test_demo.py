@@ -1,13 +1,17 @@
 """`flask infrawg demo` (what `make run` loads): on a fresh database, the demo accounts sign in
 and the main pages answer; the demo archive ships in the package and needs nothing outside
-the repository."""
+the repository. With `make run`'s settings (`infrawg.provisioning.demo.write_settings`) the
+demo has servers on libvirt's test driver and an application waiting for staff's review, and
+without libvirt-python it still loads, without the servers."""
 
 from __future__ import annotations
 
+import json
 import lzma
 import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyotp
@@ -22,6 +26,11 @@ from infrawg.demo_data import DEMO_ARCHIVE
 from infrawg.demo_data import archive as demo_archive
 from infrawg.extensions import db
 from infrawg.jobs.models import Job, JobState
+from infrawg.membership.models import Person
+from infrawg.provisioning import demo as services_demo
+from infrawg.provisioning.kinds.app.models import AppVersion, VersionState
+from infrawg.provisioning.kinds.vm.models import backup_of
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.status.models import ImpactNotice, NoticeState
 from tests.conftest import FormClient, migrated_app
 from tests.servers.live import fresh_database
@@ -81,6 +90,51 @@ def demo_app(tmp_path) -> Iterator[Flask]:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+@pytest.fixture
+def make_run_app(tmp_path) -> Iterator[Callable[[], Flask]]:
+    """Makes the app of `make run` on a database of its own, migrated and empty, with the
+    settings `make run` gives it: the providers file and the backups that `python -m
+    infrawg.provisioning.demo <instance>` writes (here into tmp_path/instance) when called."""
+    made: list[Flask] = []
+
+    def make() -> Flask:
+        instance = tmp_path / "instance"
+        services_demo.write_settings(instance)
+        backups = {
+            "repository": str(instance / "restic" / "{organisation}"),
+            "password": f"file:{instance / 'restic.pass'}",
+            "source_directory": str(instance / "vm-exports"),
+        }
+        app = migrated_app(
+            url,
+            ARCHIVE_DIR=str(tmp_path / "archive"),
+            PROVIDERS=str(instance / services_demo.PROVIDERS_FILE),
+            VM_BACKUP=json.dumps(backups),
+        )
+        app.test_client_class = FormClient
+        made.append(app)
+        return app
+
+    with fresh_database(os.environ.get("INFRAWG_TEST_DATABASE_URL"), tmp_path) as url:
+        try:
+            yield make
+        finally:
+            for app in made:
+                with app.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+
+
+def signed_in(app: Flask, email: str, output: str) -> FormClient:
+    client = app.test_client()
+    response = client.post("/signin", data={"email": email, "password": demo_password(output)})
+    assert response.status_code == 303, (email, response.status_code)
+    if response.location.endswith("/signin/two-factor"):
+        code = pyotp.TOTP(demo_totp_secret(output)).now()
+        assert client.post("/signin/two-factor", data={"code": code}).status_code == 303
+    return client  # type: ignore[return-value]
 
 
 def demo_password(output: str) -> str:
@@ -194,3 +248,94 @@ def test_demo_archive_is_what_its_generator_writes():
     # infrawg/demo_data/archive.py is deterministic; regenerate the file after changing it.
     with lzma.open(DEMO_ARCHIVE) as archive:
         assert archive.read() == demo_archive.mbox_bytes()
+
+
+def test_demo_of_make_run_has_servers_on_the_test_driver_and_an_application_in_review(
+    make_run_app,
+):
+    libvirt = pytest.importorskip("libvirt")
+    app = make_run_app()
+    loaded = app.test_cli_runner().invoke(args=["infrawg", "demo", "--if-empty"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "build1 requested (the chair decides), web1 approved and active." in loaded.output
+    assert "docs_site: version 1 waits for staff's review (0 failed check(s))" in loaded.output
+    settings = json.loads(Path(app.config["PROVIDERS"]).read_text())
+    uri = settings["libvirt"]["uri"]
+    assert uri.startswith("test:///") and uri.endswith("/instance/libvirt/node.xml")
+
+    with app.app_context():
+        tenant = db.session.scalar(select(Person).where(Person.email == "tenant1@example.org"))
+        vm_type = db.session.scalar(select(ServiceType).where(ServiceType.kind == "vm"))
+        assert vm_type.provider == "libvirt" and vm_type.capacity == 5
+        assert "test driver" in vm_type.name and "no real machine" in vm_type.name
+        servers = {
+            s.name: s
+            for s in db.session.scalars(
+                select(Service).where(Service.service_type_id == vm_type.id)
+            )
+        }
+        assert servers["build1"].state == ServiceState.REQUESTED
+        assert servers["web1"].state == ServiceState.ACTIVE, servers["web1"].state_reason
+        assert {s.requested_by_id for s in servers.values()} == {tenant.id}
+        assert all(backup_of(s) is not None for s in servers.values())  # R13: from the request
+        assert servers["web1"].parameters["size"] == "medium"
+        assert len(servers["web1"].parameters["ssh_keys"]) == 2
+        web1_id = servers["web1"].id
+
+        app_service = db.session.scalar(
+            select(Service).join(ServiceType).where(ServiceType.kind == "app")
+        )
+        assert app_service.state == ServiceState.ACTIVE and app_service.name == "docs_site"
+        (version,) = db.session.scalars(select(AppVersion))
+        assert version.state == VersionState.SUBMITTED and version.failed == 0
+        assert version.author_id == tenant.id and version.reviewer_id is None
+        app_id = app_service.id
+        db.session.remove()
+
+    # The provisioning job really made web1 on the hypervisor the node file holds.
+    conn = libvirt.openReadOnly(uri)
+    try:
+        assert conn.lookupByName("web1").isActive()
+        assert [d.name() for d in conn.listAllDomains()] == ["web1"]
+    finally:
+        conn.close()
+
+    with app.app_context():
+        tenant_client = signed_in(app, "tenant1@example.org", loaded.output)
+        # The UI says the provider is the test driver: the catalogue, the request, the page.
+        page = BeautifulSoup(tenant_client.get(f"/services/{web1_id}").data, "html.parser")
+        assert "libvirt test driver: simulated, no real machine" in page.get_text()
+        assert "Active" in page.select_one("#server-state").text
+        form = tenant_client.get(f"/services/request?type={vm_type.id}")
+        assert form.status_code == 200 and b"no real machine" in form.data
+        page = BeautifulSoup(tenant_client.get(f"/services/{app_id}").data, "html.parser")
+        assert "not in infrawg" in page.select_one("#converge-note").text
+        db.session.remove()
+
+        staff = signed_in(app, "staff1@example.org", loaded.output)
+        review = staff.get(f"/services/{app_id}/app/versions/1")
+        assert review.status_code == 200 and b"recipes/default.rb" in review.data
+        backups = BeautifulSoup(staff.get("/services/backups").data, "html.parser")
+        assert "web1" in backups.get_text()
+        db.session.remove()
+
+        chair = signed_in(app, "chair@example.org", loaded.output)
+        catalogue = BeautifulSoup(chair.get("/services/catalogue").data, "html.parser").get_text()
+        assert "VM on libvirt" in catalogue and "libvirt's test driver" in catalogue
+        db.session.remove()
+
+
+def test_demo_of_make_run_loads_without_libvirt_python(make_run_app, monkeypatch):
+    # As on a machine without the `vm` extra: `import libvirt` fails, so make run's settings
+    # have no libvirt provider, and the demo says it has no servers.
+    monkeypatch.setitem(sys.modules, "libvirt", None)
+    app = make_run_app()
+    assert "libvirt" not in json.loads(Path(app.config["PROVIDERS"]).read_text())
+    loaded = app.test_cli_runner().invoke(args=["infrawg", "demo", "--if-empty"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Demo data: no servers (libvirt-python is not installed" in loaded.output
+    assert "Demo data loaded." in loaded.output
+    with app.app_context():
+        kinds = set(db.session.scalars(select(ServiceType.kind)))
+        assert kinds == {"dns", "app"}
+        db.session.remove()
