@@ -79,22 +79,28 @@ def load_demo(people: dict[str, Person]) -> None:
         .join(RoleGrant, RoleGrant.person_id == Person.id)
         .where(RoleGrant.role == Role.CHAIR, RoleGrant.ended_at.is_(None))
     )
-    dns_type = ServiceType(
+    dns_type = _service_type(
+        chair,
         name="DNS hosting",
         kind="dns",
         provider=_provider_of_kind("dns") or "zonefile",
         description="A hosted DNS zone, DNSSEC-signed on request.",
         capacity=20,
-        created_by_id=chair.id if chair else None,
     )
-    db.session.add(dns_type)
-    db.session.flush()
-    audit.record(chair, Action.SERVICE_TYPE_ADDED, dns_type, "demo data")
     tenant = _first_tenant()
     _request_a_zone(dns_type, tenant)
     if chair is not None:
         _servers(chair, tenant)
         _application(chair, tenant)
+
+
+def _service_type(chair: Person | None, **fields: Any) -> ServiceType:
+    """A service type of the catalogue, added by the chair (audited as the chair would be)."""
+    service_type = ServiceType(**fields, created_by_id=chair.id if chair else None)
+    db.session.add(service_type)
+    db.session.flush()
+    audit.record(chair, Action.SERVICE_TYPE_ADDED, service_type, "demo data")
+    return service_type
 
 
 def _provider_of_kind(kind: str) -> str | None:
@@ -168,17 +174,14 @@ def _servers(chair: Person, tenant: tuple[Person, Any] | None) -> None:
     assert provider is not None
     person, organisation = tenant
     _fresh_test_node(uri)
-    vm_type = ServiceType(
+    vm_type = _service_type(
+        chair,
         name=VM_TYPE_NAME,
         kind="vm",
         provider=provider,
         description=VM_TYPE_DESCRIPTION,
         capacity=5,
-        created_by_id=chair.id,
     )
-    db.session.add(vm_type)
-    db.session.flush()
-    audit.record(chair, Action.SERVICE_TYPE_ADDED, vm_type, "demo data")
     keys = "\n".join(_public_key(f"{person.email.split('@')[0]}@{name}") for name in ("a", "b"))
     wanted = [
         (REQUESTED_VM, "small", "A build machine for the working group's packages"),
@@ -281,7 +284,8 @@ def _application(chair: Person, tenant: tuple[Person, Any] | None) -> None:
         click.echo("Demo data: no application (no provider of kind app is configured).")
         return
     person, organisation = tenant
-    app_type = ServiceType(
+    app_type = _service_type(
+        chair,
         name="Application hosting (Chef cookbook)",
         kind="app",
         provider=provider,
@@ -291,11 +295,7 @@ def _application(chair: Person, tenant: tuple[Person, Any] | None) -> None:
             "repository. Converging runs in the operators' Chef, not in this site."
         ),
         capacity=10,
-        created_by_id=chair.id,
     )
-    db.session.add(app_type)
-    db.session.flush()
-    audit.record(chair, Action.SERVICE_TYPE_ADDED, app_type, "demo data")
     service = services.request_service(
         person,
         organisation,
