@@ -32,6 +32,8 @@ BUILD_PACKAGES := libvirt-dev pkg-config gcc python3-dev
 # Coverage of the package, reported by both test runs; the floor is fail_under in
 # pyproject.toml ([tool.coverage.report]). Plain `.venv/bin/pytest` runs stay uncovered (fast).
 PYTEST_COV := --cov=infrawg --cov-report=term:skip-covered
+# The slowest tests of each run are listed at its end: the suite must stay well inside CI's time.
+PYTEST_COV += --durations=15
 
 help: ## this list of targets
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
