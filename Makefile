@@ -93,7 +93,7 @@ lint: $(STAMP) ## ruff check, ruff format --check and the type checker
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Not part of lint (nor of test) yet: the areas are being made clean one by one.
+# The type checker alone (lint runs it too, and so does make test).
 typecheck: $(STAMP) ## mypy over the package (settings in pyproject.toml)
 	$(BIN)/mypy
 
