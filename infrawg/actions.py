@@ -130,6 +130,8 @@ class Action(StrEnum):
     SERVICE_RESUMED = "service.resumed"
     SERVICE_DRIFTED = "service.drifted"
     SERVICE_APPLY_REQUESTED = "service.apply_requested"
+    VM_REBOOT_REQUESTED = "vm.reboot_requested"
+    VM_REBUILD_REQUESTED = "vm.rebuild_requested"
     SERVICE_DECOMMISSION_REQUESTED = "service.decommission_requested"
     SERVICE_DECOMMISSIONED = "service.decommissioned"
     JOB_RETRIED = "job.retried"

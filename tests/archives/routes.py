@@ -92,6 +92,13 @@ ROWS = [
         data={"level": "staff", "reason": "sensitive"},
     ),
     Row(
+        "archives.list_description",
+        "POST",
+        f"/archives/{LIST}/description",
+        RESTRICTERS,
+        data={"description": "What the list is for."},
+    ),
+    Row(
         "archives.thread_visibility",
         "POST",
         lambda w: _thread(w) + "/visibility",

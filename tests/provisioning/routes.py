@@ -142,6 +142,15 @@ ROWS = [
         SEES_SERVICE | seen_then(409),
     ),
     Row("provisioning.decommission", "POST", _service("/decommission"), seen_then(400)),
+    # The world's service is a zone, not a server: those who see it are told so.
+    Row("provisioning.vm_reboot", "POST", _service("/vm/reboot"), seen_then(400)),
+    Row(
+        "provisioning.vm_rebuild_plan",
+        "GET",
+        _service("/vm/rebuild"),
+        SEES_SERVICE | seen_then(400),
+    ),
+    Row("provisioning.vm_rebuild", "POST", _service("/vm/rebuild"), seen_then(400)),
     Row(
         "provisioning.suspend_or_resume",
         "POST",

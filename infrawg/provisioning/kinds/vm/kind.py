@@ -37,7 +37,7 @@ class VmKind(Kind):
     name = "vm"
     label = "Server (VM)"
     ParametersForm = VmParametersForm
-    panels = ("provisioning/vm/_server.html",)
+    panels = ("provisioning/vm/_server.html", "provisioning/vm/_power.html")
 
     def form_parameters(self, form: Any) -> dict[str, Any]:
         return {name: form[name].data for name in ("hostname", "size", "image", "ssh_keys")}
@@ -94,6 +94,7 @@ class VmKind(Kind):
             organisation_id=service.organisation_id,
             service_id=service.id,
             domain=str(current_app.config.get("VM_DOMAIN") or ""),
+            instance_id=str(p.get("instance_id") or ""),  # a rebuild gives a new one (power.py)
         )
 
     def suspended_spec(self, service: Service) -> VmSpec:
@@ -117,7 +118,12 @@ class VmKind(Kind):
         }
 
     def init_app(self, app: Flask) -> None:
-        from infrawg.provisioning.kinds.vm import backups, views  # noqa: F401  (jobs, routes)
+        from infrawg.provisioning.kinds.vm import (  # noqa: F401  (jobs, routes)
+            backups,
+            power,
+            power_views,
+            views,
+        )
 
 
 VM = VmKind()
