@@ -59,7 +59,9 @@ def acme_bind() -> Iterator[BindServer]:
     zones.append(
         _static(ALLOWING_ZONE, f'@ IN CAA 0 issue "{CA_IDENTITY}"\n@ IN CAA 0 issuewild ";"\n')
     )
-    server = BindServer(zones)
+    # Recursive for loopback, so a `_acme-challenge` CNAME into another zone served here is
+    # answered with its target's TXT, as pebble's resolver needs (BindServer.recursion).
+    server = BindServer(zones, recursion=True)
     server.start()
     try:
         yield server

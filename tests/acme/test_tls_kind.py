@@ -178,8 +178,7 @@ def test_r12_a_challenge_delegated_by_cname_is_placed_in_the_hosted_zone(
     theirs._send(update_)
 
     # The site places the value at the CNAME's target, through the hosted zone's provider.
-    # (Issuing through it is not walked here: this BIND answers authoritatively only and does
-    # not chase a CNAME into its other zone for pebble, as a recursive resolver would.)
+    # (A whole issuance through such a CNAME: test_r12_cname_delegated_issuance.)
     engine = AcmeProvider(build_config(AcmeSettings, app.config["PROVIDERS"]["acme"])).engine()
     targets = HostedTargets(engine)
     owner = f"_acme-challenge.{name}."
@@ -192,6 +191,47 @@ def test_r12_a_challenge_delegated_by_cname_is_placed_in_the_hosted_zone(
     finally:
         solver.remove_txt(zone, owner, "delegated-value")
     assert unmanaged_names([name]) == [name]  # R12: still a name to approve first
+
+
+def test_r12_cname_delegated_issuance(
+    app, people, tenant_member, chair, organisation, tls_type, hosted, solver, _zones, pebble
+) -> None:
+    """A name in a zone not hosted here (a zone of the same BIND the site does not manage,
+    so BIND answers the CNAME and its target's TXT together, as a recursive resolver would):
+    the tenant approves, delegates `_acme-challenge.<name>` by CNAME into the hosted zone,
+    clicks "check now", and the site places the TXT value there; pebble follows the CNAME."""
+    elsewhere = next(_zones).rstrip(".")
+    name = f"www.{elsewhere}"
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    service = request_certificate(people, tenant, organisation, tls_type, chair, app, name)
+    run_due_jobs()
+    assert models.in_flight(service).step == models.AWAITING_TENANT
+    assert tenant.post(f"/services/{service.id}/tls/approve").status_code == 303
+    run_due_jobs()  # the order is placed; nothing delegated yet, so it waits for the tenant
+    waiting = models.in_flight(service)
+    assert waiting.step == models.AWAITING_DNS
+    (challenge,) = waiting.order["challenges"]
+    owner = challenge["owner"]
+    assert owner == f"_acme-challenge.{name}."
+    checked = tenant.post(f"/services/{service.id}/tls/check", follow_redirects=True)
+    assert "Not served yet" in checked.text
+
+    # The tenant delegates the challenge at their own DNS, as the instructions say.
+    target = f"{name}.{hosted}."
+    update_ = solver.provider._update(elsewhere + ".")
+    update_.add(owner, 60, "CNAME", target)
+    solver.provider._send(update_)
+    checked = tenant.post(f"/services/{service.id}/tls/check", follow_redirects=True)
+    assert "Every TXT record is served" in checked.text
+    run_due_jobs()  # the value goes into the hosted zone, at the CNAME's target
+    assert challenge["value"] in solver.served(target)
+    assert challenge["value"] in solver.served(owner)  # CNAME and TXT in one answer
+    run_until_settled(service)
+    assert service.state == ServiceState.ACTIVE, service.state_reason
+    current = models.current_of(service)
+    assert current is not None and current.approved_by_id == tenant_member.id
+    verify_chain(current.chain_pem or "", name, pebble)
+    assert challenge["value"] not in solver.served(target)  # withdrawn after issuance
 
 
 def run_until_quiet() -> None:
