@@ -147,6 +147,13 @@ class Rfc2136Solver:
         return True
 
 
+def forbid_our_ca(solver: Rfc2136Solver, zone: str) -> None:
+    """What a tenant's change at the zone apex might do: a CAA record for another CA only."""
+    update = solver.provider._update(zone + ".")
+    update.add(zone + ".", 60, "CAA", '0 issue "letsencrypt.org"')
+    solver.provider._send(update)
+
+
 @pytest.fixture
 def solver(acme_bind: BindServer) -> Rfc2136Solver:
     provider = Rfc2136Provider(

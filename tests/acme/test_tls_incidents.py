@@ -20,7 +20,7 @@ from infrawg.provisioning.models import ServiceState
 from infrawg.status import service as notices
 from infrawg.status.models import ImpactNotice, NoticeKind, NoticeService
 from tests.acme.conftest import (
-    Rfc2136Solver,
+    forbid_our_ca,
     request_certificate,
     run_until_settled,
     site_providers,
@@ -34,13 +34,6 @@ def app_config(
     acme_registered, acme_bind: BindServer, pebble: PebbleServer, tmp_path: Path, smtp_config
 ):
     return {**site_providers(acme_bind, pebble, tmp_path), **smtp_config}
-
-
-def forbid_our_ca(solver: Rfc2136Solver, zone: str) -> None:
-    """What a tenant's change at the zone apex might do: a CAA record for another CA only."""
-    update = solver.provider._update(zone + ".")
-    update.add(zone + ".", 60, "CAA", '0 issue "letsencrypt.org"')
-    solver.provider._send(update)
 
 
 def run_renewal_at(monkeypatch, when) -> None:

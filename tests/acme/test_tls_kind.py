@@ -20,12 +20,17 @@ from infrawg.provisioning.kinds.tls import models
 from infrawg.provisioning.kinds.tls.issuance import HostedTargets, unmanaged_names
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.models import ServiceState
-from infrawg.provisioning.providers.acme import CaaForbids
 from infrawg.provisioning.providers.acme.provider import AcmeProvider, AcmeSettings
 from infrawg.provisioning.providers.rfc2136 import Rfc2136Config, Rfc2136Provider
 from infrawg.provisioning.registry import build_config
 from infrawg.provisioning.secrets import Secret
-from tests.acme.conftest import request_certificate, run_until_settled, site_providers, verify_chain
+from tests.acme.conftest import (
+    forbid_our_ca,
+    request_certificate,
+    run_until_settled,
+    site_providers,
+    verify_chain,
+)
 from tests.conftest import html, outbox_to
 from tests.servers.bind import BindServer
 from tests.servers.pebble import PebbleServer
@@ -240,7 +245,7 @@ def run_until_quiet() -> None:
 
 
 def test_r12_renewal_with_a_moved_clock(
-    app, people, tenant_member, chair, organisation, tls_type, hosted, pebble, monkeypatch
+    app, people, tenant_member, chair, organisation, tls_type, hosted, pebble, solver, monkeypatch
 ) -> None:
     tenant = people.sign_in(app.test_client(), tenant_member)
     service = request_certificate(people, tenant, organisation, tls_type, chair, app, f"r.{hosted}")
@@ -263,17 +268,15 @@ def test_r12_renewal_with_a_moved_clock(
     verify_chain(second.chain_pem or "", f"r.{hosted}", pebble)
     assert any("renewed" in m.subject for m in outbox_to(tenant_member.email))
 
-    # A renewal that fails is mailed too, and the certificate in use stays.
-    def refuse(self, names):
-        raise CaaForbids("A CAA record now names another CA only.")
-
-    monkeypatch.setattr("infrawg.provisioning.providers.acme.AcmeEngine.start_order", refuse)
+    # A renewal that fails is mailed too, and the certificate in use stays: the zone now has
+    # a CAA record naming another CA only (real, in BIND), which the renewal's check finds.
+    forbid_our_ca(solver, hosted)
     monkeypatch.setattr(timeutil, "utcnow", lambda: second.not_after - timedelta(days=1))
     enqueue("tls.renew")
     db.session.commit()
     run_until_settled(service)
     failed = [m for m in outbox_to(tenant_member.email) if "renewal failed" in m.subject]
-    assert failed and "CAA record now names another CA" in failed[0].body
+    assert failed and "allow only letsencrypt.org" in failed[0].body, failed
     assert models.current_of(service).id == second.id
 
 
