@@ -11,6 +11,7 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import pytest
 from sqlalchemy import select
 
@@ -112,3 +113,26 @@ def test_r12_demo_certificate_through_zonefile_dns(
     # The TXT values are gone from the zone file again.
     txt = ask(zonefile_dns, "_acme-challenge.docs.example.org.", "TXT")
     assert not txt.answer
+
+
+def test_zonefile_dns_follows_a_cname_into_another_zone_it_serves(tmp_path: Path) -> None:
+    (tmp_path / "zones").mkdir()
+    for origin, body in (
+        ("theirs.example.net", "_acme-challenge.www IN CNAME www.ours.example.org.\n"),
+        ("ours.example.org", 'www IN TXT "delegated"\n'),
+    ):
+        (tmp_path / "zones" / f"{origin}.zone").write_text(
+            f"$ORIGIN {origin}.\n$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n"
+            f"@ IN NS ns1\nns1 IN A 127.0.0.1\n{body}"
+        )
+    server = ZonefileDns(tmp_path / "zones").start()
+    try:
+        answer = ask(server, "_acme-challenge.www.theirs.example.net.", "TXT")
+        types = [dns.rdatatype.to_text(r.rdtype) for r in answer.answer]
+        assert types == ["CNAME", "TXT"] and "delegated" in answer.answer[1].to_text()
+        # A file written now is served at the next query.
+        path = tmp_path / "zones" / "ours.example.org.zone"
+        path.write_text(path.read_text().replace('"delegated"', '"changed"'))
+        assert "changed" in ask(server, "www.ours.example.org.", "TXT", tcp=True).to_text()
+    finally:
+        server.stop()

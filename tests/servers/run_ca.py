@@ -10,6 +10,7 @@ instance/ca/providers.json: the zonefile provider as `make run` has it by defaul
     INFRAWG_PROVIDERS=instance/ca/providers.json make run
 
 Pebble's roots are new at every start (fetch them from the management port's /roots/0).
+CA_INSTANCE_DIR names another instance folder than ./instance (a trial run elsewhere).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ the zones it finds (authoritative: the records of the name, following a CNAME in
 it serves, NXDOMAIN for a name the zone does not hold, the SOA in the authority section of a
 negative answer); a name above a zone it serves (example.org above demo.example.org) is an
 empty name (NOERROR, no records), and every other name does not exist (NXDOMAIN). UDP and TCP on
-one loopback port. Not a DNS server for anything but this demo.
+one loopback port. No wildcard synthesis, no DNSSEC records beside an answer, no zone
+transfers: not a DNS server for anything but this demo.
 """
 
 from __future__ import annotations
