@@ -128,3 +128,16 @@ screenshots: $(STAMP) system-packages ## PNGs of the main pages of the demo at 1
 
 clean: ## remove the .venv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# A local ACME CA for the `make run` demo (R12): Debian's pebble on loopback high ports, and a
+# small DNS server answering from the demo's zone files (instance/zones) that pebble asks for
+# the DNS-01 values; writes instance/ca/providers.json. Run the site beside it with
+# INFRAWG_PROVIDERS=instance/ca/providers.json make run (README, TLS certificates).
+CA_PORT ?= 14000
+CA_MANAGEMENT_PORT ?= 15000
+CA_DNS_PORT ?= 15353
+.PHONY: run-ca
+run-ca: $(STAMP) ## a local ACME CA (pebble) for make run's demo zone, until Ctrl-C
+	@command -v pebble >/dev/null || $(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES=pebble
+	CA_PORT=$(CA_PORT) CA_MANAGEMENT_PORT=$(CA_MANAGEMENT_PORT) CA_DNS_PORT=$(CA_DNS_PORT) \
+	  PYTHONPATH=. $(BIN)/python tests/servers/run_ca.py

@@ -5,16 +5,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import dns.exception
 import dns.rdatatype
 import dns.resolver
 import pytest
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store
+from sqlalchemy import select, update
 
+from infrawg.extensions import db
+from infrawg.jobs import run_due_jobs
+from infrawg.jobs.models import Job, JobState
+from infrawg.provisioning.kinds.dns.models import DnsZone
+from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.providers.acme import AcmeConfig, AcmeEngine
+from infrawg.provisioning.providers.acme.provider import AcmeProvider
 from infrawg.provisioning.providers.rfc2136 import Rfc2136Config, Rfc2136Provider
+from infrawg.provisioning.registry import register_provider, unregister_provider
 from infrawg.provisioning.secrets import Secret
+from infrawg.timeutil import utcnow
+from tests.conftest import make_organisation
 from tests.servers.bind import BindServer, ZoneConf
 from tests.servers.pebble import PebbleServer, running_pebble
 
@@ -46,7 +59,9 @@ def acme_bind() -> Iterator[BindServer]:
     zones.append(
         _static(ALLOWING_ZONE, f'@ IN CAA 0 issue "{CA_IDENTITY}"\n@ IN CAA 0 issuewild ";"\n')
     )
-    server = BindServer(zones)
+    # Recursive for loopback, so a `_acme-challenge` CNAME into another zone served here is
+    # answered with its target's TXT, as pebble's resolver needs (BindServer.recursion).
+    server = BindServer(zones, recursion=True)
     server.start()
     try:
         yield server
@@ -132,6 +147,13 @@ class Rfc2136Solver:
         return True
 
 
+def forbid_our_ca(solver: Rfc2136Solver, zone: str) -> None:
+    """What a tenant's change at the zone apex might do: a CAA record for another CA only."""
+    update = solver.provider._update(zone + ".")
+    update.add(zone + ".", 60, "CAA", '0 issue "letsencrypt.org"')
+    solver.provider._send(update)
+
+
 @pytest.fixture
 def solver(acme_bind: BindServer) -> Rfc2136Solver:
     provider = Rfc2136Provider(
@@ -164,3 +186,117 @@ def make_engine(
 @pytest.fixture
 def engine(make_engine: Callable[[], AcmeEngine]) -> AcmeEngine:
     return make_engine()
+
+
+# -- the site: the tls kind on the acme provider, a zone hosted on rfc2136 -----------------
+
+
+@pytest.fixture(autouse=True)
+def acme_registered() -> Iterator[None]:
+    # pyproject names `acme` under infrawg.providers; a checkout whose installed metadata is
+    # older (no reinstall here) finds it through this registration instead.
+    register_provider(AcmeProvider)
+    yield
+    unregister_provider("acme")
+
+
+def site_providers(acme_bind: BindServer, pebble: PebbleServer, tmp_path: Path) -> dict:
+    """The site's PROVIDERS setting: rfc2136 on the BIND fixture, acme on pebble."""
+    key = tmp_path / "tsig.key"
+    key.write_text(acme_bind.key_file_text)
+    key.chmod(0o600)
+    return {
+        "PROVIDERS": {
+            "rfc2136": {
+                "server": acme_bind.host,
+                "port": acme_bind.port,
+                "tsig_key_name": acme_bind.tsig_key_name,
+                "tsig_secret": f"file:{key}",
+                "timeout": 5,
+            },
+            "acme": {
+                "directory_url": pebble.directory_url,
+                "key_directory": str(tmp_path / "acme-keys"),
+                "ca_identities": CA_IDENTITY,
+                "contact_email": "staff@infrawg.test",
+                "ca_bundle": str(pebble.ca_bundle),
+                "caa_nameserver": f"{acme_bind.host}:{acme_bind.port}",
+            },
+        }
+    }
+
+
+@pytest.fixture
+def organisation(tenant_member):
+    return make_organisation("Docs WG", tenant_member)
+
+
+@pytest.fixture
+def hosted(app, chair, organisation, tenant_member, acme_zone: str) -> str:
+    """`acme_zone` hosted here: an active DNS service on the rfc2136 provider."""
+    dns_type = ServiceType(name="DNS", kind="dns", provider="rfc2136", created_by_id=chair.id)
+    db.session.add(dns_type)
+    db.session.flush()
+    service = Service(
+        organisation_id=organisation.id,
+        service_type_id=dns_type.id,
+        name=acme_zone + ".",
+        parameters={"zone": acme_zone + "."},
+        requested_by_id=tenant_member.id,
+        state=ServiceState.ACTIVE,
+    )
+    db.session.add(service)
+    db.session.flush()
+    db.session.add(DnsZone(service_id=service.id, name=acme_zone + ".", adopted=True))
+    db.session.commit()
+    return acme_zone
+
+
+@pytest.fixture
+def tls_type(app, chair) -> ServiceType:
+    service_type = ServiceType(
+        name="TLS certificates", kind="tls", provider="acme", created_by_id=chair.id
+    )
+    db.session.add(service_type)
+    db.session.commit()
+    return service_type
+
+
+def run_until_settled(service: Service, timeout: float = 30) -> None:
+    """Run jobs as the worker would; a Pending job's wait is cut short each round."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run_due_jobs()
+        db.session.refresh(service)
+        queued = db.session.scalar(select(Job.id).where(Job.state == JobState.QUEUED))
+        if queued is None:
+            return
+        assert time.monotonic() < deadline, f"still {service.state}: {service.state_reason}"
+        time.sleep(0.2)
+        db.session.execute(
+            update(Job).where(Job.state == JobState.QUEUED).values(next_run_at=utcnow())
+        )
+        db.session.commit()
+
+
+def verify_chain(pem: str, name: str, pebble: PebbleServer) -> x509.Certificate:
+    leaf, *intermediates = x509.load_pem_x509_certificates(pem.encode())
+    verifier = (
+        PolicyBuilder()
+        .store(Store(pebble.roots()))
+        .time(leaf.not_valid_before_utc + timedelta(minutes=1))
+        .build_server_verifier(x509.DNSName(name))
+    )
+    verifier.verify(leaf, intermediates)
+    return leaf
+
+
+def request_certificate(people, client, organisation, tls_type, chair, app, names: str) -> Service:
+    tenant = client
+    data = {"organisation": organisation.id, "service_type": tls_type.id, "names": names}
+    response = tenant.post("/services/request", data=data)
+    assert response.status_code == 303, response.text
+    service = db.session.scalar(select(Service).where(Service.service_type_id == tls_type.id))
+    chair_client = people.sign_in(app.test_client(), chair)
+    assert chair_client.post(f"/services/{service.id}/decide/approve").status_code == 303
+    return service

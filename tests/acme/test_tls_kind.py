@@ -4,149 +4,41 @@ the rfc2136 provider of the zone hosted here."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.x509.verification import PolicyBuilder, Store
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from infrawg import timeutil
 from infrawg.actions import Action
 from infrawg.audit import AuditEvent
 from infrawg.extensions import db
 from infrawg.jobs import enqueue, run_due_jobs
-from infrawg.jobs.models import Job, JobState
 from infrawg.provisioning.kinds.dns.capabilities import DnsChallengeSolver
-from infrawg.provisioning.kinds.dns.models import DnsZone
 from infrawg.provisioning.kinds.tls import models
 from infrawg.provisioning.kinds.tls.issuance import HostedTargets, unmanaged_names
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
-from infrawg.provisioning.models import Service, ServiceState, ServiceType
-from infrawg.provisioning.providers.acme import CaaForbids
+from infrawg.provisioning.models import ServiceState
 from infrawg.provisioning.providers.acme.provider import AcmeProvider, AcmeSettings
 from infrawg.provisioning.providers.rfc2136 import Rfc2136Config, Rfc2136Provider
-from infrawg.provisioning.registry import build_config, register_provider, unregister_provider
+from infrawg.provisioning.registry import build_config
 from infrawg.provisioning.secrets import Secret
-from infrawg.timeutil import utcnow
-from tests.acme.conftest import CA_IDENTITY
-from tests.conftest import html, make_organisation, outbox_to
+from tests.acme.conftest import (
+    forbid_our_ca,
+    request_certificate,
+    run_until_settled,
+    site_providers,
+    verify_chain,
+)
+from tests.conftest import html, outbox_to
 from tests.servers.bind import BindServer
 from tests.servers.pebble import PebbleServer
 
 
-@pytest.fixture(autouse=True)
-def acme_registered() -> Iterator[None]:
-    # pyproject names `acme` under infrawg.providers; a checkout whose installed metadata is
-    # older (no reinstall here) finds it through this registration instead.
-    register_provider(AcmeProvider)
-    yield
-    unregister_provider("acme")
-
-
 @pytest.fixture
 def app_config(acme_registered, acme_bind: BindServer, pebble: PebbleServer, tmp_path: Path):
-    key = tmp_path / "tsig.key"
-    key.write_text(acme_bind.key_file_text)
-    key.chmod(0o600)
-    return {
-        "PROVIDERS": {
-            "rfc2136": {
-                "server": acme_bind.host,
-                "port": acme_bind.port,
-                "tsig_key_name": acme_bind.tsig_key_name,
-                "tsig_secret": f"file:{key}",
-                "timeout": 5,
-            },
-            "acme": {
-                "directory_url": pebble.directory_url,
-                "key_directory": str(tmp_path / "acme-keys"),
-                "ca_identities": CA_IDENTITY,
-                "contact_email": "staff@infrawg.test",
-                "ca_bundle": str(pebble.ca_bundle),
-                "caa_nameserver": f"{acme_bind.host}:{acme_bind.port}",
-            },
-        }
-    }
-
-
-@pytest.fixture
-def organisation(tenant_member):
-    return make_organisation("Docs WG", tenant_member)
-
-
-@pytest.fixture
-def hosted(app, chair, organisation, tenant_member, acme_zone: str) -> str:
-    """`acme_zone` hosted here: an active DNS service on the rfc2136 provider."""
-    dns_type = ServiceType(name="DNS", kind="dns", provider="rfc2136", created_by_id=chair.id)
-    db.session.add(dns_type)
-    db.session.flush()
-    service = Service(
-        organisation_id=organisation.id,
-        service_type_id=dns_type.id,
-        name=acme_zone + ".",
-        parameters={"zone": acme_zone + "."},
-        requested_by_id=tenant_member.id,
-        state=ServiceState.ACTIVE,
-    )
-    db.session.add(service)
-    db.session.flush()
-    db.session.add(DnsZone(service_id=service.id, name=acme_zone + ".", adopted=True))
-    db.session.commit()
-    return acme_zone
-
-
-@pytest.fixture
-def tls_type(app, chair) -> ServiceType:
-    service_type = ServiceType(
-        name="TLS certificates", kind="tls", provider="acme", created_by_id=chair.id
-    )
-    db.session.add(service_type)
-    db.session.commit()
-    return service_type
-
-
-def run_until_settled(service: Service, timeout: float = 30) -> None:
-    """Run jobs as the worker would; a Pending job's wait is cut short each round."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run_due_jobs()
-        db.session.refresh(service)
-        queued = db.session.scalar(select(Job.id).where(Job.state == JobState.QUEUED))
-        if queued is None:
-            return
-        assert time.monotonic() < deadline, f"still {service.state}: {service.state_reason}"
-        time.sleep(0.2)
-        db.session.execute(
-            update(Job).where(Job.state == JobState.QUEUED).values(next_run_at=utcnow())
-        )
-        db.session.commit()
-
-
-def verify_chain(pem: str, name: str, pebble: PebbleServer) -> x509.Certificate:
-    leaf, *intermediates = x509.load_pem_x509_certificates(pem.encode())
-    verifier = (
-        PolicyBuilder()
-        .store(Store(pebble.roots()))
-        .time(leaf.not_valid_before_utc + timedelta(minutes=1))
-        .build_server_verifier(x509.DNSName(name))
-    )
-    verifier.verify(leaf, intermediates)
-    return leaf
-
-
-def request_certificate(people, client, organisation, tls_type, chair, app, names: str) -> Service:
-    tenant = client
-    data = {"organisation": organisation.id, "service_type": tls_type.id, "names": names}
-    response = tenant.post("/services/request", data=data)
-    assert response.status_code == 303, response.text
-    service = db.session.scalar(select(Service).where(Service.service_type_id == tls_type.id))
-    chair_client = people.sign_in(app.test_client(), chair)
-    assert chair_client.post(f"/services/{service.id}/decide/approve").status_code == 303
-    return service
+    return site_providers(acme_bind, pebble, tmp_path)
 
 
 def test_names_are_checked_on_the_request_form(
@@ -291,8 +183,7 @@ def test_r12_a_challenge_delegated_by_cname_is_placed_in_the_hosted_zone(
     theirs._send(update_)
 
     # The site places the value at the CNAME's target, through the hosted zone's provider.
-    # (Issuing through it is not walked here: this BIND answers authoritatively only and does
-    # not chase a CNAME into its other zone for pebble, as a recursive resolver would.)
+    # (A whole issuance through such a CNAME: test_r12_cname_delegated_issuance.)
     engine = AcmeProvider(build_config(AcmeSettings, app.config["PROVIDERS"]["acme"])).engine()
     targets = HostedTargets(engine)
     owner = f"_acme-challenge.{name}."
@@ -307,13 +198,54 @@ def test_r12_a_challenge_delegated_by_cname_is_placed_in_the_hosted_zone(
     assert unmanaged_names([name]) == [name]  # R12: still a name to approve first
 
 
+def test_r12_cname_delegated_issuance(
+    app, people, tenant_member, chair, organisation, tls_type, hosted, solver, _zones, pebble
+) -> None:
+    """A name in a zone not hosted here (a zone of the same BIND the site does not manage,
+    so BIND answers the CNAME and its target's TXT together, as a recursive resolver would):
+    the tenant approves, delegates `_acme-challenge.<name>` by CNAME into the hosted zone,
+    clicks "check now", and the site places the TXT value there; pebble follows the CNAME."""
+    elsewhere = next(_zones).rstrip(".")
+    name = f"www.{elsewhere}"
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    service = request_certificate(people, tenant, organisation, tls_type, chair, app, name)
+    run_due_jobs()
+    assert models.in_flight(service).step == models.AWAITING_TENANT
+    assert tenant.post(f"/services/{service.id}/tls/approve").status_code == 303
+    run_due_jobs()  # the order is placed; nothing delegated yet, so it waits for the tenant
+    waiting = models.in_flight(service)
+    assert waiting.step == models.AWAITING_DNS
+    (challenge,) = waiting.order["challenges"]
+    owner = challenge["owner"]
+    assert owner == f"_acme-challenge.{name}."
+    checked = tenant.post(f"/services/{service.id}/tls/check", follow_redirects=True)
+    assert "Not served yet" in checked.text
+
+    # The tenant delegates the challenge at their own DNS, as the instructions say.
+    target = f"{name}.{hosted}."
+    update_ = solver.provider._update(elsewhere + ".")
+    update_.add(owner, 60, "CNAME", target)
+    solver.provider._send(update_)
+    checked = tenant.post(f"/services/{service.id}/tls/check", follow_redirects=True)
+    assert "Every TXT record is served" in checked.text
+    run_due_jobs()  # the value goes into the hosted zone, at the CNAME's target
+    assert challenge["value"] in solver.served(target)
+    assert challenge["value"] in solver.served(owner)  # CNAME and TXT in one answer
+    run_until_settled(service)
+    assert service.state == ServiceState.ACTIVE, service.state_reason
+    current = models.current_of(service)
+    assert current is not None and current.approved_by_id == tenant_member.id
+    verify_chain(current.chain_pem or "", name, pebble)
+    assert challenge["value"] not in solver.served(target)  # withdrawn after issuance
+
+
 def run_until_quiet() -> None:
     run_due_jobs()
     db.session.commit()
 
 
 def test_r12_renewal_with_a_moved_clock(
-    app, people, tenant_member, chair, organisation, tls_type, hosted, pebble, monkeypatch
+    app, people, tenant_member, chair, organisation, tls_type, hosted, pebble, solver, monkeypatch
 ) -> None:
     tenant = people.sign_in(app.test_client(), tenant_member)
     service = request_certificate(people, tenant, organisation, tls_type, chair, app, f"r.{hosted}")
@@ -336,17 +268,15 @@ def test_r12_renewal_with_a_moved_clock(
     verify_chain(second.chain_pem or "", f"r.{hosted}", pebble)
     assert any("renewed" in m.subject for m in outbox_to(tenant_member.email))
 
-    # A renewal that fails is mailed too, and the certificate in use stays.
-    def refuse(self, names):
-        raise CaaForbids("A CAA record now names another CA only.")
-
-    monkeypatch.setattr("infrawg.provisioning.providers.acme.AcmeEngine.start_order", refuse)
+    # A renewal that fails is mailed too, and the certificate in use stays: the zone now has
+    # a CAA record naming another CA only (real, in BIND), which the renewal's check finds.
+    forbid_our_ca(solver, hosted)
     monkeypatch.setattr(timeutil, "utcnow", lambda: second.not_after - timedelta(days=1))
     enqueue("tls.renew")
     db.session.commit()
     run_until_settled(service)
     failed = [m for m in outbox_to(tenant_member.email) if "renewal failed" in m.subject]
-    assert failed and "CAA record now names another CA" in failed[0].body
+    assert failed and "allow only letsencrypt.org" in failed[0].body, failed
     assert models.current_of(service).id == second.id
 
 

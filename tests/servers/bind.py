@@ -56,6 +56,11 @@ class BindServer(ServerProcess):
     tsig_key_name: str = TSIG_KEY_NAME
     tsig_secret: str = ""
     tsig_algorithm: str = "hmac-sha256"
+    # Recursion for the loopback client only: BIND then follows a CNAME into another zone it
+    # serves and answers CNAME and target together, as a recursive resolver would (an ACME
+    # CA validating a `_acme-challenge` delegated by CNAME). Without it, an authoritative-only
+    # BIND answers the CNAME alone.
+    recursion: bool = False
     _process: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -123,6 +128,11 @@ class BindServer(ServerProcess):
 
     def _named_conf(self) -> str:
         d = self.directory
+        recursion = (
+            f"recursion yes; allow-recursion {{ {self.host}; }};"
+            if self.recursion
+            else "recursion no;"
+        )
         parts = [
             f"""options {{
     directory "{d}";
@@ -132,7 +142,7 @@ class BindServer(ServerProcess):
     managed-keys-directory "{d}";
     listen-on port {self.port} {{ {self.host}; }};
     listen-on-v6 {{ none; }};
-    recursion no;
+    {recursion}
     notify no;
     dnssec-validation no;
     max-journal-size 10m;

@@ -177,7 +177,10 @@ def start(ctx: JobContext, engine: AcmeEngine, issuance: TlsIssuance) -> Pending
 
 
 def manual_dns(ctx: JobContext, engine: AcmeEngine, issuance: TlsIssuance) -> Pending:
-    """The tenant sets TXT values by hand: answer the CA once every one is served."""
+    """The tenant sets TXT values by hand, or delegates `_acme-challenge.<name>` by CNAME into
+    a zone hosted here: answer the CA once every value is served. A challenge delegated since
+    the order was placed gets its value placed at the CNAME's target now (placing a value
+    already there changes nothing)."""
     assert issuance.order is not None
     order = OrderState.from_json(issuance.order)
     seen = manual_records_seen(engine, order)
@@ -185,6 +188,10 @@ def manual_dns(ctx: JobContext, engine: AcmeEngine, issuance: TlsIssuance) -> Pe
         missing = ", ".join(k for k, ok in seen.items() if not ok)
         return Pending(WAIT_FOR_PEOPLE, f"Waiting for the TXT records set by hand: {missing}")
     ctx.log("every TXT value set by hand is served")
+    targets = HostedTargets(engine)
+    hosted = targets.placeable(order)
+    engine.publish(hosted, targets, timeout=VALIDATION_TIMEOUT)
+    ctx.log(f"{len(hosted.challenges)} TXT value(s) in place in the zones hosted here")
     engine.answer(order)
     issuance.step = models.VALIDATING
     return Pending(timedelta(seconds=2), "The CA is checking the DNS TXT records.")

@@ -1,6 +1,8 @@
 """Renewal (R12): every six hours, each active certificate whose renewal is due (the engine
 decides: ARI window or a third of the lifetime left) gets a new order through the same steps
-as its first; the tenant members are mailed on success and on failure."""
+as its first; the tenant members are mailed on success and on failure. A failed renewal within
+seven days of expiry opens an incident for staff (incidents.py), from the failed renewal's
+end and from each run of the schedule, once per certificate while the notice is open."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from infrawg import timeutil
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, Pending, enqueue, job
 from infrawg.notices.mail import send_mail
-from infrawg.provisioning.kinds.tls import issuance, models
+from infrawg.provisioning.kinds.tls import incidents, issuance, models
 from infrawg.provisioning.kinds.tls.access import acme_provider
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
@@ -60,6 +62,8 @@ def renew_due(ctx: JobContext) -> None:
         .where(ServiceType.kind == "tls", Service.state == ServiceState.ACTIVE)
     ).all()
     for service in services:
+        if incidents.open_incident(service, now.replace(tzinfo=None)) is not None:
+            ctx.log(f"{service.name}: renewal failed near expiry; incident notice opened")
         current = models.current_of(service)
         if current is None or current.chain_pem is None or models.in_flight(service):
             continue
@@ -91,6 +95,8 @@ def _renewal_dead(ctx: JobContext, service_id: int, issuance_id: int) -> None:
     renewal.error = ctx.job.last_error
     previous = models.current_of(service)
     _mail(service, False, previous or renewal, ctx.job.last_error or "unknown error")
+    if incidents.open_incident(service) is not None:
+        ctx.log("the certificate expires within seven days: incident notice opened for staff")
 
 
 @job(RENEW_ONE_JOB, max_attempts=3, on_dead=_renewal_dead)
