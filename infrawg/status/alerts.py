@@ -59,7 +59,7 @@ def _open(event: AlertEvent, service: Service) -> ImpactNotice | None:
     return open_incident(
         service,
         Finding(
-            key=event.incident_key,
+            subject=event.fingerprint,  # the key is then event.incident_key
             title=f"{event.name}: {service.name}",
             what=f"The monitoring reports: {what}",
             expected_impact=(

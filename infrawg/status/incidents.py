@@ -2,9 +2,11 @@
 an alert from the monitoring, a domain that expired, a certificate whose renewal failed.
 
 `open_incident` records the incident notice on one service and mails the service's tenant
-members as for any notice. It is idempotent by its `key` (stored on the notice, unique):
-the same finding reported twice, or by two workers at once, opens one notice. A new key
-(the next expiry, the next failure) opens a new one.
+members as for any notice. A finding names its `subject` (what it is about: an alert's
+fingerprint, "tls-renewal:42"); while a notice about that subject is open, the same finding
+reported again, or by two workers at once, opens nothing. Once staff gave the all-clear, the
+subject found again is a new incident. The notice keeps `<subject>@<start>` as its
+`incident_key` (unique), which is what makes two reports of one start a single notice.
 """
 
 from __future__ import annotations
@@ -22,20 +24,38 @@ from infrawg.provisioning.models import Service
 from infrawg.status.models import ImpactNotice, NoticeKind, NoticeService, NoticeState
 from infrawg.status.service import _tell, audience
 
-__all__ = ["Finding", "notice_for", "open_incident"]
+__all__ = ["Finding", "notice_for", "open_incident", "open_notice_about"]
 
 
 @dataclass(frozen=True)
 class Finding:
     """What a check found, in the words its tenant members and the public read."""
 
-    key: str  # one finding, one notice: e.g. "domain-expired:12:2026-11-30"
+    subject: str  # what it is about, e.g. "domain-expired:12:2026-11-30"; no "@" in it
     title: str
     what: str
     expected_impact: str
     public_summary: str  # for /status: names nothing private
     starts_at: datetime
     found_by: str  # for the audit trail: "the alert InstanceDown", "the domain reminders"
+
+    @property
+    def key(self) -> str:
+        return f"{self.subject}@{self.starts_at.isoformat()}"
+
+
+def open_notice_about(subject: str) -> ImpactNotice | None:
+    """The open incident notice about ``subject``, if there is one."""
+    prefix = subject.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "@"
+    return db.session.scalar(
+        select(ImpactNotice)
+        .where(
+            ImpactNotice.incident_key.like(prefix + "%", escape="\\"),
+            ImpactNotice.state == NoticeState.OPEN,
+        )
+        .order_by(ImpactNotice.id.desc())
+        .limit(1)
+    )
 
 
 def notice_for(key: str) -> ImpactNotice | None:
@@ -44,8 +64,8 @@ def notice_for(key: str) -> ImpactNotice | None:
 
 def open_incident(service: Service, finding: Finding) -> ImpactNotice | None:
     """The incident notice of ``finding`` on ``service``, its tenant members told; None when
-    that finding has its notice already."""
-    if notice_for(finding.key) is not None:
+    a notice about its subject is open (or this very report opened one meanwhile)."""
+    if open_notice_about(finding.subject) is not None or notice_for(finding.key) is not None:
         return None
     notice = ImpactNotice(
         kind=NoticeKind.INCIDENT,
@@ -72,6 +92,6 @@ def open_incident(service: Service, finding: Finding) -> ImpactNotice | None:
         None,
         Action.NOTICE_ANNOUNCED,
         notice,
-        f"opened by {finding.found_by} ({finding.key}); {told} tenant member(s) told",
+        f"opened by {finding.found_by} ({finding.subject}); {told} tenant member(s) told",
     )
     return notice

@@ -441,7 +441,7 @@ def _expire(registration: DomainRegistration, today: date) -> bool:
     open_incident(
         service,
         Finding(
-            key=f"domain-expired:{registration.id}:{registration.expires_on.isoformat()}",
+            subject=f"domain-expired:{registration.id}:{registration.expires_on.isoformat()}",
             title=f"{registration.domain} expired",
             what=(
                 f"The registration of {registration.domain} expired on "

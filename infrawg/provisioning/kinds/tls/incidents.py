@@ -1,26 +1,21 @@
 """R12 with R5: a certificate whose renewal has failed and that expires within seven days is
-an incident for staff. The renewal job opens an impact notice for it, in the current chair's
-name (staff and the chair announce notices; the job acts for them), and the tenant's contacts
-are told as for any notice. One notice a certificate: none is opened while its last one is
-still open (the notice's id is kept on the certificate's issuance row)."""
+an incident for staff. The renewal job opens an impact notice for it (the site's own,
+`status.incidents`), and the tenant's contacts are told as for any notice. One notice a
+certificate while it is open; after the all-clear, a renewal still failing is a new one."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from infrawg import timeutil
 from infrawg.extensions import db
-from infrawg.governance.roles import current_chair
 from infrawg.provisioning.kinds.tls import models
 from infrawg.provisioning.kinds.tls.models import TlsIssuance
 from infrawg.provisioning.models import Service
-from infrawg.status import service as notices
-from infrawg.status.models import ImpactNotice, NoticeKind
-
-log = logging.getLogger(__name__)
+from infrawg.status import incidents
+from infrawg.status.models import ImpactNotice
 
 NEAR_EXPIRY = timedelta(days=7)  # R12: a failed renewal this close to expiry is an incident
 
@@ -59,24 +54,13 @@ def open_incident(service: Service, now: datetime | None = None) -> ImpactNotice
         return None
     current = models.current_of(service)
     assert current is not None and current.not_after is not None
-    if current.incident_id is not None:
-        existing = db.session.get(ImpactNotice, current.incident_id)
-        if existing is not None and existing.is_open:
-            return None
-    chair = current_chair()
-    if chair is None:
-        log.warning(
-            "the certificate of %s expires soon and its renewal failed; no chair to announce it",
-            service.name,
-        )
-        return None
     renewal = last_renewal(current)
     error = (renewal.error if renewal else None) or "unknown error"
     days = max((current.not_after - now) // timedelta(days=1), 0)
-    notice = notices.announce(
-        chair.person,
-        notices.NoticeInput(
-            kind=NoticeKind.INCIDENT,
+    return incidents.open_incident(
+        service,
+        incidents.Finding(
+            subject=f"tls-renewal:{current.id}",
             title=f"The certificate of {service.name} expires soon and cannot be renewed",
             what=(
                 f"The TLS certificate for {', '.join(current.names)} expires on "
@@ -89,9 +73,6 @@ def open_incident(service: Service, now: datetime | None = None) -> ImpactNotice
             ),
             public_summary="A TLS certificate could not be renewed; staff are looking into it.",
             starts_at=now,
-            ends_at=None,
-            service_ids=[service.id],
+            found_by="the certificate renewal",
         ),
     )
-    current.incident_id = notice.id
-    return notice

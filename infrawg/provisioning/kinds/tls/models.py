@@ -50,8 +50,6 @@ class TlsIssuance(Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     approved_at: Mapped[datetime | None]
     renewal_of_id: Mapped[int | None] = mapped_column(Integer)
-    # R12: the open incident notice about this certificate's failed renewal near expiry.
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("impact_notice.id"))
 
     @property
     def audit_label(self) -> str:
