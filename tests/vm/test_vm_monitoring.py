@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import select
 
 from infrawg.extensions import db
-from infrawg.jobs import run_due_jobs
+from infrawg.jobs import enqueue, run_due_jobs
 from infrawg.jobs.models import Job, JobLogLine, JobState
 from infrawg.provisioning.kinds.vm import monitoring
 from infrawg.provisioning.models import Service, ServiceState
@@ -391,12 +391,28 @@ class TestServerPage:
 
 
 def test_without_a_monitoring_provider_nothing_is_written_and_the_page_says_so(
-    app, people, tenant_member, chair, organisation, vm_type, tenant_keys, vm_settings
+    app, people, tenant_member, chair, organisation, vm_type, tenant_keys, vm_settings, tmp_path
 ):
     app.config["PROVIDERS"] = {"libvirt": vm_settings}
     service = _provision(app, people, tenant_member, chair, organisation, vm_type, tenant_keys)
     (ran,) = _monitoring_jobs()
     assert ran.state == JobState.SUCCEEDED
     assert "no monitoring provider is configured" in _log(ran)
-    panel = _panel(people.sign_in(app.test_client(), tenant_member), service)
-    assert "not configured" in panel.select_one("#monitoring-state").text
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    assert "not configured" in _panel(tenant, service).select_one("#monitoring-state").text
+
+    # The site configures its monitoring later: the daily check writes the existing server.
+    directory = tmp_path / "late-monitoring"
+    app.config["PROVIDERS"] = {
+        "libvirt": vm_settings,
+        "monitoring": {"directory": str(directory), "prometheus_url": ""},
+    }
+    enqueue(monitoring.CHECK_JOB)
+    db.session.commit()
+    run_due_jobs()
+    check = db.session.scalar(select(Job).where(Job.kind == monitoring.CHECK_JOB))
+    assert check.state == JobState.SUCCEEDED, check.last_error
+    node_file = directory / "targets" / "node" / f"{organisation.id}.json"
+    assert "web1.vms.infrawg.test:9100" in node_file.read_text()
+    # No Prometheus to ask: the page says so instead of guessing.
+    assert "Monitoring unavailable" in _panel(tenant, service).select_one("#monitoring-state").text

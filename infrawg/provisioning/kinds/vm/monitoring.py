@@ -31,6 +31,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -40,6 +41,7 @@ from infrawg import signals
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, enqueue, job
+from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.kinds.vm import catalogue
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
 from infrawg.provisioning.providers.monitoring import (
@@ -55,6 +57,9 @@ from infrawg.provisioning.registry import build_config
 from infrawg.provisioning.service import configured_providers
 
 MONITOR_JOB = "vm.monitoring"
+CHECK_JOB = "vm.monitoring_check"
+# A server in these states never ran: its organisation has no targets of it to remove.
+NEVER_RAN = (ServiceState.REQUESTED, ServiceState.DECLINED)
 # The states in which a server runs, and so is watched.
 MONITORED = (ServiceState.ACTIVE, ServiceState.DRIFTED)
 # The targets this module manages in an organisation's files; others (HTTPS) are kept.
@@ -171,6 +176,42 @@ def sync_monitoring(ctx: JobContext, organisation_id: int) -> None:
     if monitoring is None:
         ctx.log("no monitoring provider is configured (INFRAWG_PROVIDERS): nothing written")
         return
+    _sync(ctx, monitoring, organisation_id)
+
+
+@job(CHECK_JOB, max_attempts=3, every=timedelta(days=1))
+def check_monitoring(ctx: JobContext) -> None:
+    """Daily: every organisation that has or had a server gets its targets rewritten from
+    what the site holds (a monitoring provider configured after the servers were made, a
+    file removed by hand). One organisation's failure does not stop the others'; the job
+    fails at the end, and is retried, when any did."""
+    monitoring = provider()
+    if monitoring is None:
+        ctx.log("no monitoring provider is configured (INFRAWG_PROVIDERS): nothing written")
+        return
+    organisations = list(
+        db.session.scalars(
+            select(Service.organisation_id)
+            .join(ServiceType, ServiceType.id == Service.service_type_id)
+            .where(ServiceType.kind == "vm", Service.state.not_in(NEVER_RAN))
+            .distinct()
+            .order_by(Service.organisation_id)
+        )
+    )
+    failed = []
+    for organisation_id in organisations:
+        try:
+            _sync(ctx, monitoring, organisation_id)
+        except (ProviderError, OSError) as exc:
+            ctx.log(f"organisation #{organisation_id}: not written: {exc}")
+            failed.append(organisation_id)
+    ctx.log(f"{len(organisations) - len(failed)} of {len(organisations)} organisation(s) in sync")
+    if failed:
+        raise ProviderError(f"the targets of {len(failed)} organisation(s) could not be written")
+
+
+def _sync(ctx: JobContext, monitoring: MonitoringProvider, organisation_id: int) -> None:
+    """Plan and apply one organisation's targets, as the site holds them now."""
     observed = monitoring.read(str(organisation_id))
     spec = desired_spec(organisation_id, observed.state)
     plan = monitoring.plan(spec, observed)
