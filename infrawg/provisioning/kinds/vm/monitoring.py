@@ -221,7 +221,7 @@ def _sync(ctx: JobContext, monitoring: MonitoringProvider, organisation_id: int)
     # an organisation suspended under R7 loses all its targets at once, as it should.
     result = monitoring.apply(plan, force=True)
     for line in result.log:
-        ctx.log(line)
+        ctx.log(line, staff_only=True)  # the monitoring host's paths and Prometheus's address
     if not result.applied:
         ctx.log("nothing to change: the targets are as the site holds them")
     for client in list(current_app.extensions.get(STATUS_KEY, {}).values()):
