@@ -82,19 +82,21 @@ def app_config(libvirt_registered, vm_settings, monitoring_settings, vm_monitori
     }
 
 
-def _provision(app, people, tenant_member, chair, organisation, vm_type, tenant_keys) -> Service:
+def _provision(
+    app, people, tenant_member, chair, organisation, vm_type, tenant_keys, hostname="web1"
+) -> Service:
     tenant = people.sign_in(app.test_client(), tenant_member)
     data = {
         "organisation": organisation.id,
         "service_type": vm_type.id,
-        "hostname": "web1",
+        "hostname": hostname,
         "size": "small",
         "image": "debian-12",
         "ssh_keys": "\n".join(tenant_keys),
         "purpose": "The working group's documentation site",
     }
     assert tenant.post("/services/request", data=data).status_code == 303
-    service = db.session.scalar(select(Service).where(Service.name == "web1"))
+    service = db.session.scalar(select(Service).where(Service.name == hostname))
     chair_client = people.sign_in(app.test_client(), chair)
     assert chair_client.post(f"/services/{service.id}/decide/approve").status_code == 303
     run_due_jobs()
@@ -357,6 +359,24 @@ class TestServerPage:
         assert panel.select_one("#monitoring-problem") is None  # Prometheus's error is staff's
         staff_panel = _panel(people.sign_in(app.test_client(), staff), service)
         assert "did not answer" in staff_panel.select_one("#monitoring-problem").text
+
+    def test_each_page_shows_its_own_servers_series_only(
+        self, app, people, tenant_member, chair, organisation, vm_type, tenant_keys, prometheus
+    ):
+        mine = _provision(app, people, tenant_member, chair, organisation, vm_type, tenant_keys)
+        neighbour = people.make("Nora Neighbour")
+        theirs_org = make_organisation("Neighbour WG", neighbour)
+        theirs = _provision(
+            app, people, neighbour, chair, theirs_org, vm_type, tenant_keys, hostname="db1"
+        )
+        # Both servers are "at" the same loopback exporters: only the labels tell them apart,
+        # and each page asks Prometheus for its own organisation's and service's series.
+        for person, service in ((tenant_member, mine), (neighbour, theirs)):
+            client = people.sign_in(app.test_client(), person)
+            panel = _state_is(client, service, "Up")
+            assert len(panel.select("#monitoring-targets tr[data-job]")) == 2
+        status = monitoring_clients()[0].status(theirs_org.id, mine.id)  # a mismatched pair
+        assert status.targets == ()
 
     def test_a_hanging_prometheus_costs_a_page_half_a_second_once(
         self,
