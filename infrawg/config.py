@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "VM_IMAGES": None,  # {"debian-12": {"label": "Debian 12 (bookworm)", "image": "<volume>"}}
     "VM_DOMAIN": "",  # the DNS domain of the VMs' FQDNs; empty: the hostname alone
     "VM_BACKUP": None,  # {"repository": ".../{organisation}", "password": "file:...", ...}
+    "VM_MONITORING": None,  # {"provider", "address": "{fqdn}", "node_port", "ssh_port", ...}
     "REDIS_URL": None,  # set: jobs run on RQ workers over Redis
     "RQ_QUEUE": "infrawg",
     "EMBEDDED_WORKER": False,  # run jobs in a thread of the web process (make run)

@@ -108,6 +108,7 @@ INTERFACES: dict[str, Interface] = {
                 "CookbookDirProvider",
                 "libvirt": "infrawg.provisioning.providers.libvirt:LibvirtProvider",
                 "manual": "infrawg.provisioning.kinds.domain.provider:ManualRegistrarProvider",
+                "monitoring": "infrawg.provisioning.providers.monitoring:MonitoringProvider",
                 "rfc2136": "infrawg.provisioning.providers.rfc2136:Rfc2136Provider",
                 "zonefile": "infrawg.provisioning.providers.zonefile:ZonefileProvider",
             },

@@ -128,6 +128,9 @@ EXEMPT = {
     # R10: the manual registrar has no backend a harness could drive (staff work at the
     # registrar's site); its task, Pending until staff record it: tests/provisioning/test_domain.py.
     "manual": "tests/provisioning/test_domain.py",
+    # R13: Prometheus targets, no zone: read, plan, apply (promtool-checked, rolled back when
+    # refused), verify against a real Prometheus, destroy: tests/monitoring/.
+    "monitoring": "tests/monitoring/",
 }
 
 

@@ -37,7 +37,11 @@ class VmKind(Kind):
     name = "vm"
     label = "Server (VM)"
     ParametersForm = VmParametersForm
-    panels = ("provisioning/vm/_server.html", "provisioning/vm/_power.html")
+    panels = (
+        "provisioning/vm/_server.html",
+        "provisioning/vm/_monitoring.html",
+        "provisioning/vm/_power.html",
+    )
 
     def form_parameters(self, form: Any) -> dict[str, Any]:
         return {name: form[name].data for name in ("hostname", "size", "image", "ssh_keys")}
@@ -115,15 +119,33 @@ class VmKind(Kind):
             "vm_keys": [(fp, " ".join(comment)) for fp, comment in keys],
             "backup": backup_of(service),
             "backup_staff": can(person, Permission.JOB_MANAGE),
+            **self._monitoring_context(service, person),
+        }
+
+    def _monitoring_context(self, service: Service, person: Person) -> dict[str, Any]:
+        from infrawg.provisioning.kinds.vm import monitoring
+
+        # The page already requires SERVICE_VIEW (staff, the service's tenant members); asked
+        # again so this panel never shows a server's state to anyone else.
+        if not can(person, Permission.SERVICE_VIEW, service):
+            return {"vm_watch": monitoring.Watch("unavailable"), "vm_watch_staff": False}
+        return {
+            "vm_watch": monitoring.watch(service),
+            "vm_watch_staff": can(person, Permission.JOB_MANAGE),  # Prometheus's own error
+            "vm_watch_labels": monitoring.JOB_LABELS,
         }
 
     def init_app(self, app: Flask) -> None:
         from infrawg.provisioning.kinds.vm import (  # noqa: F401  (jobs, routes)
             backups,
+            monitoring,
             power,
             power_views,
             views,
         )
+
+        # R13: a server that starts or stops running is (un)watched by the monitoring.
+        monitoring.init_app(app)
 
 
 VM = VmKind()

@@ -166,7 +166,9 @@ class PrometheusStatus:
         finally:
             with self._lock:
                 self._asking.discard(key)
-        ttl = self.failure_ttl if result.problem else self.ttl
+        # A failure, or an answer naming no target yet (a server just written, not scraped
+        # yet), is asked again after the short interval.
+        ttl = self.failure_ttl if result.problem or not result.targets else self.ttl
         with self._lock:
             self._cache[key] = (self._clock() + ttl, result)
         return result
