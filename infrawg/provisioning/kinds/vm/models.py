@@ -40,8 +40,6 @@ class VmBackup(Model):
     last_drill_at: Mapped[datetime | None]  # the last successful restore drill
     last_drill_attempt_at: Mapped[datetime | None]
     last_drill_result: Mapped[str | None] = mapped_column(Text)
-    # The open incident notice about this server's missing backups, if any.
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("impact_notice.id"))
 
     service: Mapped[Service] = relationship(lazy="raise")
 
