@@ -339,3 +339,26 @@ def test_demo_of_make_run_loads_without_libvirt_python(make_run_app, monkeypatch
         kinds = set(db.session.scalars(select(ServiceType.kind)))
         assert kinds == {"dns", "app"}
         db.session.remove()
+
+
+def test_demo_of_make_run_after_run_ca_offers_certificates(make_run_app, tmp_path):
+    # `make run-ca` wrote its settings (as tests/servers/run_ca.py does): make run's providers
+    # take its acme provider, and a fresh demo has a certificate type on it.
+    ca = tmp_path / "instance" / "ca"
+    ca.mkdir(parents=True)
+    acme = {
+        "directory_url": "https://127.0.0.1:14000/dir",
+        "key_directory": str(tmp_path / "instance" / "acme-keys"),
+        "ca_identities": "pebble.local",
+        "contact_email": "staff@infrawg.test",
+    }
+    (ca / "providers.json").write_text(json.dumps({"zonefile": {}, "acme": acme}))
+    app = make_run_app()
+    assert json.loads(Path(app.config["PROVIDERS"]).read_text())["acme"] == acme
+    loaded = app.test_cli_runner().invoke(args=["infrawg", "demo", "--if-empty"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Demo data: certificates on the ACME provider acme (make run-ca)." in loaded.output
+    with app.app_context():
+        tls = db.session.scalar(select(ServiceType).where(ServiceType.kind == "tls"))
+        assert tls is not None and tls.provider == "acme"
+        db.session.remove()

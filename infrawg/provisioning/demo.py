@@ -51,6 +51,7 @@ NODE_XML = """<node>
 </node>
 """
 PROVIDERS_FILE = "demo-providers.json"
+PROVIDERS_FILE_OF_CA = "providers.json"  # what `make run-ca` writes into instance/ca/
 VM_TYPE_NAME = "Servers (libvirt test driver: simulated, no real machine)"
 VM_TYPE_DESCRIPTION = (
     "A Debian server with root for your organisation's keys, backed up daily. In this demo the "
@@ -89,6 +90,7 @@ def load_demo(people: dict[str, Person]) -> None:
     )
     tenant = _first_tenant()
     _request_a_zone(dns_type, tenant)
+    _certificates(chair)
     if chair is not None:
         _servers(chair, tenant)
         _application(chair, tenant)
@@ -142,6 +144,27 @@ def _request_a_zone(dns_type: ServiceType, tenant: tuple[Person, Any] | None) ->
     services.request_service(
         person, organisation, dns_type, {"zone": zone, "dnssec": True}, "demo data"
     )
+
+
+def _certificates(chair: Person | None) -> None:
+    """A TLS service type when an ACME provider is configured (`make run-ca`'s pebble)."""
+    provider = _provider_of_kind("tls")
+    if provider is None:
+        click.echo("Demo data: no certificate type (no ACME provider; see make run-ca).")
+        return
+    _service_type(
+        chair,
+        name="TLS certificates (ACME)",
+        kind="tls",
+        provider=provider,
+        description=(
+            "A certificate for names in a zone hosted here (DNS-01 by the site) or elsewhere "
+            "(after your approval, by CNAME or TXT). In this demo the CA is make run-ca's "
+            "local pebble: its certificates are trusted by nothing else."
+        ),
+        capacity=20,
+    )
+    click.echo(f"Demo data: certificates on the ACME provider {provider} (make run-ca).")
 
 
 # -- servers (R13) ---------------------------------------------------------------------------
@@ -327,9 +350,10 @@ def _application(chair: Person, tenant: tuple[Person, Any] | None) -> None:
 
 def write_settings(instance: Path) -> dict[str, Any]:
     """Write what `make run`'s INFRAWG_PROVIDERS and INFRAWG_VM_BACKUP name, inside `instance`:
-    the providers file (zonefile as unset, cookbook_dir, and libvirt on the test driver when
-    libvirt-python is installed), the test driver's node file and the restic password (each
-    only when missing). Returns the providers written."""
+    the providers file (zonefile as unset, cookbook_dir, libvirt on the test driver when
+    libvirt-python is installed, and acme on `make run-ca`'s pebble when it wrote its
+    settings), the test driver's node file and the restic password (each only when missing).
+    Returns the providers written."""
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     providers: dict[str, Any] = {
         "zonefile": {
@@ -348,6 +372,12 @@ def write_settings(instance: Path) -> dict[str, Any]:
             "disk_directory": str(instance / "libvirt" / "disks"),
             "seed_directory": str(instance / "libvirt" / "seeds"),
         }
+    ca = instance / "ca" / PROVIDERS_FILE_OF_CA
+    if ca.is_file():
+        # `make run-ca` runs (or ran): its local pebble is the demo's ACME provider.
+        acme = json.loads(ca.read_text()).get("acme")
+        if acme:
+            providers["acme"] = acme
     password = instance / "restic.pass"
     if not password.exists():
         fd = os.open(password, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -5,9 +5,10 @@ CA_MANAGEMENT_PORT, `PEBBLE_VA_NOSLEEP=1`, validation real) and, on CA_DNS_PORT,
 server of tests/servers/zonefile_dns.py answering from the demo's zone files (instance/zones,
 the zonefile provider's directory), which pebble asks for the DNS-01 TXT values. Writes
 instance/ca/providers.json: the zonefile provider as `make run` has it by default, plus an
-`acme` provider on this pebble; start the site with it:
+`acme` provider on this pebble. `make run` adds that acme provider to the demo's providers
+(infrawg/provisioning/demo.write_settings); a site with providers of its own can use the file:
 
-    INFRAWG_PROVIDERS=instance/ca/providers.json make run
+    INFRAWG_PROVIDERS=instance/ca/providers.json flask run
 
 Pebble's roots are new at every start (fetch them from the management port's /roots/0).
 CA_INSTANCE_DIR names another instance folder than ./instance (a trial run elsewhere).
@@ -58,8 +59,7 @@ def main() -> None:
         f"pebble: ACME directory {pebble.directory_url} (management {pebble.management_url}, "
         f"roots at /roots/0)\n"
         f"DNS for pebble: {dns_server.address} (UDP and TCP), answering from {zones}\n"
-        f"Start the site with the acme provider:\n"
-        f"    INFRAWG_PROVIDERS={settings} make run\n"
+        f"Start (or restart) the site with make run: it adds this acme provider ({settings}).\n"
         "Ctrl-C stops the CA.",
         flush=True,
     )
