@@ -94,6 +94,8 @@ def test_r13_tenant_requests_a_vm_chair_approves_it_runs_on_the_test_driver(
     assert "Active" in panel.select_one("#server-state").text
     assert "1 vCPU, 1024 MiB, 10 GiB" in panel.select_one("#server-size").text
     assert "Debian 12" in panel.select_one("#server-image").text
+    # The test driver is said for what it is.
+    assert "simulated" in panel.select_one("#server-simulated").text
     fingerprints = [li.text for li in panel.select("#server-keys li")]
     for key, shown in zip(tenant_keys, fingerprints, strict=True):
         assert cloudinit.key_fingerprint(key) in shown

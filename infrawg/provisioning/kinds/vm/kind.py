@@ -119,6 +119,7 @@ class VmKind(Kind):
             "vm_keys": [(fp, " ".join(comment)) for fp, comment in keys],
             "backup": backup_of(service),
             "backup_staff": can(person, Permission.JOB_MANAGE),
+            "vm_simulated": _simulated(service.service_type.provider),
             **self._monitoring_context(service, person),
         }
 
@@ -146,6 +147,14 @@ class VmKind(Kind):
 
         # R13: a server that starts or stops running is (un)watched by the monitoring.
         monitoring.init_app(app)
+
+
+def _simulated(provider: str) -> bool:
+    """The provider is libvirt's test driver (`test:///…`): no real machine behind it."""
+    from infrawg.provisioning import service as services
+
+    settings = services.provider_settings().get(provider) or {}
+    return str(settings.get("uri", "")).startswith("test:")
 
 
 VM = VmKind()
