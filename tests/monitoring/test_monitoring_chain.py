@@ -413,3 +413,54 @@ def test_r13_a_prometheus_that_refuses_reloads_says_how_to_fix_it(tmp_path: Any)
         provider.reload()
     with pytest.raises(ProviderError, match="could not be reloaded"):
         provider.reload()  # and one that is not there at all
+
+
+@pytest.fixture
+def app_config(smtp_config) -> dict:
+    return {**smtp_config, "ALERT_WEBHOOK_TOKEN": WEBHOOK_TOKEN}
+
+
+def test_r13_a_dead_server_is_an_incident_mailed_to_its_tenant_members(
+    app, people, provider: MonitoringProvider, webhook: WebhookReceiver, mailbox
+) -> None:
+    """The whole chain: a target the site writes for a service dies; the real Prometheus fires,
+    the real Alertmanager posts; that POST, as it came, to the site's webhook opens the
+    incident notice, and its mail reaches the tenant members over SMTP (aiosmtpd)."""
+    from infrawg.jobs import run_due_jobs
+    from tests.conftest import make_organisation
+    from tests.status.conftest import make_service
+
+    ann = people.make("Ann Alpha", email="ann@example.org")
+    bea = people.make("Bea Beta", email="bea@example.org")
+    alpha = make_organisation("Alpha WG", ann)
+    make_organisation("Beta WG", bea)
+    service = make_service(alpha, "web7.alpha.example.org", ann)
+    dead = f"127.0.0.1:{free_port()}"
+    _apply(
+        provider,
+        MonitoringSpec(str(alpha.id), (Target(TargetKind.NODE, dead, str(service.id)),)),
+    )
+
+    def firing_post() -> Any:
+        for post in webhook.posts():
+            events = parse_webhook(post.body).alerts
+            if any(e.service == str(service.id) and e.firing for e in events):
+                return post
+        return None
+
+    post = eventually(firing_post, timeout=45, what="Alertmanager's POST about the service")
+    response = app.test_client().post(
+        "/status/alerts",
+        data=post.body,
+        headers={
+            "Authorization": post.headers["Authorization"],
+            "Content-Type": "application/json",
+        },
+        csrf=False,
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json["opened"]) == 1
+    run_due_jobs()  # the mail's delivery
+    mail = mailbox.wait_for(ann.email)
+    assert mail.subject == "[Infra-WG] Incident: InstanceDown: web7.alpha.example.org"
+    assert mailbox.to(bea.email) == []
