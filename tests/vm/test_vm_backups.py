@@ -182,3 +182,39 @@ def test_r13_no_backup_for_two_days_is_an_incident(
     _run(backups.OVERDUE_JOB)
     again = db.session.scalars(select(ImpactNotice).order_by(ImpactNotice.id)).all()
     assert len(again) == 2 and again[1].is_open and "old1" in again[1].title
+
+
+def test_r13_a_decommissioned_servers_backups_are_kept_then_forgotten(
+    app, tenant_member, organisation, vm_type, tenant_keys, exports, monkeypatch
+):
+    from infrawg import timeutil
+    from infrawg.provisioning.providers.restic import ResticRepository
+
+    gone = _server(tenant_member, organisation, vm_type, tenant_keys, "old2")
+    _server(tenant_member, organisation, vm_type, tenant_keys, "live2")
+    _export(exports, "old2")
+    _export(exports, "live2")
+    _run(backups.BACKUP_JOB)
+    gone.state = ServiceState.DECOMMISSIONED
+    gone.state_changed_at = utcnow()
+    db.session.commit()
+    config, _ = backups._settings()
+    repository = ResticRepository(config, organisation.id)
+    assert len(repository.snapshots("old2")) == 1
+
+    # Within the retention period the snapshots stay restorable.
+    _run(backups.EXPIRE_JOB)
+    assert len(repository.snapshots("old2")) == 1
+    assert backup_of(gone).snapshots_removed_at is None
+
+    # 91 days later they are forgotten and pruned; the live server's stay, and a second run
+    # has nothing to do.
+    later = utcnow() + timedelta(days=91)
+    monkeypatch.setattr(timeutil, "utcnow", lambda: later)
+    monkeypatch.setattr(backups, "utcnow", lambda: later)
+    _run(backups.EXPIRE_JOB)
+    assert repository.snapshots("old2") == []
+    assert len(repository.snapshots("live2")) == 1
+    db.session.refresh(backup_of(gone))
+    assert backup_of(gone).snapshots_removed_at == later
+    assert backups.expired_servers(later) == []

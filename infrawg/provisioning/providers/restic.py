@@ -391,6 +391,13 @@ class ResticRepository:
         log = [line for line in result.stdout_tail if not line.startswith("[")]
         return ForgetResult(tuple(kept), tuple(removed), tuple(log))
 
+    def forget_host(self, host: str, *, prune: bool = True) -> tuple[str, ...]:
+        """Forget every snapshot of `host` (a server gone for good); the ids removed."""
+        ids = [s.id for s in self.snapshots(validate_hostname(host))]
+        if ids:
+            self.run("forget", *ids, *(["--prune"] if prune else []))
+        return tuple(ids)
+
     def check(self, *, read_data_subset: str | None = None) -> CheckResult:
         """`restic check` (the weekly one reads a subset of the data too, e.g. "1/10")."""
         args = ["check"]

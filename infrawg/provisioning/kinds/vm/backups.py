@@ -18,12 +18,14 @@ in the tests it is a plain directory standing in for it). Jobs:
   latest snapshot restored into a scratch directory and compared (`restore_drill`).
 - `vm.backups_overdue` (hourly): a server whose last successful backup is older than two days
   is an incident: an impact notice is opened for it (R5), once, until it is resolved.
+- `vm.backups_expire` (daily): a decommissioned server's snapshots stay restorable for
+  `keep_days_after_decommission` (90 unless set), then they are forgotten and pruned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from infrawg.jobs import JobContext, job
 from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.kinds.vm import catalogue
 from infrawg.provisioning.kinds.vm.models import VmBackup
-from infrawg.provisioning.models import ON_PROVIDER, Service, ServiceType
+from infrawg.provisioning.models import ON_PROVIDER, Service, ServiceState, ServiceType
 from infrawg.provisioning.providers.restic import (
     DrillResult,
     ResticConfig,
@@ -48,6 +50,7 @@ from infrawg.timeutil import utcnow
 BACKUP_JOB = "vm.backup"
 DRILL_JOB = "vm.restore_drill"
 OVERDUE_JOB = "vm.backups_overdue"
+EXPIRE_JOB = "vm.backups_expire"
 OVERDUE = timedelta(days=2)  # R13: no successful backup for this long is an incident
 
 
@@ -55,6 +58,7 @@ def _settings() -> tuple[ResticConfig, Path]:
     raw = dict(catalogue.setting("VM_BACKUP") or {})
     if not raw:
         raise Invalid("VM_BACKUP is not set: the site has nowhere to back its servers up to.")
+    raw.pop("keep_days_after_decommission", None)  # read by _kept_for
     source = raw.pop("source_directory", None)
     if not source:
         raise Invalid("VM_BACKUP needs source_directory (where each VM's files are exported).")
@@ -178,3 +182,52 @@ def backups_overdue(ctx: JobContext) -> None:
 
     opened = open_incidents(overdue())
     ctx.log(f"{len(opened)} incident notice(s) opened for servers without a recent backup")
+
+
+# -- a decommissioned server's backups: kept for a while, then forgotten ------------------------
+
+KEEP_AFTER_DECOMMISSION = timedelta(days=90)
+
+
+def _kept_for() -> timedelta:
+    raw = dict(catalogue.setting("VM_BACKUP") or {})
+    days = raw.get("keep_days_after_decommission")
+    if days is None:
+        return KEEP_AFTER_DECOMMISSION
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise Invalid("VM_BACKUP's keep_days_after_decommission must be a whole number of days.")
+    return timedelta(days=days)
+
+
+def expired_servers(now: datetime | None = None) -> list[tuple[VmBackup, Service]]:
+    """Decommissioned servers whose snapshots were kept long enough and are still there."""
+    limit = (now or utcnow()) - _kept_for()
+    rows = db.session.execute(
+        select(VmBackup, Service)
+        .join(Service, Service.id == VmBackup.service_id)
+        .join(ServiceType, ServiceType.id == Service.service_type_id)
+        .where(
+            ServiceType.kind == "vm",
+            Service.state == ServiceState.DECOMMISSIONED,
+            Service.state_changed_at < limit,
+            VmBackup.snapshots_removed_at.is_(None),
+        )
+        .order_by(Service.organisation_id, Service.id)
+    )
+    return [(backup, service) for backup, service in rows]
+
+
+@job(EXPIRE_JOB, max_attempts=3, every=timedelta(days=1))
+def expire_backups(ctx: JobContext) -> None:
+    """R13: a decommissioned server's backups stay restorable for the retention period
+    (VM_BACKUP keep_days_after_decommission, 90 days unless set), then its snapshots are
+    forgotten and pruned from the organisation's repository."""
+    expired = expired_servers()
+    if not expired:
+        ctx.log("no decommissioned server's backups to forget")
+        return
+    config, _source = _settings()
+    for backup, service in expired:
+        removed = ResticRepository(config, service.organisation_id).forget_host(service.name)
+        backup.snapshots_removed_at = utcnow()
+        ctx.log(f"{service.name}: {len(removed)} snapshot(s) forgotten after the retention period")

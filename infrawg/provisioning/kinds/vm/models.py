@@ -40,6 +40,8 @@ class VmBackup(Model):
     last_drill_at: Mapped[datetime | None]  # the last successful restore drill
     last_drill_attempt_at: Mapped[datetime | None]
     last_drill_result: Mapped[str | None] = mapped_column(Text)
+    # A decommissioned server's snapshots are kept KEEP_AFTER_DECOMMISSION, then forgotten.
+    snapshots_removed_at: Mapped[datetime | None]
 
     service: Mapped[Service] = relationship(lazy="raise")
 
