@@ -105,7 +105,13 @@ def test_r14_staff_review_required_before_publish(
     assert tenant.post(f"{base}/approve", data={"comment": "fine"}).status_code == 403
 
     reviewer = people.sign_in(app.test_client(), staff)
+    # Staff find it waiting on their dashboard (the tenant does not).
+    waiting = html(reviewer.get("/dashboard")).select_one("#waiting-app-reviews")
+    assert "1 cookbook version waiting" in waiting.text
+    assert waiting.select_one("a")["href"] == base
+    assert html(tenant.get("/dashboard")).select_one("#waiting-app-reviews") is None
     assert reviewer.post(f"{base}/approve", data={"comment": "Looks good"}).status_code == 303
+    assert html(reviewer.get("/dashboard")).select_one("#waiting-app-reviews") is None
     db.session.refresh(version)
     assert version.state == VersionState.APPROVED and version.reviewer_id == staff.id
 

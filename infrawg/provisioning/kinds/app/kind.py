@@ -76,7 +76,13 @@ class AppKind(Kind):
         }
 
     def init_app(self, app: Flask) -> None:
-        from infrawg.provisioning.kinds.app import views  # noqa: F401  (routes)
+        from infrawg import web
+        from infrawg.provisioning.kinds.app import views  # (routes)
+
+        # R14: staff's queue of cookbook versions waiting for a review, on their dashboard.
+        web.add_dashboard_section(
+            app, "provisioning/app/_waiting_review.html", views.dashboard_reviews, waiting=True
+        )
 
 
 APP = AppKind()

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from infrawg import audit, policy
 from infrawg.actions import Action
@@ -359,3 +359,20 @@ def release_of(version: AppVersion) -> CookbookRelease:
     return CookbookRelease.of(
         spec.name, spec.version, generate(spec), Approval(True, by, version.comment)
     )
+
+
+def waiting_review(person: Person, limit: int = 10) -> tuple[int, list[tuple[AppVersion, Service]]]:
+    """For staff (APP_REVIEW): how many versions wait for a review, and the oldest few with
+    their services, in one query each."""
+    if not policy.can(person, Permission.APP_REVIEW):
+        return 0, []
+    waiting = AppVersion.state == VersionState.SUBMITTED
+    total = db.session.scalar(select(func.count()).select_from(AppVersion).where(waiting)) or 0
+    rows = db.session.execute(
+        select(AppVersion, Service)
+        .join(Service, Service.id == AppVersion.service_id)
+        .where(waiting)
+        .order_by(AppVersion.created_at, AppVersion.id)
+        .limit(limit)
+    ).all()
+    return total, [(version, service) for version, service in rows]

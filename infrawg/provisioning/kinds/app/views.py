@@ -4,6 +4,8 @@ with a comment, and an approved version is published."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import url_for
 from flask_login import current_user
 
@@ -117,3 +119,9 @@ def publish_app_version(service_id: int, number: int):
         ),
         again=refused,
     )
+
+
+def dashboard_reviews(person) -> dict[str, Any] | None:
+    """For staff's dashboard: the cookbook versions submitted and not reviewed yet."""
+    total, rows = versions.waiting_review(person)
+    return {"total": total, "rows": rows} if total else None
