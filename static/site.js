@@ -1,6 +1,7 @@
 // The site works without this file. With it: opening one area's menu closes the others, a
 // click elsewhere or Escape closes them all (every menu is a <details>); and a form that came
-// back with errors moves the focus to its error summary, so screen readers read it first.
+// back with errors moves the focus to its error summary, so screen readers read it first;
+// an htmx request that failed shows its error in place and the control keeps working.
 (function () {
   "use strict";
   function groups() { return document.querySelectorAll("details[data-nav-group]"); }
@@ -25,4 +26,45 @@
   }
   document.addEventListener("DOMContentLoaded", function () { focusErrors(document); });
   document.addEventListener("htmx:afterSwap", function (event) { focusErrors(event.target); });
+
+  // A failed htmx request is answered with an inline error block (infrawg/fragments.py): at
+  // the top of the control's form, or next to a control outside any form. Where it sits:
+  function scopeOf(elt) { return (elt.closest && elt.closest("form")) || elt.parentNode || document; }
+  function clearErrors(elt) {
+    scopeOf(elt).querySelectorAll("[data-fragment-error]").forEach(function (old) { old.remove(); });
+  }
+  // The control sends again: its old error block goes.
+  document.addEventListener("htmx:beforeRequest", function (event) { clearErrors(event.detail.elt); });
+  // An error block that came in: the focus goes to it, so that it is read first.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status < 400) { return; }
+    var block = scopeOf(event.detail.elt).querySelector("[data-fragment-error]");
+    if (block) { block.focus(); }
+  });
+  // No answer of the site (the network, a proxy's error page): nothing is swapped; a
+  // short block says so, in the same place, and the control stays as it was.
+  function failed(elt) {
+    clearErrors(elt);
+    var block = document.createElement("div");
+    block.className = "error-summary fragment-error";
+    block.setAttribute("role", "alert");
+    block.setAttribute("tabindex", "-1");
+    block.setAttribute("data-fragment-error", "");
+    var text = document.createElement("p");
+    text.className = "message";
+    text.textContent = "The site did not answer. Please try again in a moment.";
+    block.appendChild(text);
+    var form = elt.closest && elt.closest("form");
+    if (form) { form.insertBefore(block, form.firstChild); } else { elt.parentNode.insertBefore(block, elt); }
+    block.focus();
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 500 && !xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = false;
+      failed(event.detail.elt);
+    }
+  });
+  document.addEventListener("htmx:sendError", function (event) { failed(event.detail.elt); });
 })();
