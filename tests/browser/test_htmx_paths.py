@@ -1,0 +1,245 @@
+"""The htmx paths in a real browser (infrawg/fragments.py): each htmx form, once succeeding
+(the flash shows, the page and its URL are right) and once failing (an inline error with
+its message, in place; the control works again once corrected); a nav count follows an
+inline act."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from infrawg.extensions import db
+from infrawg.governance.models import StaffRequest
+from infrawg.membership.models import MembershipStatus, Person
+from infrawg.provisioning.models import Service, ServiceState
+from tests.browser.conftest import chair_and_member, enrol_totp, sign_in_with_totp
+from tests.conftest import PASSWORD, make_organisation, password_hash
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_config(smtp_server, tmp_path: Path) -> dict:
+    return {
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_server.port,
+        "PROVIDERS": {
+            "zonefile": {
+                "directory": str(tmp_path / "zones"),
+                "key_directory": str(tmp_path / "zone-keys"),
+            }
+        },
+        "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",
+    }
+
+
+def sign_in(page: Page, url: str, email: str) -> None:
+    page.goto(f"{url}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{url}/dashboard")
+
+
+def watch_errors(page: Page) -> list[str]:
+    """Console errors and htmx's own complaints (htmx:targetError) while the test runs."""
+    errors: list[str] = []
+    # The browser logs each 4xx answer ("Failed to load resource"): those are expected.
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(
+        "document.addEventListener('htmx:targetError', () => console.error('htmx:targetError'));"
+    )
+    return errors
+
+
+def tenant_with_dns(live_site, zone: str | None = None) -> dict[str, int]:
+    """Tess Tenant of Docs WG, the catalogue's DNS hosting (zone files), the chair; with
+    ``zone``, that zone requested, approved and provisioned. Ids of what was made."""
+    from infrawg.jobs import runner as jobs
+    from infrawg.provisioning import service
+    from infrawg.provisioning.models import ServiceType
+
+    with live_site.app.app_context():
+        chair, _member = chair_and_member()
+        tess = Person(
+            name="Tess Tenant",
+            email="tess@example.org",
+            password_hash=password_hash(),
+            status=MembershipStatus.MEMBER,
+        )
+        db.session.add(tess)
+        db.session.commit()
+        organisation = make_organisation("Docs WG", tess)
+        dns_type = ServiceType(
+            name="DNS hosting", kind="dns", provider="zonefile", capacity=5, created_by_id=chair.id
+        )
+        db.session.add(dns_type)
+        db.session.commit()
+        made = {"chair": chair.id, "tess": tess.id, "type": dns_type.id}
+        if zone:
+            asked = service.request_service(tess, organisation, dns_type, {"zone": zone}, "")
+            db.session.commit()
+            service.decide(chair, asked, approve=True)
+            db.session.commit()
+            jobs.run_due_jobs()
+            db.session.refresh(asked)
+            assert asked.state == ServiceState.ACTIVE, asked.state_reason
+            made["service"] = asked.id
+        return made
+
+
+def set_state(live_site, service_id: int, state: ServiceState) -> None:
+    with live_site.app.app_context():
+        db.session.get(Service, service_id).state = state
+        db.session.commit()
+
+
+def test_request_a_service_fails_in_place_then_goes_to_the_new_service_with_its_flash(
+    live_site, page: Page
+):
+    tenant_with_dns(live_site)
+    errors = watch_errors(page)
+    sign_in(page, live_site.url, "tess@example.org")
+    page.goto(f"{live_site.url}/services/request")
+    page.evaluate("window.infrawgMarker = 'same page'")
+
+    # Failure: no zone named. The form comes back in place, with the message, and works.
+    page.get_by_role("button", name="Send the request to the chair").click()
+    expect(page.locator("#request .error").first).to_contain_text("zone")
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(f"{live_site.url}/services/request")
+
+    # Corrected: the browser goes to the new service's page, where the flash shows.
+    page.get_by_label("DNS zone (for example docs.example.org)").fill("docs.example.org")
+    page.get_by_role("button", name="Send the request to the chair").click()
+    expect(page.locator("#banners .banner--ok")).to_have_text(
+        "Your request for docs.example.org. waits for the chair."
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("docs.example.org.")
+    with live_site.app.app_context():
+        created = db.session.scalar(select(Service).order_by(Service.id.desc()))
+        assert created.state == ServiceState.REQUESTED
+        expect(page).to_have_url(f"{live_site.url}/services/{created.id}")
+    assert page.evaluate("window.infrawgMarker") is None  # a whole page, not a fragment
+    assert page.locator("#request").count() == 0
+    assert not errors, errors
+
+
+def test_dns_records_and_the_delegation_check_fail_in_place_and_work_again(live_site, page: Page):
+    made = tenant_with_dns(live_site, zone="docs.example.org")
+    service_url = f"{live_site.url}/services/{made['service']}"
+    errors = watch_errors(page)
+    sign_in(page, live_site.url, "tess@example.org")
+    page.goto(service_url)
+    page.evaluate("window.infrawgMarker = 'same page'")
+    add = page.locator("#add-record")
+
+    # Adding a record: a bad address comes back next to its field, in place.
+    add.get_by_label("Name (@ for the zone itself)").fill("www")
+    add.get_by_label("Values, one a line").fill("not-an-address")
+    add.get_by_role("button", name="Add the record").click()
+    expect(page.locator("#add-record .errors .error").first).to_be_visible()
+    # Corrected, the record is a row of the table; same page, same URL.
+    page.locator("#add-record").get_by_label("Values, one a line").fill("192.0.2.10")
+    page.locator("#add-record").get_by_role("button", name="Add the record").click()
+    row = page.locator("#record-table tr", has_text="www.docs.example.org.")
+    expect(row.locator("code")).to_have_text("192.0.2.10")
+
+    # Editing it: a bad TTL, then a good one.
+    page.get_by_role("link", name="Edit www.docs.example.org. A").click()
+    page.locator("tr.editing input[name=ttl]").fill("not a number")
+    page.get_by_role("button", name="Save www.docs.example.org. A").click()
+    expect(page.locator("tr.editing .errors .error")).to_contain_text("TTL must be a whole number")
+    page.locator("tr.editing input[name=ttl]").fill("600")
+    page.locator("tr.editing textarea[name=values]").fill("192.0.2.12")
+    page.get_by_role("button", name="Save www.docs.example.org. A").click()
+    expect(row.locator("code")).to_have_text("192.0.2.12")
+    expect(row.locator("td").nth(2)).to_have_text("600")
+
+    # The delegation check refused (the zone left its provider meanwhile): an inline
+    # error in its form, the answer box stays, and the button works once it is back.
+    set_state(live_site, made["service"], ServiceState.SUSPENDED)
+    check = page.get_by_role("button", name="Check the delegation")
+    check.click()
+    block = page.locator("#registrar form [data-fragment-error]")
+    expect(block).to_contain_text("once the zone is provisioned")
+    expect(block).to_be_focused()
+    expect(page.locator("#delegation")).to_have_count(1)
+    set_state(live_site, made["service"], ServiceState.ACTIVE)
+    check.click()
+    expect(page.locator("#delegation")).to_contain_text("The delegation is being checked")
+    expect(block).to_have_count(0)  # the old error went when the button sent again
+    expect(page.locator("#banners .banner--ok")).to_contain_text("The delegation is being checked")
+
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(service_url)
+    assert not errors, errors
+
+
+def test_an_inline_decision_updates_the_row_the_banner_and_the_nav_count(live_site, page: Page):
+    with live_site.app.app_context():
+        chair, member = chair_and_member()
+        asked = StaffRequest(person_id=member.id, motivation="I run DNS at work.")
+        db.session.add(asked)
+        db.session.commit()
+        row_id = f"#staff-request-{asked.id}"
+        secret = enrol_totp(chair.id)
+    errors = watch_errors(page)
+    sign_in_with_totp(page, live_site.url, "chair@example.org", secret)
+    page.goto(f"{live_site.url}/chair")
+    expect(page.locator("#nav-chair-queue .count")).to_have_text("1")
+    expect(page.locator("#nav-work .count")).to_have_text("1")
+    page.evaluate("window.infrawgMarker = 'same page'")
+    row = page.locator(row_id)
+
+    # Failure: declining needs a reason; asked to confirm, the row says so, usable again.
+    row.get_by_role("button", name="Decline the request of Mia Member").click()
+    row.get_by_role("button", name="Yes, decline").click()
+    expect(row.locator(".error")).to_be_visible()
+    expect(row.get_by_role("button", name="Grant staff status to Mia Member")).to_be_visible()
+    # Failure of the site's kind: the form expired. The error is inline, never a page.
+    page.evaluate(
+        """(row) => {
+          document.body.setAttribute('hx-headers', '{"X-CSRFToken": "expired"}');
+          document.querySelector(row + ' input[name=csrf_token]').value = 'expired';
+        }""",
+        row_id,
+    )
+    row.get_by_label("Reason (sent to Mia Member; required to decline)").fill("Welcome aboard")
+    row.get_by_role("button", name="Grant staff status to Mia Member").click()
+    block = row.locator("form [data-fragment-error]")
+    expect(block).to_contain_text("Reload the page and try again")
+    expect(page.locator("#nav-chair-queue .count")).to_have_text("1")
+    assert page.locator("main h1").count() == 1  # no page inside the page
+
+    # Corrected (a fresh page's token): granted in place, the banner shows, counts drop.
+    page.reload()
+    page.evaluate("window.infrawgMarker = 'same page'")
+    row.get_by_label("Reason (sent to Mia Member; required to decline)").fill("Welcome aboard")
+    row.get_by_role("button", name="Grant staff status to Mia Member").click()
+    expect(row.locator(".status")).to_have_text("Granted")
+    expect(page.locator("#banners .banner--ok")).to_have_text(
+        "The request of Mia Member is granted."
+    )
+    expect(page.locator("#nav-chair-queue .count")).to_have_count(0)
+    expect(page.locator("#nav-work .count")).to_have_count(0)
+    expect(page.locator("#nav-chair-queue")).to_have_attribute("aria-current", "page")
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(f"{live_site.url}/chair")
+    # The sign-out form of the navigation swapped in still works.
+    page.locator("nav summary", has_text="Cleo Chair").click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#site-nav").get_by_role("link", name="Sign in")).to_be_visible()
+    assert not errors, errors
