@@ -35,6 +35,24 @@
   }
   // The control sends again: its old error block goes.
   document.addEventListener("htmx:beforeRequest", function (event) { clearErrors(event.detail.elt); });
+  // A swap that removed the focused element (a row's link or button) leaves keyboard users
+  // at the top of the page: the focus goes to what the new content asks for
+  // ([data-autofocus], a field with its error), else to the swapped content itself.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target, active = document.activeElement;
+    event.detail.xhr.infrawgFocusInside = !!(target && active && active !== document.body && target.contains(active));
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.detail.xhr || !event.detail.xhr.infrawgFocusInside) { return; }  // a poll, say
+    if (document.activeElement && document.activeElement !== document.body) { return; }
+    var target = event.detail.target;
+    if (target && !target.isConnected && target.id) { target = document.getElementById(target.id); }
+    if (!target || !target.isConnected) { return; }
+    var wanted = target.querySelector("[data-autofocus]");
+    if (wanted) { wanted.focus(); return; }
+    if (!target.hasAttribute("tabindex")) { target.setAttribute("tabindex", "-1"); }
+    target.focus();
+  });
   // An error block that came in: the focus goes to it, so that it is read first.
   document.addEventListener("htmx:afterSettle", function (event) {
     var xhr = event.detail.xhr;

@@ -21,8 +21,8 @@ from tests.conftest import PASSWORD, make_organisation, password_hash
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def live_config(smtp_server, tmp_path: Path) -> dict:
+def dns_config(smtp_server, tmp_path: Path) -> dict:
+    """The live site's settings: mail over SMTP, zone files of this test only."""
     return {
         "MAIL_BACKEND": "smtp",
         "MAIL_SERVER": "127.0.0.1",
@@ -35,6 +35,11 @@ def live_config(smtp_server, tmp_path: Path) -> dict:
         },
         "DNS_NAMESERVERS": "ns1.example.net.,ns2.example.net.",
     }
+
+
+@pytest.fixture
+def live_config(smtp_server, tmp_path: Path) -> dict:
+    return dns_config(smtp_server, tmp_path)
 
 
 def sign_in(page: Page, url: str, email: str) -> None:
