@@ -248,3 +248,80 @@ def test_an_inline_decision_updates_the_row_the_banner_and_the_nav_count(live_si
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#site-nav").get_by_role("link", name="Sign in")).to_be_visible()
     assert not errors, errors
+
+
+def test_a_membership_decision_fails_in_its_row_then_approves_with_banner_and_count(
+    live_site, page: Page
+):
+    from infrawg.governance.models import Role, RoleGrant
+
+    with live_site.app.app_context():
+        staff, applicant = (
+            Person(name=name, email=email, password_hash=password_hash(), status=status)
+            for name, email, status in (
+                ("Sam Staff", "sam@example.org", MembershipStatus.MEMBER),
+                ("Ada Applicant", "ada@example.org", MembershipStatus.AWAITING_APPROVAL),
+            )
+        )
+        db.session.add_all([staff, applicant])
+        db.session.flush()
+        db.session.add(RoleGrant(person_id=staff.id, role=Role.STAFF, authority="test"))
+        db.session.commit()
+        row_id = f"#application-{applicant.id}"
+        secret = enrol_totp(staff.id)
+    errors = watch_errors(page)
+    sign_in_with_totp(page, live_site.url, "sam@example.org", secret)
+    page.goto(f"{live_site.url}/membership/applications")
+    expect(page.locator("#nav-applications .count")).to_have_text("1")
+    page.evaluate("window.infrawgMarker = 'same page'")
+    row = page.locator(row_id)
+
+    # Failure: a decline needs its reason (after the browser's confirmation).
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Decline Ada Applicant").click()
+    expect(row.locator(".error")).to_be_visible()
+    expect(page.locator("#nav-applications .count")).to_have_text("1")
+
+    # Then approved: the row, the banner and the count follow.
+    row.get_by_role("button", name="Approve Ada Applicant").click()
+    expect(row.locator(".status")).to_have_text("Member")
+    expect(page.locator("#banners .banner--ok")).to_have_text(
+        "The application of Ada Applicant is approved."
+    )
+    expect(page.locator("#nav-applications .count")).to_have_count(0)
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(f"{live_site.url}/membership/applications")
+    assert not errors, errors
+
+
+def test_a_comment_on_a_goal_fails_in_place_then_is_added(live_site, page: Page):
+    from flask import g
+
+    from infrawg.surveys import goals
+    from infrawg.timeutil import utcnow
+
+    with live_site.app.app_context():
+        chair, _member = chair_and_member()
+        g.pop("_roles", None)
+        goal = goals.draft_goal(
+            chair,
+            goals.GoalInput(utcnow().year + 1, "Faster backups", "Because.", None, None, None, []),
+        )
+        db.session.commit()
+        goal_url = f"{live_site.url}/goal/{goal.id}"
+    errors = watch_errors(page)
+    sign_in(page, live_site.url, "mia@example.org")
+    page.goto(goal_url)
+    page.evaluate("window.infrawgMarker = 'same page'")
+    comments = page.locator("#comments")
+
+    comments.get_by_role("button", name="Add my comment").click()  # empty: refused
+    expect(comments.locator(".error")).to_be_visible()
+    comments.get_by_role("textbox").fill("Add offsite copies")
+    comments.get_by_role("button", name="Add my comment").click()
+    expect(comments.locator(".comment")).to_contain_text("Add offsite copies")
+    expect(comments.get_by_role("textbox")).to_have_value("")
+    expect(comments.locator(".error")).to_have_count(0)
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(goal_url)
+    assert not errors, errors
