@@ -325,3 +325,78 @@ def test_a_comment_on_a_goal_fails_in_place_then_is_added(live_site, page: Page)
     assert page.evaluate("window.infrawgMarker") == "same page"
     expect(page).to_have_url(goal_url)
     assert not errors, errors
+
+
+def test_the_board_appoints_the_chair_in_place_after_a_refused_try(live_site, page: Page):
+    from infrawg.governance.models import Role, RoleGrant
+
+    with live_site.app.app_context():
+        board = Person(
+            name="Bo Board",
+            email="bo@example.org",
+            password_hash=password_hash(),
+            status=MembershipStatus.LEFT,
+        )
+        mia = Person(
+            name="Mia Member",
+            email="mia@example.org",
+            password_hash=password_hash(),
+            status=MembershipStatus.MEMBER,
+        )
+        db.session.add_all([board, mia])
+        db.session.flush()
+        db.session.add(RoleGrant(person_id=board.id, role=Role.BOARD, authority="test"))
+        db.session.commit()
+        secret = enrol_totp(board.id)
+    errors = watch_errors(page)
+    sign_in_with_totp(page, live_site.url, "bo@example.org", secret)
+    page.goto(f"{live_site.url}/board")
+    page.evaluate("window.infrawgMarker = 'same page'")
+    section = page.locator("#appoint-chair")
+    expect(section.locator("#current-chair")).to_have_text("No chair is appointed.")
+
+    # Failure: someone who is not a member; the message is next to the field, in place.
+    section.get_by_label("Email of the new chair (a member of the group)").fill("no@example.org")
+    section.get_by_label("Reference of the board's resolution").fill("2026-05-12-03")
+    section.locator("input[type=date]").fill("2026-05-12")
+    section.get_by_role("button", name="Appoint the chair").click()
+    expect(section.locator(".errors .error").first).to_be_visible()
+    expect(page.locator("#appoint-chair")).to_have_count(1)
+
+    # Corrected: the section shows the new chair and the banner says so.
+    section.get_by_label("Email of the new chair (a member of the group)").fill("mia@example.org")
+    section.get_by_role("button", name="Appoint the chair").click()
+    expect(section.locator("#current-chair")).to_contain_text("Mia Member")
+    expect(page.locator("#banners .banner--ok")).to_have_text("The chair is appointed.")
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(f"{live_site.url}/board")
+    assert page.locator("main h1").count() == 1
+    assert not errors, errors
+
+
+def test_the_chair_revokes_staff_status_in_its_row(live_site, page: Page):
+    from infrawg.governance.models import Role, RoleGrant
+
+    with live_site.app.app_context():
+        chair, member = chair_and_member()
+        grant = RoleGrant(person_id=member.id, role=Role.STAFF, authority="chair's decision")
+        db.session.add(grant)
+        db.session.commit()
+        row_id = f"#staff-grant-{grant.id}"
+        secret = enrol_totp(chair.id)
+    errors = watch_errors(page)
+    sign_in_with_totp(page, live_site.url, "chair@example.org", secret)
+    page.goto(f"{live_site.url}/chair")
+    page.evaluate("window.infrawgMarker = 'same page'")
+    row = page.locator(row_id)
+
+    row.get_by_role("button", name="Revoke staff status of Mia Member").click()
+    expect(row.locator(".confirm")).to_contain_text("Revoke the staff status of Mia Member?")
+    row.get_by_role("button", name="Yes, revoke staff status").click()  # no reason: refused
+    expect(row.locator(".error")).to_be_visible()  # still asking, with the reason's field
+    row.get_by_label("Reason (sent to Mia Member)").fill("Thank you for your help")
+    row.get_by_role("button", name="Yes, revoke staff status").click()
+    expect(row.locator(".status")).to_have_text("Revoked")
+    expect(page.locator("#banners .banner--ok")).to_have_text("Mia Member is no longer staff.")
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    assert not errors, errors
