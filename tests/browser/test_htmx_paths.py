@@ -5,6 +5,7 @@ inline act."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -399,4 +400,46 @@ def test_the_chair_revokes_staff_status_in_its_row(live_site, page: Page):
     expect(row.locator(".status")).to_have_text("Revoked")
     expect(page.locator("#banners .banner--ok")).to_have_text("Mia Member is no longer staff.")
     assert page.evaluate("window.infrawgMarker") == "same page"
+    assert not errors, errors
+
+
+def test_the_join_forms_email_check_says_what_is_wrong_and_clears_when_fixed(live_site, page: Page):
+    with live_site.app.app_context():
+        chair_and_member()
+    errors = watch_errors(page)
+    page.goto(f"{live_site.url}/join")
+    email = page.get_by_label("Email")
+    email.fill("mia@example.org")
+    email.blur()
+    expect(page.locator("#email-errors .error")).to_contain_text(
+        "An account with this email already exists"
+    )
+    email.fill("grace@example.org")
+    email.blur()
+    expect(page.locator("#email-errors .error")).to_have_count(0)
+    expect(page.locator("#email-errors")).to_have_count(1)  # the target stays for the next check
+    email.fill("mia@example.org")
+    email.blur()
+    expect(page.locator("#email-errors .error")).to_be_visible()
+    assert not errors, errors
+
+
+def test_a_filter_answers_in_place_and_a_signed_out_one_goes_to_sign_in(live_site, page: Page):
+    with live_site.app.app_context():
+        chair_and_member()
+    errors = watch_errors(page)
+    sign_in(page, live_site.url, "mia@example.org")
+    page.goto(f"{live_site.url}/people")
+    page.evaluate("window.infrawgMarker = 'same page'")
+    page.locator("#people-q").press_sequentially("Cleo")  # as typed: htmx filters on keyup
+    expect(page.locator("#people-rows")).to_contain_text("Cleo Chair")
+    expect(page.locator("#people-rows")).not_to_contain_text("Mia Member")
+    expect(page).to_have_url(re.compile(r"/people\?q=Cleo"))
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    # Signed out meanwhile (another tab): the filter does not swap a sign-in page in.
+    page.context.clear_cookies()
+    page.locator("#people-q").fill("")
+    page.locator("#people-q").press_sequentially("Mia")
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    expect(page.locator("main h1")).to_have_count(1)
     assert not errors, errors
