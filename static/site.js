@@ -29,6 +29,8 @@
 
   // A failed htmx request is answered with an inline error block (infrawg/fragments.py): at
   // the top of the control's form, or next to a control outside any form. Where it sits:
+  // The element that sent the request (an event's own elt is the target for swap events).
+  function sender(detail) { return (detail.requestConfig && detail.requestConfig.elt) || detail.elt; }
   function scopeOf(elt) { return (elt.closest && elt.closest("form")) || elt.parentNode || document; }
   function clearErrors(elt) {
     scopeOf(elt).querySelectorAll("[data-fragment-error]").forEach(function (old) { old.remove(); });
@@ -57,7 +59,7 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     var xhr = event.detail.xhr;
     if (!xhr || xhr.status < 400) { return; }
-    var block = scopeOf(event.detail.elt).querySelector("[data-fragment-error]");
+    var block = scopeOf(sender(event.detail)).querySelector("[data-fragment-error]");
     if (block) { block.focus(); }
   });
   // No answer of the site (the network, a proxy's error page): nothing is swapped; a
@@ -81,7 +83,7 @@
     var xhr = event.detail.xhr;
     if (xhr.status >= 500 && !xhr.getResponseHeader("HX-Retarget")) {
       event.detail.shouldSwap = false;
-      failed(event.detail.elt);
+      failed(sender(event.detail));
     }
   });
   document.addEventListener("htmx:sendError", function (event) { failed(event.detail.elt); });

@@ -443,3 +443,41 @@ def test_a_filter_answers_in_place_and_a_signed_out_one_goes_to_sign_in(live_sit
     expect(page).to_have_url(re.compile(r"/signin\?next="))
     expect(page.locator("main h1")).to_have_count(1)
     assert not errors, errors
+
+
+def test_a_proxys_error_page_is_never_swapped_in_and_the_control_works_again(live_site, page: Page):
+    from flask import g
+
+    from infrawg.surveys import goals
+    from infrawg.timeutil import utcnow
+
+    with live_site.app.app_context():
+        chair, _member = chair_and_member()
+        g.pop("_roles", None)
+        goal = goals.draft_goal(
+            chair,
+            goals.GoalInput(utcnow().year + 1, "Faster backups", "Because.", None, None, None, []),
+        )
+        db.session.commit()
+        goal_url = f"{live_site.url}/goal/{goal.id}"
+    sign_in(page, live_site.url, "mia@example.org")
+    page.goto(goal_url)
+    comments = page.locator("#comments")
+    comments.get_by_role("textbox").fill("Add offsite copies")
+
+    # A gateway in front of the site answers with its own page (not the site's block).
+    gateway = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    page.route(
+        "**/comments",
+        lambda route: route.fulfill(status=502, body=gateway, content_type="text/html"),
+    )
+    comments.get_by_role("button", name="Add my comment").click()
+    block = comments.locator("form [data-fragment-error]")
+    expect(block).to_have_text("The site did not answer. Please try again in a moment.")
+    expect(block).to_be_focused()
+    expect(page.get_by_text("502 Bad Gateway")).to_have_count(0)
+
+    page.unroute("**/comments")
+    comments.get_by_role("button", name="Add my comment").click()
+    expect(comments.locator(".comment")).to_contain_text("Add offsite copies")
+    expect(page.locator("[data-fragment-error]")).to_have_count(0)
