@@ -481,3 +481,53 @@ def test_a_proxys_error_page_is_never_swapped_in_and_the_control_works_again(liv
     comments.get_by_role("button", name="Add my comment").click()
     expect(comments.locator(".comment")).to_contain_text("Add offsite copies")
     expect(page.locator("[data-fragment-error]")).to_have_count(0)
+
+
+def test_acknowledging_a_notice_swaps_it_and_the_nav_count_drops(live_site, page: Page):
+    from datetime import timedelta
+
+    from infrawg.governance.models import Role, RoleGrant
+    from infrawg.status import service as status
+    from infrawg.status.models import NoticeKind
+    from infrawg.timeutil import utcnow
+    from tests.status.conftest import make_service
+
+    with live_site.app.app_context():
+        staff, tess = (
+            Person(name=name, email=email, password_hash=password_hash())
+            for name, email in (("Sam Staff", "sam@example.org"), ("Tess", "tess@example.org"))
+        )
+        staff.status = tess.status = MembershipStatus.MEMBER
+        db.session.add_all([staff, tess])
+        db.session.flush()
+        db.session.add(RoleGrant(person_id=staff.id, role=Role.STAFF, authority="test"))
+        db.session.commit()
+        organisation = make_organisation("Docs WG", tess)
+        zone = make_service(organisation, "docs.example.org.", tess)
+        notice = status.announce(
+            staff,
+            status.NoticeInput(
+                NoticeKind.MAINTENANCE,
+                "DNS upgrade",
+                "BIND is upgraded.",
+                "Updates wait for a minute.",
+                "DNS maintenance.",
+                utcnow() + timedelta(days=1),
+                None,
+                [zone.id],
+            ),
+        )
+        db.session.commit()
+        notice_id = f"#notice-{notice.id}"
+    errors = watch_errors(page)
+    sign_in(page, live_site.url, "tess@example.org")
+    page.goto(f"{live_site.url}/status/mine")
+    expect(page.locator("#nav-my-notices .count")).to_have_text("1")
+    page.evaluate("window.infrawgMarker = 'same page'")
+    page.locator(notice_id).get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(f"{notice_id} .acknowledged")).to_be_visible()
+    expect(page.locator("#banners .banner--ok")).to_have_text("Thank you: acknowledged.")
+    expect(page.locator("#nav-my-notices .count")).to_have_count(0)
+    assert page.evaluate("window.infrawgMarker") == "same page"
+    expect(page).to_have_url(f"{live_site.url}/status/mine")
+    assert not errors, errors
