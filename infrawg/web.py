@@ -30,9 +30,9 @@ from werkzeug.routing import IntegerConverter, Map
 from infrawg import audit, fragments, policy, ui
 from infrawg.errors import DomainError, Invalid, NotAllowed
 from infrawg.extensions import db, login_manager
-from infrawg.fragments import redirect_after_post
 
-__all__ = ["redirect_after_post"]  # the views' one answer to a successful act (fragments)
+# The views' one answer to a successful act, defined with the other htmx paths.
+from infrawg.fragments import redirect_after_post as redirect_after_post
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,7 @@ T = TypeVar("T")
 
 def wants_fragment() -> bool:
     """A non-boosted htmx request gets the fragment; anything pushed to history, the page."""
-    hx = getattr(request, "htmx", None)
-    if not hx:
-        return False
-    return not hx.boosted and not hx.history_restore_request
+    return fragments.is_fragment_request()
 
 
 def render(full_page: str, fragment: str | None = None, status: int = 200, **context: Any):
