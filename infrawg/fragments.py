@@ -92,8 +92,7 @@ def redirect_after_post(
     if not is_fragment_request():
         return redirect(url, code=303)
     if swap is not None:
-        session[ACTED] = True
-        return swap()
+        return swap()  # a non-GET answer: it carries the navigation (deliver_out_of_band)
     if leaves_page(url):
         response = current_app.response_class(status=204)
         response.headers["HX-Redirect"] = url
