@@ -13,10 +13,8 @@ from flask import (
     Flask,
     Response,
     current_app,
-    flash,
     g,
     has_request_context,
-    redirect,
     render_template,
     request,
 )
@@ -29,9 +27,12 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from infrawg import audit, policy, ui
+from infrawg import audit, fragments, policy, ui
 from infrawg.errors import DomainError, Invalid, NotAllowed
 from infrawg.extensions import db, login_manager
+
+# The views' one answer to a successful act, defined with the other htmx paths.
+from infrawg.fragments import redirect_after_post as redirect_after_post
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,7 @@ T = TypeVar("T")
 
 def wants_fragment() -> bool:
     """A non-boosted htmx request gets the fragment; anything pushed to history, the page."""
-    hx = getattr(request, "htmx", None)
-    if not hx:
-        return False
-    return not hx.boosted and not hx.history_restore_request
+    return fragments.is_fragment_request()
 
 
 def render(full_page: str, fragment: str | None = None, status: int = 200, **context: Any):
@@ -197,16 +195,10 @@ def confirm_first(ask: Callable[[], ResponseReturnValue]) -> ResponseReturnValue
     return ask()
 
 
-def redirect_after_post(endpoint_url: str, message: str | None = None, category: str = "ok"):
-    """303 after a successful POST; htmx follows it with HX-Location-like behaviour."""
-    if message:
-        flash(message, category)
-    return redirect(endpoint_url, code=303)
-
-
 def _error_page(status: int, title: str, message: str):
-    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
-    return render_template(template, status=status, title=title, message=message), status
+    if wants_fragment():
+        return fragments.error_response(status, title, message)
+    return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
 TITLES = {
@@ -270,13 +262,17 @@ def database_unavailable(error: BaseException) -> bool:
     return isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated
 
 
-def _render_without_database(template: str, status: int, **context: Any) -> str:
+def _without_database() -> None:
     # The page must render when the database is what failed: it is shown as to a visitor
     # who is not signed in (the session stays), so nothing loads the person, their roles
     # or the navigation counts.
     g._login_user = login_manager.anonymous_user()
     g.pop("_roles", None)
     g.nav_counts = {}
+
+
+def _render_without_database(template: str, status: int, **context: Any) -> str:
+    _without_database()
     return render_template(template, status=status, **context)
 
 
@@ -288,19 +284,28 @@ def handle_unexpected(error: Exception):
     fragment = wants_fragment()
     if database_unavailable(error):
         log.error("Database unavailable on %s %s: %s", request.method, request.path, error)
+        title = "The site is briefly unavailable"
+        if fragment:
+            _without_database()
+            response = fragments.error_response(
+                503,
+                title,
+                "The site cannot reach its database just now. Nothing you sent was half-saved."
+                f" Please try again in {RETRY_AFTER_SECONDS} seconds.",
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         body = _render_without_database(
-            "errors/_unavailable.html" if fragment else "errors/unavailable.html",
-            503,
-            title="The site is briefly unavailable",
-            retry_after=RETRY_AFTER_SECONDS,
+            "errors/unavailable.html", 503, title=title, retry_after=RETRY_AFTER_SECONDS
         )
         return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     log.exception("Unexpected error on %s %s", request.method, request.path)
+    message = "The error was logged. Please try again later."
+    if fragment:
+        _without_database()
+        return fragments.error_response(500, TITLES[500], message)
     body = _render_without_database(
-        "errors/_error.html" if fragment else "errors/server_error.html",
-        500,
-        title=TITLES[500],
-        message="The error was logged. Please try again later.",
+        "errors/server_error.html", 500, title=TITLES[500], message=message
     )
     return body, 500
 
@@ -563,6 +568,7 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_nul_characters)
     app.before_request(policy.guard_request)
     app.after_request(security_headers)
+    fragments.init_app(app)
     app.context_processor(template_context)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)

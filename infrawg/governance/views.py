@@ -36,7 +36,6 @@ from infrawg.web import (
     redirect_after_post,
     render,
     submit,
-    wants_fragment,
 )
 
 
@@ -280,11 +279,11 @@ def decide_staff_request(request_id: int, decision: str):
 
     def done(_: None):
         decided = service.get_staff_request(request_id)
-        if wants_fragment():
-            return render(row, req=decided, form=DecisionForm())
         verb = "granted" if decision == "grant" else "declined"
         return redirect_after_post(
-            url_for("governance.chair_queue"), f"The request of {decided.person.name} is {verb}."
+            url_for("governance.chair_queue"),
+            f"The request of {decided.person.name} is {verb}.",
+            swap=lambda: render(row, req=decided, form=DecisionForm()),
         )
 
     return submit(
@@ -345,10 +344,10 @@ def revoke_staff(grant_id: int):
 
     def done(_: None):
         revoked = service.get_grant(grant_id)
-        if wants_fragment():
-            return render(row, grant=revoked, form=DecisionForm())
         return redirect_after_post(
-            url_for("governance.chair_queue"), f"{revoked.person.name} is no longer staff."
+            url_for("governance.chair_queue"),
+            f"{revoked.person.name} is no longer staff.",
+            swap=lambda: render(row, grant=revoked, form=DecisionForm()),
         )
 
     return submit(

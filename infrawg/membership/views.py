@@ -295,11 +295,13 @@ def decide(person_id: int, decision: str):
     person: Person = route_subject()
 
     def decided(_: None):
-        if getattr(request, "htmx", None):
-            return render("membership/_application_row.html", applicant=person, form=DecisionForm())
         verb = "approved" if decision == "approve" else "declined"
         return redirect_after_post(
-            url_for("membership.applications"), f"The application of {person.name} is {verb}."
+            url_for("membership.applications"),
+            f"The application of {person.name} is {verb}.",
+            swap=lambda: render(
+                "membership/_application_row.html", applicant=person, form=DecisionForm()
+            ),
         )
 
     def again(status: int):

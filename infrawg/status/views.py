@@ -24,7 +24,6 @@ from infrawg.web import (
     refused,
     render,
     submit,
-    wants_fragment,
 )
 
 
@@ -79,12 +78,15 @@ def acknowledge(notice_id: int):
     notice = service.get_notice(notice_id)
 
     def done(_: object):
-        if wants_fragment():  # htmx: the notice again, acknowledged
-            return render(
+        return redirect_after_post(
+            url_for("status.mine"),
+            "Thank you: acknowledged.",
+            # htmx: the notice again, acknowledged
+            swap=lambda: render(
                 "status/_mine_notice.html",
                 t=service.tenant_notice(current_user, service.get_notice(notice_id)),
-            )
-        return redirect_after_post(url_for("status.mine"), "Thank you: acknowledged.")
+            ),
+        )
 
     return submit(
         ConfirmForm(),

@@ -26,7 +26,6 @@ from infrawg.web import (
     redirect_after_post,
     render,
     submit,
-    wants_fragment,
 )
 
 
@@ -273,12 +272,14 @@ def decide(application_id: int, side: str, decision: str):
             return asking
 
     def done(_: None):
-        if wants_fragment():
-            return render(
-                row, application=applications.get_application(application_id), app_form=ReasonForm()
-            )
         target = url_for("governance.chair_queue" if side == "chair" else "governance.board_queue")
-        return redirect_after_post(target, "The decision is recorded.")
+        return redirect_after_post(
+            target,
+            "The decision is recorded.",
+            swap=lambda: render(
+                row, application=applications.get_application(application_id), app_form=ReasonForm()
+            ),
+        )
 
     return submit(
         form,

@@ -231,16 +231,16 @@ def move_question(survey_id: int, question_id: int, direction: str):
 
 def _questions_changed(survey, message: str | None = None):
     """htmx swaps the question list in place; a plain form goes back to the page."""
-    if request.headers.get("HX-Request"):
-        return render(
+    return redirect_after_post(
+        url_for("surveys.survey", survey_id=survey.id) + "#questions",
+        message,
+        swap=lambda: render(
             "surveys/_questions.html",
             survey=survey,
             questions=building.questions_of(survey),
             manage=True,
             action_form=ConfirmForm(),
-        )
-    return redirect_after_post(
-        url_for("surveys.survey", survey_id=survey.id) + "#questions", message
+        ),
     )
 
 

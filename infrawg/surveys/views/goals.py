@@ -195,9 +195,10 @@ def comment(goal_id: int):
     form = CommentForm()
 
     def done(_result: object):
-        if request.headers.get("HX-Request"):
-            return _goal_page(goal, comment_form=CommentForm(formdata=None))
-        return redirect_after_post(url_for("surveys.goal", goal_id=goal_id) + "#comments")
+        return redirect_after_post(
+            url_for("surveys.goal", goal_id=goal_id) + "#comments",
+            swap=lambda: _goal_page(goal, comment_form=CommentForm(formdata=None)),
+        )
 
     return submit(
         form,

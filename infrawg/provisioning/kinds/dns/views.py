@@ -20,7 +20,6 @@ from infrawg.web import (
     refused,
     render,
     submit,
-    wants_fragment,
 )
 
 # -- DNS records (R11) ---------------------------------------------------------------------------
@@ -115,11 +114,10 @@ def set_dnssec(service_id: int):
 
 
 def _delegation_queued(item: Service, queued: Job):
-    if wants_fragment():
-        return render("provisioning/_delegation.html", job=queued, result=None, item=item)
     return redirect_after_post(
         url_for("provisioning.service_page", service_id=item.id),
         f"The delegation is being checked (job #{queued.id}); the answer appears below.",
+        swap=lambda: render("provisioning/_delegation.html", job=queued, result=None, item=item),
     )
 
 
