@@ -436,3 +436,38 @@ def test_without_a_monitoring_provider_nothing_is_written_and_the_page_says_so(
     assert "web1.vms.infrawg.test:9100" in node_file.read_text()
     # No Prometheus to ask: the page says so instead of guessing.
     assert "Monitoring unavailable" in _panel(tenant, service).select_one("#monitoring-state").text
+
+
+def test_r13_an_active_certificates_hosts_are_probed_beside_the_servers(
+    app, people, tenant_member, chair, organisation, vm_type, tenant_keys, prometheus
+):
+    """A certificate that becomes active has an HTTPS probe of each of its hosts written
+    into its organisation's targets (the wildcard cannot be probed), beside the servers'."""
+    from infrawg.provisioning.models import ServiceType
+
+    server = _provision(app, people, tenant_member, chair, organisation, vm_type, tenant_keys)
+    tls_type = ServiceType(name="Certificates", kind="tls", provider="acme", capacity=5)
+    db.session.add(tls_type)
+    db.session.flush()
+    certificate = Service(
+        organisation_id=organisation.id,
+        service_type_id=tls_type.id,
+        name="docs.example.org",
+        parameters={"names": ["docs.example.org", "*.docs.example.org"]},
+        state=ServiceState.PROVISIONING,
+        requested_by_id=tenant_member.id,
+    )
+    db.session.add(certificate)
+    db.session.commit()
+    from infrawg.actions import Action
+    from infrawg.provisioning.service import _set_state
+
+    _set_state(None, certificate, ServiceState.ACTIVE, None, Action.SERVICE_ACTIVE)
+    db.session.commit()
+    run_due_jobs()
+    expected = {
+        ("blackbox_https", "https://docs.example.org/", str(organisation.id), str(certificate.id)),
+        ("blackbox_ssh", "web1.vms.infrawg.test:22", str(organisation.id), str(server.id)),
+    }
+    eventually(lambda: expected <= _listed(prometheus) or None, what="both kinds' targets")
+    assert not any("*" in instance for _job, instance, _o, _s in _listed(prometheus))

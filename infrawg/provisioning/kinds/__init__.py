@@ -111,6 +111,11 @@ class Kind:
     def decommissioned(self, service: Service) -> None:
         """The resource is gone: free what the kind holds for it (a name, say)."""
 
+    def monitoring_targets(self, service: Service) -> tuple[Any, ...]:
+        """R13: what the monitoring watches of a running service (monitoring `Target`s:
+        a server's node exporter and SSH port, a certificate's hosts); none by default."""
+        return ()
+
     # -- the page --------------------------------------------------------------------------------
 
     def panel_context(self, service: Service, person: Person) -> dict[str, Any]:

@@ -40,6 +40,13 @@ class TlsKind(Kind):
     def spec_of(self, service: Service) -> CertificateSpec:
         return CertificateSpec(service.id, tuple(service.parameters.get("names") or ()))
 
+    def monitoring_targets(self, service: Service) -> tuple[Any, ...]:
+        # R13: an HTTPS probe of each host of the certificate (wildcards cannot be probed);
+        # the blackbox exporter reads the certificate served there and its expiry.
+        from infrawg.provisioning.providers.monitoring import certificate_targets
+
+        return certificate_targets(service.id, list(self.spec_of(service).names))
+
     def provision(
         self, ctx: JobContext, service: Service, provider: Provider[Any], reviewed: str | None
     ) -> Pending | None:

@@ -109,6 +109,11 @@ class VmKind(Kind):
 
         return replace(self.spec_of(service), power=Power.SHUTOFF)
 
+    def monitoring_targets(self, service: Service) -> tuple[Any, ...]:
+        from infrawg.provisioning.kinds.vm import monitoring
+
+        return monitoring.targets_of(service)
+
     def panel_context(self, service: Service, person: Person) -> dict[str, Any]:
         p = service.parameters
         keys = [(cloudinit.key_fingerprint(k), k.split()[2:]) for k in p.get("ssh_keys", [])]

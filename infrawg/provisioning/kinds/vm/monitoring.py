@@ -8,11 +8,12 @@ What is written, when: whenever a VM service enters or leaves a monitored state 
 drifted: the server runs), the kind enqueues `vm.monitoring` for its organisation (from the
 `service_state_changed` signal, in the same transaction as the state change). The job
 rewrites that organisation's node-exporter and SSH-probe targets from what the site holds
-(every monitored VM of the organisation), through the provider's plan and apply: file_sd files
-per organisation and job, checked by promtool, Prometheus reloaded when its rules or main
-configuration changed (target files need no reload: file_sd reads them). A suspended,
-failed or decommissioned server's targets are removed. Targets of other kinds in the same
-files (a certificate's HTTPS probe) are kept as they are. When the monitoring cannot be
+(each running service's kind says what is watched of it, `Kind.monitoring_targets`: a
+server's node exporter and SSH port, a certificate's hosts by an HTTPS probe; a TLS
+certificate becoming active enqueues the job too), through the provider's plan and apply:
+file_sd files per organisation and job, checked by promtool, Prometheus reloaded when its
+rules or main configuration changed (target files need no reload: file_sd reads them). A
+suspended, failed or decommissioned service's targets are removed. When the monitoring cannot be
 written (promtool missing, the directory unwritable) the job fails and is retried with the
 job runner's backoff; a job that gave up is on staff's job list.
 
@@ -36,11 +37,13 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from infrawg import signals
 from infrawg.errors import DomainError, Invalid
 from infrawg.extensions import db
 from infrawg.jobs import JobContext, enqueue, job
+from infrawg.provisioning import kinds
 from infrawg.provisioning.base import ProviderError
 from infrawg.provisioning.kinds.vm import catalogue
 from infrawg.provisioning.models import Service, ServiceState, ServiceType
@@ -50,7 +53,6 @@ from infrawg.provisioning.providers.monitoring import (
     PrometheusStatus,
     ServerStatus,
     Target,
-    TargetKind,
     server_targets,
 )
 from infrawg.provisioning.registry import build_config
@@ -62,8 +64,6 @@ CHECK_JOB = "vm.monitoring_check"
 NEVER_RAN = (ServiceState.REQUESTED, ServiceState.DECLINED)
 # The states in which a server runs, and so is watched.
 MONITORED = (ServiceState.ACTIVE, ServiceState.DRIFTED)
-# The targets this module manages in an organisation's files; others (HTTPS) are kept.
-SERVER_KINDS = frozenset({TargetKind.NODE, TargetKind.SSH})
 STATUS_KEY = "infrawg_vm_monitoring_status"
 # What the page calls each scrape job.
 JOB_LABELS = {"node": "Node exporter (up)", "blackbox_ssh": "SSH port probe"}
@@ -144,28 +144,40 @@ def targets_of(service: Service, chosen: VmMonitoringSettings | None = None) -> 
     )
 
 
-def monitored_servers(organisation_id: int) -> list[Service]:
+def watched_kinds() -> list[str]:
+    """The kinds whose running services the monitoring watches (a server, a certificate)."""
+    return [
+        name
+        for name, kind in kinds.available().items()
+        if type(kind).monitoring_targets is not kinds.Kind.monitoring_targets
+    ]
+
+
+def monitored_services(organisation_id: int) -> list[Service]:
     return list(
         db.session.scalars(
             select(Service)
             .join(ServiceType, ServiceType.id == Service.service_type_id)
             .where(
-                ServiceType.kind == "vm",
+                ServiceType.kind.in_(watched_kinds()),
                 Service.organisation_id == organisation_id,
                 Service.state.in_(MONITORED),
             )
+            .options(selectinload(Service.service_type))
             .order_by(Service.id)
         )
     )
 
 
-def desired_spec(organisation_id: int, current: MonitoringSpec | None) -> MonitoringSpec:
-    """The organisation's targets: every monitored server's, and whatever else the files
-    held that is not a server's (another kind's HTTPS probes)."""
-    chosen = settings()
-    targets = [t for s in monitored_servers(organisation_id) for t in targets_of(s, chosen)]
-    kept = [t for t in (current.targets if current else ()) if t.kind not in SERVER_KINDS]
-    return MonitoringSpec(str(organisation_id), (*targets, *kept))
+def desired_spec(organisation_id: int) -> MonitoringSpec:
+    """The organisation's targets: what each running service's kind watches of it (every
+    server's node exporter and SSH port, every certificate's hosts)."""
+    targets = [
+        target
+        for service in monitored_services(organisation_id)
+        for target in kinds.get(service.service_type.kind).monitoring_targets(service)
+    ]
+    return MonitoringSpec(str(organisation_id), tuple(targets))
 
 
 @job(MONITOR_JOB, max_attempts=8)
@@ -193,7 +205,7 @@ def check_monitoring(ctx: JobContext) -> None:
         db.session.scalars(
             select(Service.organisation_id)
             .join(ServiceType, ServiceType.id == Service.service_type_id)
-            .where(ServiceType.kind == "vm", Service.state.not_in(NEVER_RAN))
+            .where(ServiceType.kind.in_(watched_kinds()), Service.state.not_in(NEVER_RAN))
             .distinct()
             .order_by(Service.organisation_id)
         )
@@ -213,7 +225,7 @@ def check_monitoring(ctx: JobContext) -> None:
 def _sync(ctx: JobContext, monitoring: MonitoringProvider, organisation_id: int) -> None:
     """Plan and apply one organisation's targets, as the site holds them now."""
     observed = monitoring.read(str(organisation_id))
-    spec = desired_spec(organisation_id, observed.state)
+    spec = desired_spec(organisation_id)
     plan = monitoring.plan(spec, observed)
     ctx.record_plan(plan.render())
     # No safety threshold: the targets follow the services' states, and each change of
@@ -231,11 +243,12 @@ def _sync(ctx: JobContext, monitoring: MonitoringProvider, organisation_id: int)
 def state_changed(
     sender: Any, service: Service, old: ServiceState, new: ServiceState, **_: Any
 ) -> None:
-    """service_state_changed: a VM that starts or stops running is (un)watched, by a job."""
+    """service_state_changed: a server or certificate that starts or stops running is
+    (un)watched, by a job."""
     if (old in MONITORED) == (new in MONITORED):
         return
     service_type = db.session.get(ServiceType, service.service_type_id)
-    if service_type is None or service_type.kind != "vm":
+    if service_type is None or service_type.kind not in watched_kinds():
         return
     enqueue(MONITOR_JOB, subject=service, organisation_id=service.organisation_id)
 
