@@ -176,8 +176,11 @@ def assert_unavailable_page(response, fragment: bool = False) -> None:
     assert response.status_code == 503, response.text[-600:]
     assert int(response.headers["Retry-After"]) > 0
     page = BeautifulSoup(response.text, "html.parser")
-    assert "briefly unavailable" in page.select_one(".error-page h1").text
-    assert "try again in" in page.select_one(".error-page .message").text
+    # A whole page, or for htmx the inline error block its control shows (fragments.py).
+    box = page.select_one(".fragment-error" if fragment else ".error-page")
+    title = box.select_one(".error-summary__title" if fragment else "h1")
+    assert "briefly unavailable" in title.text
+    assert "try again in" in box.select_one(".message").text
     assert (page.select_one("html") is None) == fragment
 
 

@@ -115,6 +115,7 @@ LIST_ROUTES = {
 NOT_CRAWLED = {
     # POST acts and the quarantine have their own tests and rows in tests/archives/routes.py.
     "archives.list_visibility",
+    "archives.list_description",
     "archives.thread_visibility",
     "archives.quarantine",
     "archives.quarantined",
