@@ -87,11 +87,14 @@ def delete_record(service_id: int, record_id: int):
     item = route_subject()
     if (asking := confirm_first(lambda: _ask_before_deleting(item, record_id))) is not None:
         return asking
+    record = zones.get_record(item, record_id)
+    label = f"{record.name} {record.rdtype}"
     return submit(
         ConfirmForm(),
         lambda: zones.delete_record(current_user, item, record_id),
         done=lambda _: redirect_after_post(
-            url_for("provisioning.service_page", service_id=service_id)
+            url_for("provisioning.service_page", service_id=service_id),
+            f"{label} is deleted here; the DNS server changes when you apply the plan.",
         ),
         again=refused,
     )
