@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from infrawg.archives import search
@@ -220,9 +220,31 @@ def _store_fresh(
     result.message_pks = pks
     _insert_references_and_attachments(session, mailing_list, fresh, pks)
     search.index_new_messages(session, pks, rows)
+    _keep_statistics(session, len(pks))
     writes.result()  # every file is on disk before the caller commits
     session.flush()
     return result
+
+
+# The tables whose lookups the next batch makes (by list and Message-ID, by reference).
+_LOOKED_UP = ("archive_message", "archive_message_reference", "archive_thread")
+
+
+def _keep_statistics(session: Session, added: int) -> None:
+    """On PostgreSQL, ANALYZE the archive's tables when a batch added more messages than
+    the planner believes there are (never analysed: -1). Without statistics it looks
+    Message-IDs up by the list alone and filters every row of the list: each batch of
+    an import read the whole archive (10k messages at 782 msg/s, 40k at 509). Once
+    analysed, the shape (one list, unique ids) holds as the tables grow, so an import
+    analyses after its first batch, a live delivery almost never."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    believed = session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'archive_message'::regclass")
+    )
+    if believed is None or believed < added:
+        for table in _LOOKED_UP:
+            session.execute(text(f"ANALYZE {table}"))
 
 
 def _thread_inputs(
