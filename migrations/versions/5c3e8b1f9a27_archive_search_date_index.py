@@ -1,7 +1,7 @@
 """Archive search on SQLite: a covering index to walk the visible messages by date
 
 Revision ID: 5c3e8b1f9a27
-Revises: d2a9f4c7e1b8
+Revises: e6b2d8a4f1c3
 Create Date: 2026-12-02 16:55:00.000000
 
 The search ranks the newest 1,000 matches (infrawg/archives/search.py); on SQLite it finds
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = "5c3e8b1f9a27"
-down_revision = "d2a9f4c7e1b8"
+down_revision = "e6b2d8a4f1c3"
 branch_labels = None
 depends_on = None
 
