@@ -9,9 +9,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from infrawg.extensions import db
+from infrawg.jobs import run_due_jobs
+from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.providers.libvirt import LibvirtConfig, LibvirtProvider, VmSpec
 from infrawg.provisioning.registry import register_provider, unregister_provider
-from tests.conftest import make_organisation
+from tests.conftest import html, make_organisation
 
 # A hypervisor with nothing defined: what the test driver loads for `test:///<this file>`.
 NODE_XML = """<node>
@@ -111,3 +114,17 @@ def vm_type(app, chair):
     db.session.add(service_type)
     db.session.commit()
     return service_type
+
+
+def decommission(app, people, tenant_member, service: Service) -> None:
+    """Decommission through the site: the reviewed destroy plan, then its job."""
+    tenant = people.sign_in(app.test_client(), tenant_member)
+    page = html(tenant.get(f"/services/{service.id}/decommission"))
+    reviewed = page.select_one("input[name=reviewed]")["value"]
+    response = tenant.post(
+        f"/services/{service.id}/decommission", data={"reviewed": reviewed, "reason": "done"}
+    )
+    assert response.status_code == 303
+    run_due_jobs()
+    db.session.refresh(service)
+    assert service.state == ServiceState.DECOMMISSIONED

@@ -20,6 +20,7 @@ from infrawg.provisioning.kinds.vm.models import backup_of
 from infrawg.provisioning.models import Service, ServiceState
 from infrawg.provisioning.providers import cloudinit
 from tests.conftest import html
+from tests.vm.conftest import decommission
 
 
 @pytest.fixture
@@ -103,15 +104,7 @@ def test_r13_tenant_requests_a_vm_chair_approves_it_runs_on_the_test_driver(
     assert panel.select_one("#last-backup-result") is None  # the attempts' text is staff's
 
     # Decommission: the reviewed destroy plan, then the job undefines the domain.
-    destroy_page = html(tenant.get(f"/services/{service.id}/decommission"))
-    reviewed = destroy_page.select_one("input[name=reviewed]")["value"]
-    response = tenant.post(
-        f"/services/{service.id}/decommission", data={"reviewed": reviewed, "reason": "done"}
-    )
-    assert response.status_code == 303
-    run_due_jobs()
-    db.session.refresh(service)
-    assert service.state == ServiceState.DECOMMISSIONED
+    decommission(app, people, tenant_member, service)
     conn = libvirt.openReadOnly(vm_settings["uri"])
     try:
         assert "web1" not in [d.name() for d in conn.listAllDomains()]

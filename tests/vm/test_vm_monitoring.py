@@ -33,6 +33,7 @@ from tests.servers.prometheus import (
     SilentServer,
     SshBannerServer,
 )
+from tests.vm.conftest import decommission
 
 
 @pytest.fixture(scope="module")
@@ -105,19 +106,6 @@ def _provision(
     return service
 
 
-def _decommission(app, people, tenant_member, service: Service) -> None:
-    tenant = people.sign_in(app.test_client(), tenant_member)
-    page = html(tenant.get(f"/services/{service.id}/decommission"))
-    reviewed = page.select_one("input[name=reviewed]")["value"]
-    response = tenant.post(
-        f"/services/{service.id}/decommission", data={"reviewed": reviewed, "reason": "done"}
-    )
-    assert response.status_code == 303
-    run_due_jobs()
-    db.session.refresh(service)
-    assert service.state == ServiceState.DECOMMISSIONED
-
-
 def _listed(prometheus: PrometheusServer) -> set[tuple[str, str, str, str]]:
     """(job, instance, organisation, service) of every target Prometheus scrapes now."""
     body = requests.get(f"{prometheus.url}/api/v1/targets", timeout=5).json()
@@ -185,7 +173,7 @@ def test_r13_provisioned_vm_is_monitored(
     eventually(lambda: want <= _listed(prometheus), what="Prometheus lists the VM's targets")
 
     # Decommissioned: the targets are removed, and Prometheus stops scraping them.
-    _decommission(app, people, tenant_member, service)
+    decommission(app, people, tenant_member, service)
     assert [j.state for j in _monitoring_jobs()] == [JobState.SUCCEEDED, JobState.SUCCEEDED]
     assert not (targets / "node" / f"{org}.json").exists()
     assert not (targets / "blackbox_ssh" / f"{org}.json").exists()
