@@ -138,6 +138,7 @@ class NavLink:
 
 
 _NAV_LINKS = "infrawg_nav_links"
+_NAV_HREFS = "infrawg_nav_hrefs"
 
 
 def add_nav_links(app: Flask, links: Iterable[NavLink]) -> None:
@@ -169,6 +170,16 @@ class ShownGroup:
         return any(link.current for link in self.links)
 
 
+def _href(endpoint: str) -> str:
+    """A nav link's address: the same on every page under one script root (the links take
+    no arguments), so it is built once per root rather than by each request."""
+    hrefs: dict[tuple[str, str], str] = current_app.extensions.setdefault(_NAV_HREFS, {})
+    key = (request.script_root, endpoint)
+    if key not in hrefs:
+        hrefs[key] = url_for(endpoint)
+    return hrefs[key]
+
+
 def nav_groups(person: Any, counts: Mapping[str, int]) -> list[ShownGroup]:
     """The navigation this person sees, grouped by area, with counts and the current link."""
     endpoint = request.endpoint
@@ -181,7 +192,7 @@ def nav_groups(person: Any, counts: Mapping[str, int]) -> list[ShownGroup]:
         if link.endpoint not in current_app.view_functions:
             continue  # a blueprint registered only in some configurations (the outbox)
         count = counts.get(link.count, 0) if link.count else 0
-        shown = ShownLink(link, url_for(link.endpoint), count, current=False)
+        shown = ShownLink(link, _href(link.endpoint), count, current=False)
         by_group[link.group].append(shown)
         # The closest section is the current one (Quarantine, not Archives, on the quarantine).
         if (closeness := link.match(endpoint)) > best[0]:

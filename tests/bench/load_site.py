@@ -8,8 +8,12 @@ loopback port, then runs LOAD_USERS users (default 50) for LOAD_SECONDS (default
 a mix of pages: home, goals, archives, a list, threads, search, and the dashboard signed
 in, and two writes: a member saving a survey answer as a draft, and a tenant member
 changing a DNS record of their zone (the demo's zone is made active for it, with one
-record). Prints requests, errors and p50/p95/p99 per page as a table; the database is dropped
-afterwards. Every request goes to 127.0.0.1; every loop is bounded in time and count.
+record). Two runs on the same server: first the users as people use a site, each reading
+a page for 1-3 s before the next (LOAD_THINK, as locust's ``between(1, 3)``: the target's
+run), then the same users with no pause at all (a stress run: every user a tight loop, so
+latency is queueing behind the server's throughput). Prints requests, errors and
+p50/p95/p99 per page as a table for each; the database is dropped afterwards. Every
+request goes to 127.0.0.1; every loop is bounded in time and count.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ USERS = int(os.environ.get("LOAD_USERS", "50"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 WORKERS = int(os.environ.get("LOAD_WORKERS", "4"))
 THREADS = int(os.environ.get("LOAD_THREADS", "4"))
+# Seconds a user spends on a page before the next one: "low-high" (the first run).
+THINK = tuple(float(s) for s in os.environ.get("LOAD_THINK", "1-3").split("-", 1))
 MAX_REQUESTS_PER_USER = 100_000  # a bound besides the clock
 TIMEOUT = 30
 SIGNED_IN_SHARE = 0.8  # the archives and the dashboard are for members
@@ -283,8 +289,11 @@ def open_survey(user: User) -> int | None:
 
 
 def run_load(
-    base: str, password: str, totp: str, dns: tuple[int, int] | None
+    base: str, password: str, totp: str, dns: tuple[int, int] | None, think: tuple[float, ...]
 ) -> tuple[dict[str, list[float]], dict, float]:
+    """Every user's loop for SECONDS; between two pages each waits a random time within
+    ``think`` (low, high), none when it is (0, 0), and the users start spread over one
+    pause."""
     rng = random.Random(2026)
     users = [
         User(
@@ -335,6 +344,9 @@ def run_load(
         pages, weights = zip(*mix, strict=True)
         barrier.wait()
         deadline = start[0] + SECONDS
+        # People arrive one by one, not all in the same millisecond: each user's first page
+        # comes within the first pause (locust's spawn rate does the same).
+        time.sleep(r.uniform(0, think[-1]))
         for _ in range(MAX_REQUESTS_PER_USER):
             if time.monotonic() >= deadline:
                 break
@@ -351,6 +363,9 @@ def run_load(
                 latencies[page].append(elapsed)
                 if outcome:
                     errors[page][outcome] += 1
+            pause = r.uniform(think[0], think[-1])
+            if pause:
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
     workers = [
         threading.Thread(target=loop, args=(u, rng.randrange(1 << 30)), daemon=True) for u in users
@@ -370,10 +385,10 @@ def percentile(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
-def report(latencies: dict[str, list[float]], errors: dict, seconds: float) -> None:
+def report(latencies: dict[str, list[float]], errors: dict, seconds: float, think: str) -> None:
     print(
-        f"\nLoad: {USERS} users for {SECONDS:.0f} s, gunicorn {WORKERS} workers x "
-        f"{THREADS} threads, PostgreSQL, demo data ({seconds:.1f} s measured)\n"
+        f"\nLoad: {USERS} users for {SECONDS:.0f} s, {think}, gunicorn {WORKERS} workers "
+        f"x {THREADS} threads, PostgreSQL, demo data ({seconds:.1f} s measured)\n"
     )
     header = f"| {'page':<12} | {'requests':>8} | {'errors':>6} | {'p50 ms':>7} | "
     header += f"{'p95 ms':>7} | {'p99 ms':>7} |"
@@ -422,11 +437,18 @@ def main() -> int:
         dns = dns_setup(env)
         port = free_port()
         server = start_gunicorn(env, port)
+        runs = [
+            (THINK, f"each reading a page {THINK[0]:g}-{THINK[-1]:g} s (target: p99 <= 500 ms)"),
+            ((0.0, 0.0), "no pause between pages (stress: the throughput's ceiling)"),
+        ]
         try:
-            latencies, errors, seconds = run_load(f"http://127.0.0.1:{port}", password, totp, dns)
+            for think, label in runs:
+                latencies, errors, seconds = run_load(
+                    f"http://127.0.0.1:{port}", password, totp, dns, think
+                )
+                report(latencies, errors, seconds, label)
         finally:
             stop(server)
-        report(latencies, errors, seconds)
     return 0
 
 
