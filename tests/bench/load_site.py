@@ -167,29 +167,32 @@ def dns_setup(env: dict[str, str]) -> tuple[int, int] | None:
     return int(service_id), int(record_id)
 
 
-def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    """The production settings (deploy/gunicorn.conf.py: gthread, keep-alive 5 s, which
+    outlasts a user's pause on a page) with this run's workers and threads; the access log
+    and the app's request lines go to ``log``."""
     server = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            "--config",
+            "deploy/gunicorn.conf.py",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
             str(WORKERS),
-            "--worker-class",
-            "gthread",
             "--threads",
             str(THREADS),
-            "--log-level",
-            "warning",
             "wsgi:app",
         ],
         cwd=ROOT,
         env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit("gunicorn exited at start")
+            sys.exit(f"gunicorn exited at start:\n{log.read_text()[-3000:]}")
         try:
             if requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200:
                 return server
@@ -436,7 +439,7 @@ def main() -> int:
         password, totp = prepare(env, tmp)
         dns = dns_setup(env)
         port = free_port()
-        server = start_gunicorn(env, port)
+        server = start_gunicorn(env, port, tmp / "gunicorn.log")
         runs = [
             (THINK, f"each reading a page {THINK[0]:g}-{THINK[-1]:g} s (target: p99 <= 500 ms)"),
             ((0.0, 0.0), "no pause between pages (stress: the throughput's ceiling)"),
