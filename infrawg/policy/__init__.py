@@ -250,14 +250,18 @@ def needs_second_factor(person: Person | None) -> bool:
 
 def powers_of(person: Person | None) -> frozenset[Role]:
     """The roles whose powers ``person`` may use now (see SECOND_FACTOR_ROLES); cached for
-    the request like the roles, as every ``can`` asks (a page asks a few dozen times)."""
+    the request like the roles, as every ``can`` asks (a page asks a few dozen times), and
+    by whether the session still lacks its second factor (a request that passes it sees
+    the new powers at once)."""
     if person is None or not getattr(person, "is_authenticated", False):
         return frozenset()
-    cache: dict[int, frozenset[Role]] = g.setdefault("_powers", {})
-    if person.id not in cache:
+    record = getattr(person, "signed_in_session", None)
+    key = (person.id, record is not None and record.second_factor_at is None)
+    cache: dict[tuple[int, bool], frozenset[Role]] = g.setdefault("_powers", {})
+    if key not in cache:
         roles = roles_of(person)
-        cache[person.id] = roles - SECOND_FACTOR_ROLES if needs_second_factor(person) else roles
-    return cache[person.id]
+        cache[key] = roles - SECOND_FACTOR_ROLES if needs_second_factor(person) else roles
+    return cache[key]
 
 
 def recheck_due(person: Person | None, permission: Permission | None = None) -> bool:
