@@ -85,6 +85,18 @@ def test_nav_shows_only_what_the_person_may_open(client, people, member):
     assert {"/archives/", "/people", "/audit", "/projects"} <= hrefs
 
 
+def test_nav_links_follow_the_sites_mount_point(client):
+    # The nav's addresses are built once per script root: a site mounted under a prefix
+    # (SCRIPT_NAME from the server) links under it, the same app at the root does not.
+    root = html(client.get("/"))
+    mounted = html(client.get("/", base_url="http://localhost/wg/"))
+    root_links = {a.get_text(strip=True): a["href"] for a in root.select("nav a.nav__link")}
+    mounted_links = {a.get_text(strip=True): a["href"] for a in mounted.select("nav a.nav__link")}
+    assert root_links["Goals"] == "/goals"
+    assert mounted_links["Goals"] == "/wg/goals"
+    assert html(client.get("/")).select_one("nav a[href='/goals']") is not None
+
+
 def test_work_counts_everything_waiting_for_the_person(client, people, staff):
     people.make("Waiting One", status=applicant_status())
     people.make("Waiting Two", status=applicant_status())
